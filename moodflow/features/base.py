@@ -1,0 +1,92 @@
+"""Feature extractors: a config dataclass, an ``extract`` function, registration by name.
+
+An extractor turns one decoded mono signal into a :class:`TrackFeatures`: one static vector
+per track and one row per frame on the shared grid (``moodflow.grid``). The extractor's full
+config is written into the store, so a store says exactly how it was made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass
+class TrackFeatures:
+    """One track's features: ``static`` (F,), ``frames`` (T, F) or (T, L, D), frame times (T,)."""
+
+    static: np.ndarray
+    frames: np.ndarray
+    start_s: np.ndarray
+    end_s: np.ndarray
+
+
+@dataclass
+class GridConfig:
+    """Frame grid settings every extractor shares (``features.grid`` in params.yaml)."""
+
+    win_s: float = 1.0
+    hop_s: float = 0.5
+
+
+class Extractor(ABC):
+    """Base class. Subclasses set ``name``, ``version``, ``Config`` and implement the methods.
+
+    ``parallel`` says how the runner spreads tracks over cores: ``"threads"`` for libraries that
+    release the GIL (openSMILE), ``"processes"`` for pure-Python/numpy work (librosa), ``"none"``
+    for extractors that use all cores themselves (torch).
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    Config: ClassVar[type] = object
+    parallel: ClassVar[str] = "processes"
+    needs_audio: ClassVar[bool] = True
+
+    def __init__(self, config: dict[str, Any] | None = None, grid: GridConfig | None = None):
+        config = dict(config or {})
+        known = {f.name for f in dataclasses.fields(self.Config)}
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(
+                f"features.{self.name}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}"
+            )
+        self.config = self.Config(**config)
+        self.grid = grid or GridConfig()
+
+    def config_dict(self) -> dict[str, Any]:
+        """Everything that determines the output, as written into the store's provenance."""
+        return {"extractor": dataclasses.asdict(self.config), "grid": dataclasses.asdict(self.grid)}
+
+    @abstractmethod
+    def feature_names(self) -> list[str]:
+        """Names of the F static columns (and of the frame columns, when frames are (T, F))."""
+
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one frame row; (F,) unless overridden (MERT: (layers, dim))."""
+        return (len(self.feature_names()),)
+
+    @abstractmethod
+    def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
+        """Features of one mono float32 signal in [-1, 1]."""
+
+
+class DatasetFeatureImporter(Extractor):
+    """An extractor that reads features a dataset ships instead of computing them from audio.
+
+    ``import_tracks`` yields (track_id, duration_s, TrackFeatures) for every track it has.
+    """
+
+    needs_audio: ClassVar[bool] = False
+    parallel: ClassVar[str] = "none"
+
+    def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
+        raise TypeError(f"feature set {self.name!r} is imported from the dataset's files, not computed")
+
+    @abstractmethod
+    def import_tracks(self, prepared_dir: str):
+        """Yield (track_id, duration_s, TrackFeatures) from the prepared dataset's files."""

@@ -1,0 +1,14 @@
+"""Models, registered by name (``train.models`` in params.yaml).
+
+Adding a model: write ``moodflow/models/<name>.py`` with a ``Model`` subclass decorated
+``@MODELS.register("<name>")`` and add one line to ``_MODULES`` below.
+"""
+
+from moodflow.registry import Registry
+
+_MODULES = {
+    "ridge": "ridge",
+    "svm": "svm",
+}
+
+MODELS: Registry = Registry("model", __name__, _MODULES)
