@@ -8,10 +8,10 @@ STAMP := $(VENV)/.installed
 .PHONY: run test install clean
 
 run: $(STAMP)
-	$(BIN)/dvc repro
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadfile -q
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
 install: $(STAMP)
 

@@ -41,17 +41,23 @@ class LabelSpec:
     classes: list[str] = field(default_factory=list)
     tags: list[str] = field(default_factory=list)
     dynamic_hop_s: float | None = None
+    # Dynamic labels may use another scale than the static ones (DEAM/emoMusic: static 1-9,
+    # dynamic -1..1); None means "same as ``scale``".
+    dynamic_scale: tuple[float, float] | None = None
+    dynamic_scale_name: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
-        d["scale"] = list(self.scale) if self.scale is not None else None
+        for key in ("scale", "dynamic_scale"):
+            d[key] = list(d[key]) if d[key] is not None else None
         return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LabelSpec":
         d = dict(d)
-        if d.get("scale") is not None:
-            d["scale"] = tuple(d["scale"])
+        for key in ("scale", "dynamic_scale"):
+            if d.get(key) is not None:
+                d[key] = tuple(d[key])
         return cls(**d)
 
 

@@ -39,3 +39,74 @@ def kendall_tau(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
     """R², RMSE and Pearson r of one target."""
     return {"r2": r2(y_true, y_pred), "rmse": rmse(y_true, y_pred), "pearson": pearson(y_true, y_pred)}
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, float]:
+    """Macro F1, weighted F1 (what the 4Q authors call "macro weighted") and accuracy.
+
+    ``y_true``/``y_pred`` are class names; every class in ``classes`` counts in the macro
+    average, also when a fold lacks it.
+    """
+    from sklearn.metrics import accuracy_score, f1_score
+
+    y_true, y_pred = np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str)
+    labels = [str(c) for c in classes]
+    return {
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+    }
+
+
+def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> np.ndarray:
+    """(C, C) counts; rows are true classes, columns predicted, in ``classes`` order."""
+    from sklearn.metrics import confusion_matrix
+
+    labels = [str(c) for c in classes]
+    return confusion_matrix(np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str), labels=labels)
+
+
+def tagging_metrics(y_true: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """Macro PR-AUC (average precision) and ROC-AUC over tags, plus micro PR-AUC.
+
+    ``y_true`` and ``scores`` are (n, K). Tags with no positive (PR-AUC) or only one class
+    (ROC-AUC) in ``y_true`` are left out of the macro average; ``n_tags`` counts those kept.
+    """
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y_true, scores = np.asarray(y_true, float), np.asarray(scores, float)
+    pr, roc = [], []
+    for k in range(y_true.shape[1]):
+        pos = y_true[:, k].sum()
+        if pos > 0:
+            pr.append(average_precision_score(y_true[:, k], scores[:, k]))
+        if 0 < pos < len(y_true):
+            roc.append(roc_auc_score(y_true[:, k], scores[:, k]))
+    nan = float("nan")
+    micro = average_precision_score(y_true.ravel(), scores.ravel()) if y_true.sum() > 0 else nan
+    return {
+        "pr_auc": float(np.mean(pr)) if pr else nan,
+        "roc_auc": float(np.mean(roc)) if roc else nan,
+        "pr_auc_micro": float(micro),
+        "n_tags": float(len(pr)),
+    }
+
+
+def dynamic_metrics(
+    track_ids: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray
+) -> dict[str, float]:
+    """Per-song RMSE, Pearson r and Kendall's tau averaged over songs, and pooled R²/RMSE/r.
+
+    Songs where r or tau is undefined (a constant curve) are left out of those averages.
+    """
+    track_ids = np.asarray(track_ids, dtype=str)
+    y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
+    per_song = {"rmse_song": [], "pearson_song": [], "kendall_tau": []}
+    for tid in np.unique(track_ids):
+        m = track_ids == tid
+        per_song["rmse_song"].append(rmse(y_true[m], y_pred[m]))
+        per_song["pearson_song"].append(pearson(y_true[m], y_pred[m]))
+        per_song["kendall_tau"].append(kendall_tau(y_true[m], y_pred[m]))
+    out = {k: float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan") for k, v in per_song.items()}
+    out.update(regression_metrics(y_true, y_pred))
+    return out

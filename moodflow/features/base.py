@@ -87,6 +87,9 @@ class DatasetFeatureImporter(Extractor):
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
         raise TypeError(f"feature set {self.name!r} is imported from the dataset's files, not computed")
 
+    def bind(self, prepared_dir: str) -> None:
+        """Read what the prepared dataset says about its files before ``feature_names`` is asked."""
+
     @abstractmethod
     def import_tracks(self, prepared_dir: str):
         """Yield (track_id, duration_s, TrackFeatures) from the prepared dataset's files."""

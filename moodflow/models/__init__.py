@@ -9,6 +9,12 @@ from moodflow.registry import Registry
 _MODULES = {
     "ridge": "ridge",
     "svm": "svm",
+    "random_forest": "random_forest",
+    "knn": "knn",
+    "xgboost": "xgb",
+    "mlp": "mlp",
+    "seq": "seq",
+    "multitask": "multitask",
 }
 
 MODELS: Registry = Registry("model", __name__, _MODULES)

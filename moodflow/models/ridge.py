@@ -16,7 +16,7 @@ class RidgeModel(SklearnModel):
 
     def estimator(self):
         alpha = float(self.params.get("alpha", 1.0))
-        if self.task == "regression":
+        if self.kind == "regression":
             return Ridge(alpha=alpha)
         clf = LogisticRegression(C=1.0 / alpha, max_iter=2000)
-        return clf if self.task == "classification" else OneVsRestClassifier(clf)
+        return clf if self.kind == "classification" else OneVsRestClassifier(clf)

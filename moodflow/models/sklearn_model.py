@@ -1,4 +1,11 @@
-"""Shared base for scikit-learn models, saved with skops (never pickle)."""
+"""Shared base for scikit-learn models, saved with skops (never pickle).
+
+Every model is one pipeline: median imputation → standard scaling → optional PCA
+(``pca: <n or variance fraction>``) → estimator, so scalers and PCA are fitted on the training
+rows of a fold only. ``search: {param: [values…]}`` runs a grid search with inner
+cross-validation (``search_folds``, grouped by song when groups are given) inside ``fit``,
+i.e. inside each training fold, and refits the best setting on the whole training fold.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,7 @@ from sklearn.preprocessing import StandardScaler
 from moodflow.models.base import Model
 
 MODEL_FILE = "model.skops"
+_SCORING = {"regression": "r2", "classification": "f1_macro", "tagging": "average_precision"}
 
 
 class SklearnModel(Model):
@@ -26,12 +34,14 @@ class SklearnModel(Model):
     def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
         super().__init__(task, params, seed)
         self.pipeline: Pipeline | None = None
+        self.best_params_: dict[str, Any] | None = None
 
     def estimator(self) -> BaseEstimator:
-        """The final estimator for ``self.task`` with ``self.params``."""
+        """The final estimator for ``self.kind`` with ``self.params``."""
         raise NotImplementedError
 
-    def build(self) -> Pipeline:
+    def preprocessing(self) -> list[tuple[str, Any]]:
+        """The steps before the estimator."""
         steps: list[tuple[str, Any]] = [
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
             ("scale", StandardScaler()),
@@ -41,28 +51,57 @@ class SklearnModel(Model):
             from sklearn.decomposition import PCA
 
             steps.append(("pca", PCA(n_components=pca, random_state=self.seed)))
+        return steps
+
+    def build(self) -> Pipeline:
         est = self.estimator()
-        if self.task == "regression" and not self.multioutput_native:
+        if self.kind == "regression" and not self.multioutput_native:
             est = MultiOutputRegressor(est)
-        steps.append(("model", est))
-        return Pipeline(steps)
+        return Pipeline([*self.preprocessing(), ("model", est)])
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "SklearnModel":
-        self.pipeline = self.build()
-        self.pipeline.fit(X, Y)
+        pipeline = self.build()
+        grid = self.params.get("search")
+        if grid:
+            pipeline = self._search(pipeline, grid, X, Y, groups)
+        else:
+            pipeline.fit(X, Y)
+        self.pipeline = pipeline
         return self
+
+    def _search(self, pipeline: Pipeline, grid: dict[str, list], X, Y, groups) -> Pipeline:
+        from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
+
+        names = pipeline.get_params()
+        param_grid = {}
+        for key, values in grid.items():
+            for full in (f"model__{key}", f"model__estimator__{key}", key):
+                if full in names:
+                    param_grid[full] = list(values)
+                    break
+            else:
+                raise ValueError(f"train.{self.name}.search: {key!r} is not a parameter of the {self.name} pipeline")
+        n = int(self.params.get("search_folds", 3))
+        if groups is not None:
+            cv = GroupKFold(n_splits=min(n, len(np.unique(groups))))
+        elif self.kind == "classification":
+            cv = StratifiedKFold(n_splits=n, shuffle=True, random_state=self.seed)
+        else:
+            cv = KFold(n_splits=n, shuffle=True, random_state=self.seed)
+        search = GridSearchCV(pipeline, param_grid, scoring=_SCORING[self.kind], cv=cv, refit=True, n_jobs=1)
+        search.fit(X, Y, groups=groups)
+        self.best_params_ = {k.split("__")[-1]: v for k, v in search.best_params_.items()}
+        return search.best_estimator_
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         assert self.pipeline is not None, "fit or load first"
-        if self.task == "regression":
-            out = self.pipeline.predict(X)
-            return out.reshape(len(X), -1)
-        if self.task == "classification":
-            return self.pipeline.predict_proba(X)
-        proba = self.pipeline.predict_proba(X)
-        if isinstance(proba, list):
-            return np.column_stack([p[:, 1] if p.shape[1] > 1 else np.zeros(len(X)) for p in proba])
-        return proba
+        if self.kind == "regression":
+            return np.asarray(self.pipeline.predict(X)).reshape(len(X), -1)
+        return class_scores(self.pipeline, X)
+
+    def predict_classes(self, X: np.ndarray) -> np.ndarray:
+        assert self.pipeline is not None, "fit or load first"
+        return np.asarray(self.pipeline.predict(X)).astype(np.int64)
 
     def save(self, folder: Path) -> None:
         import skops.io as sio
@@ -76,3 +115,25 @@ class SklearnModel(Model):
         model = cls(task, params)
         model.pipeline = load_skops(Path(folder) / MODEL_FILE)
         return model
+
+
+def class_scores(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """(n, C) class or (n, K) tag scores: probabilities when the estimator has them, else
+    decision values (an SVM without Platt scaling)."""
+    if hasattr(estimator, "predict_proba"):
+        proba = estimator.predict_proba(X)
+        if isinstance(proba, list):  # native multi-label estimators: one (n, 2) array per tag
+            classes = estimator.classes_ if hasattr(estimator, "classes_") else [None] * len(proba)
+            cols = []
+            for p, cls in zip(proba, classes):
+                if p.shape[1] > 1:
+                    cols.append(p[:, 1])
+                else:  # the tag was constant in training
+                    only = np.ravel(cls)[0] if cls is not None else 0
+                    cols.append(np.full(len(X), float(only)))
+            return np.column_stack(cols)
+        return np.asarray(proba)
+    scores = np.asarray(estimator.decision_function(X))
+    if scores.ndim == 1:
+        scores = np.column_stack([-scores, scores])
+    return scores

@@ -1,0 +1,5 @@
+import sys
+
+from moodflow.cli import main
+
+sys.exit(main())

@@ -1,0 +1,102 @@
+"""librosa chroma: 12 pitch-class energies, summarised per track and per grid window.
+
+``kind: cqt`` (default) is ``librosa.feature.chroma_cqt``; ``kind: stft`` is
+``librosa.feature.chroma_stft``. A signal shorter than ``n_fft`` samples gets a NaN static
+vector and no frames. Chroma frame k is centred at ``k * hop_length / sr``
+(librosa pads the signal by default) and is counted in the grid window holding that centre.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from moodflow.features import EXTRACTORS
+from moodflow.features.base import Extractor, TrackFeatures
+from moodflow.grid import frame_grid, window_stats
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+KINDS = ("cqt", "stft")
+
+
+@dataclass
+class ChromaConfig:
+    """``features.chroma``: librosa's defaults for each kind."""
+
+    kind: str = "cqt"
+    hop_length: int = 512
+    n_fft: int = 2048  # stft window; also the shortest signal (in samples) either kind accepts
+    bins_per_octave: int = 36  # cqt only
+    tuning: float | None = None  # None: librosa estimates it per track
+
+
+def chroma(
+    y: np.ndarray,
+    sample_rate: int,
+    *,
+    kind: str = "cqt",
+    hop_length: int = 512,
+    n_fft: int = 2048,
+    bins_per_octave: int = 36,
+    tuning: float | None = None,
+) -> np.ndarray:
+    """Chromagram (12, n_frames) of ``y`` with librosa's ``chroma_<kind>``."""
+    import librosa
+
+    y = np.asarray(y, dtype=np.float32)
+    if kind == "cqt":
+        return librosa.feature.chroma_cqt(
+            y=y, sr=sample_rate, hop_length=hop_length, n_chroma=12,
+            bins_per_octave=bins_per_octave, tuning=tuning,
+        )
+    if kind == "stft":
+        return librosa.feature.chroma_stft(
+            y=y, sr=sample_rate, hop_length=hop_length, n_fft=n_fft, n_chroma=12, tuning=tuning,
+        )
+    raise ValueError(f"features.chroma.kind: {kind!r} is not one of {', '.join(KINDS)}")
+
+
+def chroma_names() -> list[str]:
+    """``chroma_<pc>__mean`` for the 12 pitch classes, then ``chroma_<pc>__std``."""
+    return [f"chroma_{pc}__{stat}" for stat in ("mean", "std") for pc in PITCH_CLASSES]
+
+
+@EXTRACTORS.register("chroma")
+class ChromaExtractor(Extractor):
+    """Track mean/std of each chroma bin (24) + per-window mean/std on the grid (24)."""
+
+    name = "chroma"
+    version = "1"
+    Config = ChromaConfig
+    parallel: ClassVar[str] = "processes"
+
+    def __init__(self, config=None, grid=None):
+        super().__init__(config, grid)
+        if self.config.kind not in KINDS:
+            raise ValueError(f"features.chroma.kind: {self.config.kind!r} is not one of {', '.join(KINDS)}")
+        if self.config.hop_length <= 0:
+            raise ValueError(f"features.chroma.hop_length must be positive, got {self.config.hop_length}")
+
+    def feature_names(self) -> list[str]:
+        return chroma_names()
+
+    def frame_names(self) -> list[str]:
+        """Frame columns: same names and order as the static ones, over one window."""
+        return chroma_names()
+
+    def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
+        c = self.config
+        start, end = frame_grid(len(y) / sample_rate, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
+        if len(y) < c.n_fft:  # not one full analysis frame: librosa would pad noise into bins
+            nan = np.full(24, np.nan, dtype=np.float32)
+            return TrackFeatures(nan, np.empty((0, 24), np.float32), start, end)
+        chroma_ = chroma(
+            y, sample_rate, kind=c.kind, hop_length=c.hop_length, n_fft=c.n_fft,
+            bins_per_octave=c.bins_per_octave, tuning=c.tuning,
+        ).T.astype(np.float64)
+        static = np.concatenate([chroma_.mean(axis=0), chroma_.std(axis=0)]).astype(np.float32)
+        centres = np.arange(len(chroma_)) * c.hop_length / sample_rate
+        frames = window_stats(chroma_, centres, start, end).astype(np.float32)
+        return TrackFeatures(static=static, frames=frames, start_s=start, end_s=end)

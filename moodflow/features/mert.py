@@ -1,0 +1,232 @@
+"""MERT embeddings: every layer's time-mean over 5 s windows (MARBLE / Music2Emo pooling).
+
+The signal is resampled to 24 kHz and cut into non-overlapping ``window_s`` windows (a tail
+shorter than ``min_window_s`` is dropped unless it is the only window). Each window goes
+through MERT (a stock ``HubertModel``, see ``mert_loading``) and every hidden state — the
+embedding output and each transformer layer, with ``last_hidden_state`` standing for the last
+— is averaged over time. Frames are windows: (T_windows, L+1, H). The static vector is the
+duration-weighted mean over windows, flattened to (L+1)*H columns ``layer00_dim000`` …
+Only windows of equal length share a batch: zero padding changes MERT's output (GroupNorm
+over time in the feature encoder), so batched and one-at-a-time outputs agree.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from moodflow.features import EXTRACTORS
+from moodflow.features.base import Extractor, GridConfig, TrackFeatures
+from moodflow.features.mert_loading import (
+    DEFAULT_MODEL,
+    DEFAULT_REVISION,
+    MERT_SAMPLE_RATE,
+    MertHeader,
+    load_model,
+    read_header,
+)
+
+log = logging.getLogger(__name__)
+
+_DTYPES = ("float32", "bfloat16", "float16")
+# Shortest input that yields one MERT frame: the feature encoder's receptive field.
+MIN_SAMPLES = 400
+
+
+@dataclass
+class MertConfig:
+    """``features.mert`` in params.yaml."""
+
+    model: str = DEFAULT_MODEL  # hub id or a local checkpoint directory
+    revision: str | None = DEFAULT_REVISION  # hub commit; ignored for a local directory
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
+    dtype: str = "float32"  # float32 (reference) | bfloat16 | float16
+    batch_size: int = 8  # windows per forward pass
+    window_s: float = 5.0
+    min_window_s: float = 1.0  # a shorter tail is dropped unless it is the only window
+    max_duration_s: float | None = None  # None: the whole track
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+
+
+def window_bounds(n_samples: int, sample_rate: int, *, window_s: float, min_window_s: float) -> np.ndarray:
+    """(W, 2) sample bounds of non-overlapping ``window_s`` windows over ``n_samples``.
+
+    The last, shorter window is kept when it lasts at least ``min_window_s`` or is the only one.
+    """
+    if n_samples <= 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    size = int(round(window_s * sample_rate))
+    starts = np.arange(0, n_samples, size, dtype=np.int64)
+    ends = np.minimum(starts + size, n_samples)
+    if len(starts) > 1 and (ends[-1] - starts[-1]) < min_window_s * sample_rate - 1e-6:
+        starts, ends = starts[:-1], ends[:-1]
+    return np.stack([starts, ends], axis=1)
+
+
+def layer_feature_names(n_states: int, hidden_size: int) -> list[str]:
+    """``layer00_dim000`` … names of the flattened (n_states, hidden_size) static vector."""
+    lw = max(2, len(str(n_states - 1)))
+    dw = max(3, len(str(hidden_size - 1)))
+    return [f"layer{l:0{lw}d}_dim{d:0{dw}d}" for l in range(n_states) for d in range(hidden_size)]
+
+
+def pool_states(hidden_states: tuple, last_hidden_state) -> Any:
+    """(B, L+1, H) float32 time-means of every state, ``last_hidden_state`` in place of the last.
+
+    transformers 5.x returns the pre-final-LayerNorm output as ``hidden_states[-1]`` for
+    pre-LN models (MERT-330M); published MERT work used the normed ``last_hidden_state``.
+    """
+    import torch
+
+    states = list(hidden_states[:-1]) + [last_hidden_state]
+    return torch.stack([h.float().mean(dim=1) for h in states], dim=1)
+
+
+def embed_windows(model: Any, processor: Any, windows: list[np.ndarray], *, batch_size: int,
+                  device: str = "cpu") -> np.ndarray:
+    """(W, L+1, H) float32 time-means of every hidden state of each 24 kHz window.
+
+    ``processor`` is the checkpoint's ``Wav2Vec2FeatureExtractor`` (it normalises each window
+    when ``do_normalize``). Only windows of equal length share a batch of ``batch_size``.
+    """
+    import torch
+
+    n_states = int(model.config.num_hidden_layers) + 1
+    out = np.empty((len(windows), n_states, int(model.config.hidden_size)), dtype=np.float32)
+    by_length: dict[int, list[int]] = {}
+    for i, w in enumerate(windows):
+        by_length.setdefault(len(w), []).append(i)
+    dtype = next(model.parameters()).dtype
+    with torch.inference_mode():
+        for idx in by_length.values():
+            for k in range(0, len(idx), batch_size):
+                part = idx[k:k + batch_size]
+                inputs = processor([windows[i] for i in part], sampling_rate=MERT_SAMPLE_RATE,
+                                   return_tensors="np")["input_values"]
+                x = torch.from_numpy(np.asarray(inputs, dtype=np.float32)).to(device, dtype)
+                res = model(x, output_hidden_states=True)
+                out[part] = pool_states(res.hidden_states, res.last_hidden_state).cpu().numpy()
+    return out
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``; anything else is passed through."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"features.mert.device: {device!r} asked for but CUDA is not available")
+    return device
+
+
+@EXTRACTORS.register("mert")
+class MertExtractor(Extractor):
+    """MERT-v1 layer embeddings per 5 s window (frames) and per track (static)."""
+
+    name: ClassVar[str] = "mert"
+    version: ClassVar[str] = "1"
+    Config: ClassVar[type] = MertConfig
+    parallel: ClassVar[str] = "none"
+
+    def __init__(self, config: dict[str, Any] | None = None, grid: GridConfig | None = None):
+        super().__init__(config, grid)
+        c = self.config
+        problems = []
+        if c.dtype not in _DTYPES:
+            problems.append(f"dtype {c.dtype!r} not one of {list(_DTYPES)}")
+        if not c.batch_size or int(c.batch_size) < 1:
+            problems.append(f"batch_size {c.batch_size!r} must be ≥ 1")
+        if not c.window_s or c.window_s <= 0:
+            problems.append(f"window_s {c.window_s!r} must be > 0")
+        if c.min_window_s is None or not 0 <= c.min_window_s <= c.window_s:
+            problems.append(f"min_window_s {c.min_window_s!r} must be in [0, window_s]")
+        if c.max_duration_s is not None and c.max_duration_s <= 0:
+            problems.append(f"max_duration_s {c.max_duration_s!r} must be > 0 or null")
+        if int(c.threads or 0) < 0:
+            problems.append(f"threads {c.threads!r} must be ≥ 0")
+        if problems:
+            raise ValueError("features.mert: " + "; ".join(problems))
+        self._header: MertHeader | None = None
+        self._model = None
+        self._device: str | None = None
+
+    # -- checkpoint ---------------------------------------------------------------------------
+    @property
+    def header(self) -> MertHeader:
+        """The checkpoint's translated config and processor (read once, no weights)."""
+        if self._header is None:
+            self._header = read_header(self.config.model, self.config.revision)
+            if self._header.dropped_keys:
+                log.debug("MERT config keys not used by HubertConfig: %s", self._header.dropped_keys)
+        return self._header
+
+    def load(self) -> Any:
+        """Load the weights (once) onto the configured device and dtype; returns the model."""
+        if self._model is None:
+            import torch
+
+            if self.config.threads:
+                torch.set_num_threads(int(self.config.threads))
+            self._device = resolve_device(self.config.device)
+            dtype = getattr(torch, self.config.dtype)
+            self._model = load_model(self.header, self.config.model, self.config.revision,
+                                     dtype=dtype, device=self._device)
+            log.info("MERT %s loaded on %s (%s)", self.config.model, self._device, self.config.dtype)
+        return self._model
+
+    def config_dict(self) -> dict[str, Any]:
+        out = super().config_dict()
+        out["checkpoint"] = self.header.provenance()
+        return out
+
+    def feature_names(self) -> list[str]:
+        return layer_feature_names(self.header.n_states, self.header.hidden_size)
+
+    def frame_shape(self) -> tuple[int, ...]:
+        return (self.header.n_states, self.header.hidden_size)
+
+    # -- extraction ---------------------------------------------------------------------------
+    def embed_windows(self, windows: list[np.ndarray]) -> np.ndarray:
+        """(W, L+1, H) float32 pooled states of 24 kHz windows (see :func:`embed_windows`)."""
+        model = self.load()
+        return embed_windows(model, self.header.processor, windows,
+                             batch_size=int(self.config.batch_size), device=self._device)
+
+    def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
+        y = np.asarray(y, dtype=np.float32)
+        if y.ndim != 1:
+            raise ValueError(f"MERT: expected a mono 1-D signal, got shape {y.shape}")
+        if not np.all(np.isfinite(y)):
+            raise ValueError("MERT: signal contains NaN or infinite samples")
+        y24 = resample(y, sample_rate, MERT_SAMPLE_RATE)
+        if self.config.max_duration_s is not None:
+            y24 = y24[: int(round(self.config.max_duration_s * MERT_SAMPLE_RATE))]
+        if len(y24) < MIN_SAMPLES:
+            raise ValueError(
+                f"MERT: signal too short ({len(y24) / MERT_SAMPLE_RATE * 1000:.1f} ms; "
+                f"needs ≥ {MIN_SAMPLES / MERT_SAMPLE_RATE * 1000:.1f} ms at 24 kHz)"
+            )
+        bounds = window_bounds(len(y24), MERT_SAMPLE_RATE, window_s=self.config.window_s,
+                               min_window_s=self.config.min_window_s)
+        frames = self.embed_windows([y24[a:b] for a, b in bounds])
+        lengths = (bounds[:, 1] - bounds[:, 0]).astype(np.float64)
+        static = np.tensordot(lengths / lengths.sum(), frames.astype(np.float64), axes=1)
+        return TrackFeatures(
+            static=static.reshape(-1).astype(np.float32),
+            frames=frames,
+            start_s=bounds[:, 0] / MERT_SAMPLE_RATE,
+            end_s=bounds[:, 1] / MERT_SAMPLE_RATE,
+        )
+
+
+def resample(y: np.ndarray, sample_rate: int, target: int = MERT_SAMPLE_RATE) -> np.ndarray:
+    """``y`` at ``target`` Hz (soxr HQ), float32; unchanged when already there."""
+    if int(sample_rate) == int(target):
+        return np.asarray(y, dtype=np.float32)
+    import soxr
+
+    return soxr.resample(y, int(sample_rate), int(target), quality="HQ").astype(np.float32)

@@ -1,0 +1,162 @@
+"""One openSMILE pass per signal: low-level descriptors and functionals from the same run.
+
+``opensmile.Smile`` runs one configuration per feature level, so LLDs, their deltas and the
+functionals cost two or three passes over the audio. Here a stock feature-set config (the
+same ``.conf`` files ``Smile`` uses) is loaded once with two external sinks — one on the
+LLD level(s), one on ``func`` — so every descriptor is computed once. The signal is fed
+exactly as ``Smile`` feeds it (16-bit PCM through ``cExternalAudioSource``), which keeps the
+values identical to ``Smile``'s (tests/test_features_compare.py checks this).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+_SOURCE = "extsource"
+_SINK_LLD = "extsinklld"
+_SINK_FUNC = "extsinkfunc"
+
+
+@dataclass
+class SmileResult:
+    """One pass's output: LLD rows (n, L) with their frame start times, and functionals (F,).
+
+    ``functionals`` is all-NaN and ``lld`` has zero rows when the signal was too short for
+    openSMILE to produce any output.
+    """
+
+    lld: np.ndarray
+    lld_start_s: np.ndarray
+    functionals: np.ndarray
+
+
+def _config_root() -> str:
+    import opensmile
+
+    return os.path.join(os.path.dirname(opensmile.core.smile.__file__), "config")
+
+
+def feature_set_config(feature_set: str) -> str:
+    """Path of openSMILE's own config file for ``feature_set`` (an ``opensmile.FeatureSet`` name)."""
+    import opensmile
+
+    try:
+        rel = opensmile.FeatureSet[feature_set].value
+    except KeyError:
+        known = ", ".join(opensmile.FeatureSet.__members__)
+        raise ValueError(f"unknown openSMILE feature set {feature_set!r}; known: {known}") from None
+    path = os.path.join(_config_root(), rel + ".conf")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: openSMILE config for {feature_set} is missing")
+    return path
+
+
+def _options(lld_levels: tuple[str, ...], sample_rate: int) -> dict[str, object]:
+    root = _config_root()
+    return {
+        "source": os.path.join(root, "shared/standard_external_wave_input.conf.inc"),
+        # two cExternalSink components: extsinklld and extsinkfunc
+        "sink": os.path.join(root, "shared/standard_external_data_output_multi.conf.inc"),
+        # a reader on several levels concatenates them row by row (like cVectorConcat)
+        "sinkLevelLLD": ";".join(lld_levels),
+        "sinkLevelFunc": "func",
+        # block size 1: larger blocks drop the last, incomplete block of LLD rows
+        "blockSize": 1,
+        "sampleRate": int(sample_rate),
+        "nBits": 16,
+        "bufferModeRbConf": os.path.join(root, "shared/BufferModeRb.conf.inc"),
+        "frameModeFunctionalsConf": os.path.join(root, "shared/FrameModeFunctionals.conf.inc"),
+    }
+
+
+def _open(feature_set: str, lld_levels: tuple[str, ...], sample_rate: int):
+    from opensmile.core.lib import OpenSMILE
+
+    smile = OpenSMILE()
+    smile.initialize(
+        config_file=feature_set_config(feature_set),
+        options=_options(lld_levels, sample_rate),
+        loglevel=1,
+    )
+    return smile
+
+
+@functools.lru_cache(maxsize=None)
+def smile_names(feature_set: str, lld_levels: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(LLD names, functional names) exactly as openSMILE names them."""
+    smile = _open(feature_set, lld_levels, 16000)
+    try:
+        names = []
+        for sink in (_SINK_LLD, _SINK_FUNC):
+            n = smile.external_sink_get_num_elements(sink)
+            names.append(tuple(smile.external_sink_get_element_name(sink, i) for i in range(n)))
+    finally:
+        smile.free()
+    return names[0], names[1]
+
+
+def to_pcm16(y: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] to int16 as ``opensmile.Smile`` does, clipped instead of wrapped."""
+    scaled = np.asarray(y, dtype=np.float32) * np.float32(32768)
+    return np.clip(scaled, -32768, 32767).astype(np.int16)
+
+
+def run_smile(
+    y: np.ndarray, sample_rate: int, feature_set: str, lld_levels: tuple[str, ...]
+) -> SmileResult:
+    """LLDs (levels ``lld_levels`` side by side) and functionals of ``y`` in one openSMILE pass.
+
+    LLD row k starts at ``k * step`` where step is the LLD frame step in whole samples
+    (openSMILE rounds 10 ms to 221 samples at 22.05 kHz); openSMILE's own per-row time stamps
+    repeat at the end of the signal, the row index does not.
+    """
+    lld_names, func_names = smile_names(feature_set, tuple(lld_levels))
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"openSMILE {feature_set}: expected a mono signal, got shape {y.shape}")
+    rows: list[np.ndarray] = []
+    idx: list[int] = []
+    times: list[float] = []
+    periods: list[float] = []
+    funcs: list[np.ndarray] = []
+    if len(y):
+        smile = _open(feature_set, tuple(lld_levels), sample_rate)
+        try:
+
+            def on_lld(data: np.ndarray, meta) -> None:
+                rows.append(data.copy())
+                idx.append(meta.vIdx)
+                times.append(meta.time)
+                periods.append(meta.period)
+
+            def on_func(data: np.ndarray, meta) -> None:
+                funcs.append(data.copy())
+
+            smile.external_sink_set_callback_ex(_SINK_LLD, on_lld)
+            smile.external_sink_set_callback_ex(_SINK_FUNC, on_func)
+            smile.external_audio_source_write_data(_SOURCE, to_pcm16(y).tobytes())
+            smile.external_audio_source_set_eoi(_SOURCE)
+            smile.run()
+        finally:
+            smile.free()
+    lld = np.vstack(rows).astype(np.float32) if rows else np.empty((0, len(lld_names)), np.float32)
+    static = funcs[0].reshape(-1).astype(np.float32) if funcs else np.full(len(func_names), np.nan, np.float32)
+    if len(static) != len(func_names) or lld.shape[1] != len(lld_names):
+        raise RuntimeError(f"openSMILE {feature_set}: output size does not match its feature names")
+    start = _row_starts(np.asarray(idx), np.asarray(times), periods[0] if periods else 0.01, sample_rate)
+    return SmileResult(lld=lld, lld_start_s=start, functionals=static)
+
+
+def _row_starts(idx: np.ndarray, times: np.ndarray, period: float, sample_rate: int) -> np.ndarray:
+    """Frame start times from row indices and the step openSMILE actually used."""
+    if len(idx) == 0:
+        return np.empty(0)
+    good = (idx > 0) & (np.diff(times, prepend=-1.0) > 0)
+    step = float(np.median(times[good] / idx[good])) if good.any() else period
+    # the step is a whole number of samples
+    step = round(step * sample_rate) / sample_rate
+    return idx.astype(np.float64) * step

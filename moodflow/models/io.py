@@ -1,0 +1,40 @@
+"""Loading a trained model folder from its manifest alone (used by ``moodflow predict``).
+
+The manifest (``model.json``) names the model, its params and where each part's weights are
+(``tasks.static.path`` = ``.``, ``tasks.dynamic.path`` = ``dynamic``); the class comes from
+the model registry and reads its own weights: skops with trusted types only, XGBoost JSON/UBJ,
+or safetensors. Nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from moodflow.models import MODELS
+from moodflow.models.base import Model
+
+
+def read_manifest(folder: str | Path) -> dict[str, Any]:
+    """The model folder's ``model.json``."""
+    path = Path(folder) / "model.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no model manifest (is {folder} a trained model folder?)")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != "moodflow.model":
+        raise ValueError(f"{path}: not a moodflow model manifest")
+    return manifest
+
+
+def load_model(folder: str | Path, part: str = "static") -> Model:
+    """The fitted model of ``part`` (``static`` or ``dynamic``) in ``folder``."""
+    manifest = read_manifest(folder)
+    tasks = manifest.get("tasks") or {"static": {"task": manifest["task"], "path": "."}}
+    if part not in tasks:
+        raise KeyError(f"{Path(folder) / 'model.json'}: no {part} model (has {sorted(tasks)})")
+    entry = tasks[part]
+    cls = MODELS.get(manifest["model"])
+    model = cls.load(Path(folder) / entry["path"], entry["task"], manifest.get("params") or {})
+    model.seed = int(manifest.get("seed", 0))
+    return model

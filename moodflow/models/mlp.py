@@ -1,0 +1,157 @@
+"""MLP probe (PyTorch): one hidden layer of 512 units, dropout 0.2 — the MARBLE probe.
+
+Works on static vectors and, for ``dynamic`` labels, on frames as samples. For layered
+features (MERT: frames (T, L, D), static L*D) ``layers: [5]`` picks layers and several layers
+are mixed by a learned softmax-weighted sum (``input_shape`` is set by the training code
+from the store). Inputs and regression targets are standardised with training-fold
+statistics; early stopping watches a validation split (``val_fraction``, by song when
+groups are given) carved from the training fold. Saved as safetensors + JSON.
+
+``HeadNet``/``NeuralHeads`` are shared with the multitask model: one trunk, one output head
+per label kind (regression, classification, tagging), losses masked where labels are missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from moodflow.models import MODELS
+from moodflow.models.base import Model
+from moodflow.models.torch_common import (
+    input_block, load_network, resolve_device, save_network, seed_everything, split_validation,
+    train_loop, train_settings,
+)
+
+
+class HeadNet(nn.Module):
+    """Scaler (+ layer mix) → Linear(hidden) → ReLU → Dropout → one Linear per head."""
+
+    def __init__(self, n_in: int, heads: dict[str, int], hidden: int = 512, dropout: float = 0.2,
+                 input_shape: list[int] | None = None, layers: list[int] | None = None):
+        super().__init__()
+        self.inp, width = input_block(n_in, input_shape, layers)
+        self.trunk = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        h = self.trunk(self.inp(x))
+        return {name: head(h) for name, head in self.heads.items()}
+
+
+def head_loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Loss of one head, ignoring missing labels (NaN, or class -1)."""
+    out = out.float()
+    if kind == "classification":
+        if (target >= 0).any():
+            return F.cross_entropy(out, target, ignore_index=-1)
+        return out.sum() * 0.0
+    mask = ~torch.isnan(target)
+    if not mask.any():
+        return out.sum() * 0.0
+    if kind == "regression":
+        return F.mse_loss(out[mask], target[mask])
+    return F.binary_cross_entropy_with_logits(out[mask], target[mask])
+
+
+class NeuralHeads(Model):
+    """Fits a :class:`HeadNet` on a dict of label arrays keyed by kind."""
+
+    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
+        super().__init__(task, params, seed)
+        self.net: HeadNet | None = None
+        self.config: dict[str, Any] = {}
+        self.device = resolve_device(str(self.params.get("device", "auto")))
+
+    def _fit_heads(self, X: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray | None) -> None:
+        gen = seed_everything(self.seed)
+        X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
+        heads, targets, y_stats = {}, {}, {}
+        for kind, Y in labels.items():
+            if kind == "classification":
+                y = np.asarray(Y, dtype=np.int64).ravel()
+                heads[kind] = max(int(self.params.get("n_classes", 0)), int(y.max()) + 1)
+                targets[kind] = torch.as_tensor(y)
+            else:
+                Y = np.asarray(Y, dtype=np.float32).reshape(len(X), -1)
+                if kind == "regression":
+                    mean = np.nan_to_num(np.nanmean(Y, axis=0))
+                    std = np.nan_to_num(np.nanstd(Y, axis=0), nan=1.0)
+                    std = np.where(std > 1e-8, std, 1.0)
+                    y_stats = {"y_mean": mean.tolist(), "y_std": std.tolist()}
+                    Y = (Y - mean) / std
+                heads[kind] = Y.shape[1]
+                targets[kind] = torch.as_tensor(Y)
+        layers = self.params.get("layers")
+        self.config = {
+            "n_in": X.shape[1], "heads": heads, "hidden": int(self.params.get("hidden", 512)),
+            "dropout": float(self.params.get("dropout", 0.2)), "input_shape": self.params.get("input_shape"),
+            "layers": None if layers is None else [int(x) for x in layers], **y_stats,
+        }
+        net = build_headnet(self.config)
+        tr, va = split_validation(len(X), groups, float(self.params.get("val_fraction", 0.15)), self.seed)
+        scaler = net.inp[0] if isinstance(net.inp, nn.Sequential) else net.inp
+        scaler.fit(X[tr])
+        net.to(self.device)
+        Xt = torch.as_tensor(X)
+        weights = {k: float(v) for k, v in (self.params.get("loss_weights") or {}).items()}
+
+        def loss_on(idx: np.ndarray) -> torch.Tensor:
+            out = net(Xt[idx].to(self.device))
+            return sum(weights.get(k, 1.0) * head_loss(k, out[k], targets[k][idx].to(self.device)) for k in heads)
+
+        self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **train_settings(self.params))
+        self.net = net
+
+    def _predict_heads(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        assert self.net is not None, "fit or load first"
+        X = torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(len(X), -1))
+        outs: dict[str, list] = {k: [] for k in self.config["heads"]}
+        with torch.no_grad():
+            for start in range(0, len(X), 4096):
+                for k, v in self.net(X[start:start + 4096].to(self.device)).items():
+                    outs[k].append(v.float().cpu())
+        result = {}
+        for k, parts in outs.items():
+            v = torch.cat(parts) if parts else torch.zeros(0, self.config["heads"][k])
+            if k == "classification":
+                v = torch.softmax(v, dim=1)
+            elif k == "tagging":
+                v = torch.sigmoid(v)
+            else:
+                v = v * torch.tensor(self.config["y_std"]) + torch.tensor(self.config["y_mean"])
+            result[k] = v.numpy().astype(np.float64)
+        return result
+
+    def save(self, folder: Path) -> None:
+        assert self.net is not None, "fit first"
+        save_network(folder, self.net, self.config)
+
+    @classmethod
+    def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "NeuralHeads":
+        model = cls(task, params)
+        model.net, model.config = load_network(folder, build_headnet)
+        model.net.to(model.device)
+        return model
+
+
+def build_headnet(config: dict[str, Any]) -> HeadNet:
+    return HeadNet(config["n_in"], config["heads"], config["hidden"], config["dropout"],
+                   config.get("input_shape"), config.get("layers"))
+
+
+@MODELS.register("mlp")
+class MLPModel(NeuralHeads):
+    name = "mlp"
+
+    def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "MLPModel":
+        self._fit_heads(X, {self.kind: Y}, groups)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self._predict_heads(X)[self.kind]

@@ -1,0 +1,43 @@
+"""Multitask head (Music2Emo style): valence/arousal regression plus a class and/or mood-tag
+head on one shared trunk, trained on whatever label kinds the dataset has.
+
+``fit(X, labels)`` takes a dict keyed by kind — ``regression`` (n, k) with NaN where missing,
+``classification`` (n,) class ids with -1 where missing, ``tagging`` (n, K) 0/1 with NaN
+where missing — and ``predict`` returns the same keys: values, class probabilities, tag
+probabilities (:meth:`predict_all`; ``predict`` gives the model's own task's head). ``loss_weights: {regression: 1, tagging: 1, …}`` weighs the heads. Given a plain
+array it behaves like the MLP on the model's own task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from moodflow.models import MODELS
+from moodflow.models.mlp import NeuralHeads
+
+
+@MODELS.register("multitask")
+class MultitaskModel(NeuralHeads):
+    name = "multitask"
+    tasks = frozenset({"regression", "classification", "tagging"})
+    multitask = True
+
+    def fit(self, X: np.ndarray, Y: Any, groups: np.ndarray | None = None) -> "MultitaskModel":
+        labels = Y if isinstance(Y, dict) else {self.kind: Y}
+        if not labels:
+            raise ValueError("multitask: no label kind to train on")
+        self._fit_heads(X, labels, groups)
+        return self
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The head of the model's own task (see :meth:`predict_all` for every head)."""
+        out = self._predict_heads(X)
+        if self.kind not in out:
+            raise ValueError(f"multitask: no {self.kind} head (trained on {sorted(out)})")
+        return out[self.kind]
+
+    def predict_all(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        """Every head's output, keyed by kind."""
+        return self._predict_heads(X)

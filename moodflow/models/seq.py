@@ -1,0 +1,149 @@
+"""Sequence head (PyTorch) for dynamic valence/arousal: a BiLSTM (``arch: lstm``, the DEAM
+2015 winners' model) or a small self-attention encoder (``arch: attention``) over a song's
+frame sequence, with one output per frame.
+
+Takes lists of per-song arrays: X[i] (T_i, F) (layered MERT frames flattened to L*D, with
+``layers`` as in the MLP), Y[i] (T_i, k). Songs are padded per batch and the loss is masked
+to real frames. Validation songs for early stopping are carved from the training fold.
+Saved as safetensors + JSON.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pad_sequence
+
+from moodflow.models import MODELS
+from moodflow.models.base import Model
+from moodflow.models.torch_common import (
+    input_block, load_network, resolve_device, save_network, seed_everything, split_validation,
+    train_loop, train_settings,
+)
+
+
+class SeqNet(nn.Module):
+    """Scaler (+ layer mix) → Linear → BiLSTM or attention encoder → Linear per frame."""
+
+    def __init__(self, n_in: int, n_out: int, arch: str = "lstm", hidden: int = 64, n_layers: int = 1,
+                 dropout: float = 0.1, heads: int = 4, input_shape: list[int] | None = None,
+                 layers: list[int] | None = None, max_len: int = 4096):
+        super().__init__()
+        self.inp, width = input_block(n_in, input_shape, layers)
+        self.proj = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.arch = arch
+        if arch == "lstm":
+            self.encoder = nn.LSTM(hidden, hidden, num_layers=n_layers, batch_first=True, bidirectional=True)
+            out_width = 2 * hidden
+        elif arch == "attention":
+            self.pos = nn.Embedding(max_len, hidden)
+            layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, batch_first=True)
+            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
+            out_width = hidden
+        else:
+            raise ValueError(f"seq: unknown arch {arch!r} (lstm | attention)")
+        self.out = nn.Linear(out_width, n_out)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, T, F), mask (B, T) True on real frames → (B, T, n_out)."""
+        h = self.proj(self.inp(x))
+        if self.arch == "lstm":
+            lengths = mask.sum(1).cpu().clamp(min=1)
+            packed = nn.utils.rnn.pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
+            h, _ = self.encoder(packed)
+            h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
+        else:
+            pos = torch.arange(x.shape[1], device=x.device).clamp(max=self.pos.num_embeddings - 1)
+            h = self.encoder(h + self.pos(pos)[None], src_key_padding_mask=~mask)
+        return self.out(h)
+
+
+def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([len(s) for s in seqs])
+    mask = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]
+    return pad_sequence(seqs, batch_first=True), mask
+
+
+def build_seqnet(config: dict[str, Any]) -> SeqNet:
+    return SeqNet(config["n_in"], config["n_out"], config["arch"], config["hidden"], config["n_layers"],
+                  config["dropout"], config["heads"], config.get("input_shape"), config.get("layers"))
+
+
+@MODELS.register("seq")
+class SeqModel(Model):
+    name = "seq"
+    tasks = frozenset({"dynamic"})
+    sequence_input = True
+
+    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
+        super().__init__(task, params, seed)
+        self.net: SeqNet | None = None
+        self.config: dict[str, Any] = {}
+        self.device = resolve_device(str(self.params.get("device", "auto")))
+
+    def fit(self, X: list[np.ndarray], Y: list[np.ndarray], groups: np.ndarray | None = None) -> "SeqModel":
+        gen = seed_everything(self.seed)
+        X = [np.asarray(x, dtype=np.float32).reshape(len(x), -1) for x in X]
+        Y = [np.asarray(y, dtype=np.float32).reshape(len(y), -1) for y in Y]
+        tr, va = split_validation(len(X), None, float(self.params.get("val_fraction", 0.15)), self.seed)
+        y_all = np.concatenate([Y[i] for i in tr])
+        mean, std = np.nanmean(y_all, axis=0), np.nanstd(y_all, axis=0)
+        std = np.where(std > 1e-8, std, 1.0)
+        layers = self.params.get("layers")
+        self.config = {
+            "n_in": X[0].shape[1], "n_out": Y[0].shape[1], "arch": str(self.params.get("arch", "lstm")),
+            "hidden": int(self.params.get("hidden", 64)), "n_layers": int(self.params.get("n_layers", 1)),
+            "dropout": float(self.params.get("dropout", 0.1)), "heads": int(self.params.get("heads", 4)),
+            "input_shape": self.params.get("input_shape"),
+            "layers": None if layers is None else [int(x) for x in layers],
+            "y_mean": mean.tolist(), "y_std": std.tolist(),
+        }
+        net = build_seqnet(self.config)
+        scaler = net.inp[0] if isinstance(net.inp, nn.Sequential) else net.inp
+        scaler.fit(np.concatenate([X[i] for i in tr]))
+        net.to(self.device)
+        xs = [torch.as_tensor(x) for x in X]
+        ys = [torch.as_tensor((y - mean) / std) for y in Y]
+
+        def loss_on(idx: np.ndarray) -> torch.Tensor:
+            x, mask = _pad([xs[i] for i in idx])
+            y, _ = _pad([ys[i] for i in idx])
+            x, mask, y = x.to(self.device), mask.to(self.device), y.to(self.device)
+            out = net(x, mask).float()
+            keep = mask[..., None] & ~torch.isnan(y)
+            return torch.nn.functional.mse_loss(out[keep], y[keep])
+
+        settings = {**train_settings(self.params), "batch_size": int(self.params.get("batch_size", 8))}
+        self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **settings)
+        self.net = net
+        return self
+
+    def predict(self, X: list[np.ndarray]) -> list[np.ndarray]:
+        assert self.net is not None, "fit or load first"
+        mean, std = np.asarray(self.config["y_mean"]), np.asarray(self.config["y_std"])
+        out = []
+        with torch.no_grad():
+            for x in X:
+                x = torch.as_tensor(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
+                if len(x) == 0:
+                    out.append(np.zeros((0, self.config["n_out"])))
+                    continue
+                mask = torch.ones(1, len(x), dtype=torch.bool, device=self.device)
+                pred = self.net(x[None].to(self.device), mask)[0].float().cpu().numpy()
+                out.append(pred * std + mean)
+        return out
+
+    def save(self, folder: Path) -> None:
+        assert self.net is not None, "fit first"
+        save_network(folder, self.net, self.config)
+
+    @classmethod
+    def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "SeqModel":
+        model = cls(task, params)
+        model.net, model.config = load_network(folder, build_seqnet)
+        model.net.to(model.device)
+        return model

@@ -1,0 +1,193 @@
+"""Shared PyTorch plumbing for the neural heads: device, seeding, input scaling, layer mixing,
+an early-stopping training loop, and safetensors + JSON persistence (never pickle).
+
+Defaults train in seconds on CPU; ``device: auto`` moves the same code to CUDA, where the
+forward passes run under bfloat16 autocast (AMP) — CPU runs stay in float32.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "network.json"
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` → CUDA when available, else CPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed Python, numpy and torch; returns a generator for shuffling."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class LayerMix(nn.Module):
+    """Picks layers of a layered embedding (MERT: L layers × D dims, stored flattened as L*D).
+
+    ``layers`` lists the layers to use (all when None); one layer is taken as it is, several
+    are combined by a learned softmax-weighted sum (the MARBLE / SUPERB recipe).
+    """
+
+    def __init__(self, input_shape: list[int], layers: list[int] | None = None):
+        super().__init__()
+        n_layers, self.dim = int(input_shape[0]), int(input_shape[1])
+        self.n_layers = n_layers
+        layers = list(range(n_layers)) if layers is None else [int(x) for x in layers]
+        bad = [x for x in layers if not -n_layers <= x < n_layers]
+        if bad:
+            raise ValueError(f"layers {bad} out of range for a {n_layers}-layer embedding")
+        self.register_buffer("index", torch.tensor([x % n_layers for x in layers], dtype=torch.long))
+        self.weights = nn.Parameter(torch.zeros(len(layers))) if len(layers) > 1 else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(*x.shape[:-1], self.n_layers, self.dim).index_select(-2, self.index)
+        if self.weights is None:
+            return x.squeeze(-2)
+        w = torch.softmax(self.weights, dim=0)
+        return (x * w[:, None]).sum(-2)
+
+
+class Scaler(nn.Module):
+    """Standardises inputs with statistics of the training rows; NaN becomes the mean (0)."""
+
+    def __init__(self, n: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n))
+        self.register_buffer("std", torch.ones(n))
+
+    def fit(self, X: np.ndarray) -> "Scaler":
+        mean = np.nanmean(X, axis=0) if len(X) else np.zeros(X.shape[1])
+        std = np.nanstd(X, axis=0) if len(X) else np.ones(X.shape[1])
+        mean = np.nan_to_num(mean)
+        std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
+        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
+        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.nan_to_num((x - self.mean) / self.std)
+
+
+def input_block(n_in: int, input_shape: list[int] | None, layers: list[int] | None) -> tuple[nn.Module, int]:
+    """Scaler (+ LayerMix for layered input); returns the module and its output width."""
+    if input_shape is not None and len(input_shape) == 2:
+        if int(np.prod(input_shape)) != n_in:
+            raise ValueError(f"input_shape {input_shape} does not match {n_in} features")
+        return nn.Sequential(Scaler(n_in), LayerMix(input_shape, layers)), int(input_shape[1])
+    if layers is not None:
+        raise ValueError("layers: needs a layered feature set (frames of shape (layers, dim), e.g. MERT)")
+    return Scaler(n_in), n_in
+
+
+def split_validation(n: int, groups: np.ndarray | None, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train / validation row indices carved from the training fold, by group when given."""
+    rng = np.random.default_rng(seed)
+    keys = np.arange(n) if groups is None else np.asarray(groups)
+    unique = np.unique(keys)
+    n_val = int(round(len(unique) * fraction))
+    if fraction <= 0 or n_val < 1 or n_val >= len(unique):
+        idx = np.arange(n)
+        return idx, idx[:0]
+    val_keys = rng.choice(unique, size=n_val, replace=False)
+    is_val = np.isin(keys, val_keys)
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def train_loop(
+    net: nn.Module,
+    loss_on: Callable[[np.ndarray], torch.Tensor],
+    train_idx: np.ndarray,
+    val_idx: np.ndarray,
+    *,
+    device: torch.device,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    weight_decay: float,
+    patience: int,
+    generator: torch.Generator,
+) -> dict[str, Any]:
+    """Adam with early stopping on the validation loss; restores the best weights.
+
+    ``loss_on(indices)`` returns the mean loss of those training items (moved to ``device``).
+    Without a validation split it trains for ``epochs`` epochs.
+    """
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
+    amp = device.type == "cuda"
+    best, best_state, bad, history = float("inf"), None, 0, []
+    for epoch in range(epochs):
+        net.train()
+        order = train_idx[torch.randperm(len(train_idx), generator=generator).numpy()]
+        for start in range(0, len(order), batch_size):
+            batch = order[start:start + batch_size]
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+                loss = loss_on(batch)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if len(val_idx) == 0:
+            continue
+        net.eval()
+        with torch.no_grad(), torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
+            val = float(loss_on(val_idx))
+        history.append(val)
+        if val < best - 1e-6:
+            best, best_state, bad = val, copy.deepcopy(net.state_dict()), 0
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return {"epochs": epoch + 1 if epochs else 0, "best_val_loss": best if history else None}
+
+
+def save_network(folder: Path, net: nn.Module, config: dict[str, Any]) -> None:
+    """Weights as safetensors, architecture as JSON."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    save_file(state, str(Path(folder) / WEIGHTS_FILE))
+    (Path(folder) / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+
+
+def load_network(folder: Path, build: Callable[[dict[str, Any]], nn.Module]) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network from its JSON config and load its safetensors weights."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    for name in (WEIGHTS_FILE, CONFIG_FILE):
+        if not (folder / name).exists():
+            raise FileNotFoundError(f"{folder / name}: missing (not a saved neural model?)")
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    net = build(config)
+    net.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+    net.eval()
+    return net, config
+
+
+def train_settings(params: dict[str, Any]) -> dict[str, Any]:
+    """The training-loop settings of a model's params, with defaults."""
+    return dict(
+        epochs=int(params.get("epochs", 200)),
+        batch_size=int(params.get("batch_size", 64)),
+        lr=float(params.get("lr", 1e-3)),
+        weight_decay=float(params.get("weight_decay", 1e-4)),
+        patience=int(params.get("patience", 10)),
+    )

@@ -1,0 +1,70 @@
+"""Tiny synthetic stores and prepared datasets for the model/training tests (no audio)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moodflow.datasets.base import LabelSpec, PreparedDataset
+from moodflow.grid import frame_grid
+from moodflow.store import FeatureStoreWriter
+
+
+def make_run(
+    folder: Path, *, n_tracks: int = 30, n_feat: int = 6, task: str = "regression", dynamic: bool = True,
+    layered: tuple[int, int] | None = None, seed: int = 0, duration_s: float = 20.0, label_start_s: float = 15.0,
+) -> tuple[Path, Path]:
+    """Write ``store.h5`` and ``prepared/`` where labels are functions of the features.
+
+    Frame features drift over time; dynamic labels at 2 Hz from ``label_start_s`` depend on
+    the frame at the same time (so index-based alignment would be wrong). Static labels
+    depend on the static vector. Returns (store path, prepared folder).
+    """
+    rng = np.random.default_rng(seed)
+    ids = [f"t{i:03d}" for i in range(n_tracks)]
+    shape = layered or (n_feat,)
+    width = int(np.prod(shape))
+    w = rng.normal(size=(width, 2)) / np.sqrt(width)
+    start, end = frame_grid(duration_s)
+    static_rows, dyn_rows = [], []
+    store_path = folder / "store.h5"
+    with FeatureStoreWriter(
+        store_path, feature_names=[f"f{j}" for j in range(width)], frame_shape=shape, extractor="synthetic",
+        extractor_version="1", config={"seed": seed}, dataset="synthetic", sample_rate=22050,
+    ) as writer:
+        for tid in ids:
+            base = rng.normal(size=width)
+            drift = rng.normal(size=width) * 0.3
+            t = (start + end) / 2
+            frames = base + np.outer(np.sin(t / 3), drift) + 0.05 * rng.normal(size=(len(t), width))
+            static = frames.mean(axis=0)
+            writer.append(tid, duration_s, static, frames.reshape(len(t), *shape), start, end)
+            va = static @ w
+            static_rows.append((tid, *va))
+            times = np.arange(label_start_s, duration_s - 0.5 + 1e-9, 0.5)
+            k = np.argmin(np.abs(t[None, :] - times[:, None]), axis=1)
+            dyn = frames[k] @ w
+            for tt, (v, a) in zip(times, dyn):
+                dyn_rows.append((tid, tt, v, a))
+    static = pd.DataFrame(static_rows, columns=["track_id", "valence", "arousal"])
+    spec = LabelSpec(task="regression", static_targets=["valence", "arousal"], dynamic_targets=["valence", "arousal"],
+                     scale=(-1.0, 1.0), scale_name="-1..1", dynamic_hop_s=0.5)
+    if task in ("classification", "multitask"):
+        q = np.where(static["valence"] >= 0, np.where(static["arousal"] >= 0, "Q1", "Q4"),
+                     np.where(static["arousal"] >= 0, "Q2", "Q3"))
+        static["quadrant"] = q
+        spec.class_column, spec.classes = "quadrant", ["Q1", "Q2", "Q3", "Q4"]
+        if task == "classification":
+            spec.task = "classification"
+    if task in ("tagging", "multitask"):
+        static["happy"] = (static["valence"] > 0).astype(int)
+        static["calm"] = (static["arousal"] < 0).astype(int)
+        spec.tags = ["happy", "calm"]
+        if task == "tagging":
+            spec.task = "tagging"
+    manifest = pd.DataFrame({"track_id": ids, "audio_path": [f"{t}.wav" for t in ids], "duration_s": duration_s})
+    dyn_df = pd.DataFrame(dyn_rows, columns=["track_id", "time_s", "valence", "arousal"]) if dynamic else None
+    PreparedDataset("synthetic", manifest, static, spec, dynamic_labels=dyn_df).write(folder / "prepared")
+    return store_path, folder / "prepared"

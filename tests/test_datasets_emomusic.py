@@ -1,0 +1,54 @@
+"""emoMusic adapter against the shared real data."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moodflow.datasets import DATASETS
+
+SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
+pytestmark = pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (path to shared/data)")
+
+
+@pytest.fixture(scope="module")
+def emo():
+    return DATASETS.get("emomusic")(Path(SHARED) / "emoMusic", {}).load(None)
+
+
+def test_counts_and_scales(emo):
+    assert len(emo.static_labels) == 744 and len(emo.manifest) == 744
+    assert emo.spec.scale == (1.0, 9.0) and emo.spec.dynamic_scale == (-1.0, 1.0)
+    s = emo.static_labels[["valence", "arousal"]].to_numpy()
+    d = emo.dynamic_labels[["valence", "arousal"]].to_numpy()
+    assert 1 <= s.min() and s.max() <= 9 and -1 <= d.min() and d.max() <= 1
+    row = emo.static_labels.set_index("track_id").loc["2"]
+    assert (row["valence"], row["arousal"]) == (3.0, 3.1)
+
+
+def test_dynamic_grid_15_to_45_s(emo):
+    dyn = emo.dynamic_labels
+    per_song = dyn.groupby("track_id")["time_s"]
+    assert (per_song.min() == 15.0).all() and (per_song.max() == 45.0).all()
+    assert (per_song.size() == 61).all()
+    assert list(np.unique(np.round(per_song.diff().dropna(), 6))) == [0.5]
+
+
+def test_shared_clips_exist(emo):
+    present = {t for t, p in zip(emo.manifest["track_id"], emo.manifest["audio_path"]) if Path(p).exists()}
+    assert present == {"2", "3", "4", "5", "7", "8"}
+
+
+def test_native_mediaeval_split(emo):
+    counts = emo.splits["split"].value_counts().to_dict()
+    assert counts == {"train": 619, "test": 125}
+    split = emo.splits.set_index("track_id")["split"]
+    assert split["2"] == "train" and split["3"] == "test"  # development / evaluation in songs_info.csv
+
+
+def test_split_dir_overrides_native():
+    config = {"split_dir": str(Path(SHARED) / "splits/music2emo/emomusic")}
+    emo = DATASETS.get("emomusic")(Path(SHARED) / "emoMusic", config).load(None)
+    assert emo.splits["split"].value_counts().to_dict() == {"train": 495, "validation": 124, "test": 125}
+    assert emo.info["split_source"] == config["split_dir"]

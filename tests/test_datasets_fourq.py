@@ -1,0 +1,47 @@
+"""4Q adapter against the shared real data."""
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from moodflow.datasets import DATASETS
+
+SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
+pytestmark = pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (path to shared/data)")
+
+
+@pytest.fixture(scope="module")
+def fourq():
+    return DATASETS.get("fourq")(Path(SHARED) / "4Q", {}).load(None)
+
+
+def test_all_900_tracks_labelled(fourq):
+    assert len(fourq.manifest) == 900 and len(fourq.static_labels) == 900
+    assert fourq.spec.task == "classification" and fourq.spec.class_column == "quadrant"
+    assert fourq.spec.classes == ["Q1", "Q2", "Q3", "Q4"]
+    assert fourq.static_labels["quadrant"].value_counts().to_dict() == {f"Q{i}": 225 for i in range(1, 5)}
+
+
+def test_audio_paths_follow_quadrant_folders(fourq):
+    labels = fourq.static_labels.set_index("track_id")["quadrant"]
+    paths = fourq.manifest.set_index("track_id")["audio_path"]
+    assert all(Path(p).parent.name == labels[t] for t, p in paths.items())
+    present = [t for t, p in paths.items() if Path(p).exists()]
+    assert len(present) == 20
+    assert paths["MT0000040632"].endswith("MER_audio_taffc_dataset/Q1/MT0000040632.mp3")
+
+
+def test_provided_features_recorded_and_ids_match(fourq):
+    info = fourq.info["provided_features"]
+    assert info["id_column"] == "SongID" and info["exclude_columns"] == ["Quadrant"]
+    table = pd.read_csv(info["static_csv"], dtype={"SongID": str})
+    assert set(table["SongID"]) == set(fourq.static_labels["track_id"])
+    # the feature file repeats the label: it agrees with the annotations (and must not be a feature)
+    merged = table[["SongID", "Quadrant"]].merge(fourq.static_labels, left_on="SongID", right_on="track_id")
+    assert (merged["Quadrant"] == merged["quadrant"]).all()
+
+
+def test_no_native_split(fourq):
+    assert fourq.splits is None

@@ -1,0 +1,144 @@
+"""ComParE_2016 extractor: one openSMILE pass equals opensmile.Smile's separate passes."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+opensmile = pytest.importorskip("opensmile")
+
+from moodflow.features import EXTRACTORS  # noqa: E402
+from moodflow.features.compare import CompareExtractor  # noqa: E402
+from moodflow.grid import frame_grid  # noqa: E402
+
+SR = 22050
+
+
+def music_like(seconds: float, seed: int = 0, sample_rate: int = SR) -> np.ndarray:
+    """A gliding harmonic tone with vibrato, a pulsing envelope and some noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    f0 = 196.0 * (1 + 0.25 * t / max(seconds, 1e-9)) * (1 + 0.01 * np.sin(2 * np.pi * 5 * t))
+    phase = 2 * np.pi * np.cumsum(f0) / sample_rate
+    y = sum(np.sin(k * phase) / k for k in range(1, 6))
+    env = 0.6 + 0.4 * np.sin(2 * np.pi * 2 * t) ** 2
+    return (0.25 * env * y + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def smile(level):
+    return opensmile.Smile(opensmile.FeatureSet.ComParE_2016, level)
+
+
+@pytest.fixture(scope="module")
+def signal():
+    return music_like(3.2)
+
+
+@pytest.fixture(scope="module")
+def reference(signal):
+    """Functionals, LLDs and LLD deltas from three separate opensmile.Smile passes."""
+    lv = opensmile.FeatureLevel
+    return {name: smile(level).process_signal(signal, SR) for name, level in (
+        ("func", lv.Functionals), ("lld", lv.LowLevelDescriptors), ("lld_de", lv.LowLevelDescriptors_Deltas)
+    )}
+
+
+def test_registered_with_published_defaults():
+    ex = EXTRACTORS.get("compare")()
+    assert isinstance(ex, CompareExtractor)
+    assert ex.parallel == "threads"
+    assert len(ex.feature_names()) == 6373
+    assert len(ex.lld_names()) == 130
+    assert ex.frame_shape() == (260,)
+    with pytest.raises(ValueError, match="unknown setting"):
+        EXTRACTORS.get("compare")({"window": 2})
+
+
+def test_names_are_opensmiles(reference):
+    ex = CompareExtractor()
+    assert ex.feature_names() == list(reference["func"].columns)
+    assert ex.lld_names() == list(reference["lld"].columns) + list(reference["lld_de"].columns)
+    names = ex.frame_names()
+    assert names[0] == "F0final_sma__mean" and names[130] == "F0final_sma__std"
+    assert names[65] == "F0final_sma_de__mean" and names[-1] == ex.lld_names()[-1] + "__std"
+
+
+def test_one_pass_equals_smile(signal, reference):
+    from moodflow.features.smile import run_smile
+
+    out = run_smile(signal, SR, "ComParE_2016", ("lld", "lld_de"))
+    np.testing.assert_array_equal(out.functionals, reference["func"].values[0])
+    lld, de = reference["lld"].values, reference["lld_de"].values
+    n = len(lld)
+    # the delta level flushes two extra rows at the end of input; the joint reader stops with the LLDs
+    assert out.lld.shape == (n, 130) and len(de) >= n
+    np.testing.assert_array_equal(out.lld, np.hstack([lld, de[:n]]))
+    # row starts: openSMILE's own time stamps where they increase (they repeat on the last row)
+    ref_start = reference["lld"].index.get_level_values("start").total_seconds().to_numpy()
+    ok = np.r_[True, np.diff(ref_start) > 0]
+    assert ok.sum() >= n - 1
+    np.testing.assert_allclose(out.lld_start_s[ok], ref_start[ok], atol=1e-9)
+    assert np.allclose(np.diff(out.lld_start_s), 221 / SR)  # 10 ms rounded to whole samples
+
+
+def test_frames_are_window_mean_std_of_smile_llds(signal, reference):
+    feats = CompareExtractor().extract(signal, SR)
+    start, end = frame_grid(len(signal) / SR)
+    assert np.allclose(feats.start_s, start) and np.allclose(feats.end_s, end)
+    assert feats.frames.shape == (len(start), 260) and feats.frames.dtype == np.float32
+    lld = reference["lld"]
+    n = len(lld)
+    values = np.hstack([lld.values, reference["lld_de"].values[:n]]).astype(np.float64)
+    row_start = np.arange(n) * 221 / SR
+    for k, (a, b) in enumerate(zip(start, end)):
+        rows = values[(row_start >= a) & (row_start < b)]
+        assert 99 <= len(rows) <= 100
+        np.testing.assert_allclose(feats.frames[k, :130], rows.mean(axis=0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(feats.frames[k, 130:], rows.std(axis=0), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(feats.static, reference["func"].values[0], rtol=1e-6, atol=1e-6)
+
+
+def test_lld_only_frames():
+    ex = CompareExtractor({"deltas": False})
+    y = music_like(1.6, seed=3)
+    feats = ex.extract(y, SR)
+    assert ex.frame_shape() == (130,) and feats.frames.shape == (2, 130)
+    assert len(ex.frame_names()) == 130 and not any("_de__" in n for n in ex.frame_names())
+
+
+@pytest.mark.parametrize("n_samples", [0, 1, 100, 1000])
+def test_too_short_for_opensmile_gives_nan_and_no_frames(n_samples):
+    feats = CompareExtractor().extract(music_like(0.1)[:n_samples], SR)
+    assert feats.static.shape == (6373,) and np.isnan(feats.static).all()
+    assert feats.frames.shape == (0, 260) and len(feats.start_s) == 0
+
+
+def test_shorter_than_a_window_gives_static_but_no_frames():
+    feats = CompareExtractor().extract(music_like(0.6), SR)
+    assert np.isfinite(feats.static).all()
+    assert feats.frames.shape == (0, 260)
+
+
+def test_threads_give_the_same_values():
+    ex = CompareExtractor()
+    signals = [music_like(1.5, seed=s) for s in range(4)]
+    serial = [ex.extract(y, SR) for y in signals]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        threaded = list(pool.map(lambda y: ex.extract(y, SR), signals))
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a.static, b.static)
+        np.testing.assert_array_equal(a.frames, b.frames)
+
+
+def test_real_pmemo_clip(shared_data):
+    from moodflow.audio import load_audio
+
+    y = load_audio(shared_data / "PMEmo2019" / "chorus" / "108.mp3", SR)[: 10 * SR]
+    feats = CompareExtractor().extract(y, SR)
+    start, _ = frame_grid(len(y) / SR)
+    assert len(start) == 19 and feats.frames.shape == (19, 260)
+    assert np.isfinite(feats.static).all() and np.isfinite(feats.frames).all()
+    # loudness-like descriptors move between windows of real music
+    assert np.std(feats.frames[:, 130:], axis=0).max() > 0

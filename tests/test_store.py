@@ -1,0 +1,87 @@
+import subprocess
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from moodflow.store import FeatureStore, FeatureStoreWriter, StoreMismatchError
+
+
+def _write(path, n_tracks=3, frame_shape=(4,)):
+    names = [f"f{i}" for i in range(frame_shape[-1] if len(frame_shape) == 1 else 6)]
+    rng = np.random.default_rng(1)
+    expected = {}
+    with FeatureStoreWriter(
+        path, feature_names=names, frame_shape=frame_shape, extractor="test", extractor_version="1",
+        config={"a": 1}, dataset="unit", sample_rate=22050,
+    ) as w:
+        for i in range(n_tracks):
+            t = i + 2
+            static = rng.normal(size=len(names)).astype(np.float32)
+            frames = rng.normal(size=(t, *frame_shape)).astype(np.float32)
+            start = np.arange(t) * 0.5
+            w.append(f"track{i}", float(t), static, frames, start, start + 1.0)
+            expected[f"track{i}"] = (static, frames, start)
+    return names, expected
+
+
+def test_round_trip(tmp_path):
+    path = tmp_path / "s.h5"
+    names, expected = _write(path)
+    with FeatureStore(path) as store:
+        assert store.ids == list(expected)
+        assert store.feature_names == names
+        assert store.attrs["config"] == {"a": 1}
+        assert "h5py" in store.attrs["versions"]
+        for tid, (static, frames, start) in expected.items():
+            values, s, e = store.frames(tid)
+            assert np.array_equal(values, frames)
+            assert np.array_equal(s, start) and np.allclose(e - s, 1.0)
+        both = store.static(["track2", "track0", "track2"])
+        assert np.array_equal(both[0], expected["track2"][0])
+        assert np.array_equal(both[1], expected["track0"][0])
+        assert np.array_equal(both[2], expected["track2"][0])
+        store.check("test", {"a": 1})
+        with pytest.raises(StoreMismatchError, match="config"):
+            store.check("test", {"a": 2})
+        with pytest.raises(StoreMismatchError, match="extractor"):
+            store.check("other")
+
+
+def test_layered_frames(tmp_path):
+    path = tmp_path / "m.h5"
+    _, expected = _write(path, frame_shape=(3, 6))
+    with FeatureStore(path) as store:
+        assert store.frame_shape == (3, 6)
+        assert store.frames("track1")[0].shape == (3, 3, 6)
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    path = tmp_path / "s.h5"
+    with pytest.raises(RuntimeError):
+        with FeatureStoreWriter(
+            path, feature_names=["a"], frame_shape=(1,), extractor="t", extractor_version="1",
+            config={}, dataset="d", sample_rate=1,
+        ) as w:
+            w.append("x", 1.0, np.zeros(1), np.zeros((1, 1)), np.zeros(1), np.ones(1))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_old_schema_refused(tmp_path):
+    path = tmp_path / "s.h5"
+    _write(path)
+    with h5py.File(path, "a") as h:
+        h.attrs["schema_version"] = 0
+    with pytest.raises(StoreMismatchError, match="schema version 0"):
+        FeatureStore(path)
+
+
+def test_plain_hdf5_readable_by_h5dump(tmp_path):
+    if shutil.which("h5dump") is None:
+        pytest.skip("h5dump is not installed (apt-get install hdf5-tools)")
+    path = tmp_path / "s.h5"
+    _write(path)
+    out = subprocess.run(["h5dump", "-d", "/features/names", str(path)], capture_output=True, text=True, check=True)
+    assert '"f0"' in out.stdout
