@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32")
+    ap.add_argument("--compare-dtype", default="",
+                    help="also run in this dtype (e.g. bfloat16): its speed and error vs --dtype")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -57,29 +59,46 @@ def main(argv: list[str] | None = None) -> dict:
     bounds = window_bounds(len(y), MERT_SAMPLE_RATE, window_s=5.0, min_window_s=1.0)
     windows = [y[a:b] for a, b in bounds]
 
-    def run(batch_size: int) -> tuple[float, np.ndarray]:
-        best, out = float("inf"), None
+    def run(batch_size: int) -> tuple[float, float, np.ndarray]:
+        """Best wall and process-CPU seconds over the repeats (CPU time shows contention)."""
+        best, cpu, out = float("inf"), float("inf"), None
         for _ in range(args.repeats):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = embed_windows(model, processor, windows, batch_size=batch_size, device=args.device)
             if args.device.startswith("cuda"):
                 torch.cuda.synchronize()
             best = min(best, time.perf_counter() - t0)
-        return best, out
+            cpu = min(cpu, time.process_time() - c0)
+        return best, cpu, out
 
     embed_windows(model, processor, windows[:1], batch_size=1, device=args.device)  # warm-up
-    t_one, one = run(1)
-    t_batch, batched = run(args.batch_size)
+    t_one, cpu_one, one = run(1)
+    t_batch, cpu_batch, batched = run(args.batch_size)
     result = {
         "device": args.device, "dtype": args.dtype, "threads": args.threads,
         "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
         "parameters_M": round(n_params / 1e6, 1), "audio_s": args.seconds, "windows": len(windows),
         "one_at_a_time_s": round(t_one, 2), "batched_s": round(t_batch, 2),
+        "one_at_a_time_cpu_s": round(cpu_one, 2), "batched_cpu_s": round(cpu_batch, 2),
         "batch_size": args.batch_size,
         "audio_s_per_s_one_at_a_time": round(args.seconds / t_one, 2),
         "audio_s_per_s_batched": round(args.seconds / t_batch, 2),
         "max_abs_diff_batched_vs_one": float(np.abs(batched - one).max()),
     }
+    if args.compare_dtype:
+        from moodflow.features.mert_loading import positional_conv_error
+
+        model = model.to(getattr(torch, args.compare_dtype))
+        result["compare_dtype"] = args.compare_dtype
+        result["compare_positional_conv_error"] = round(positional_conv_error(model), 5)
+        t_low, cpu_low, low = run(args.batch_size)
+        result["compare_batched_s"] = round(t_low, 2)
+        result["compare_batched_cpu_s"] = round(cpu_low, 2)
+        result["compare_rel_error"] = float(np.linalg.norm(low - batched) / np.linalg.norm(batched))
+        result["compare_rel_error_per_state"] = [
+            round(float(np.linalg.norm(low[:, s] - batched[:, s]) / np.linalg.norm(batched[:, s])), 5)
+            for s in range(batched.shape[1])
+        ]
     print(json.dumps(result, indent=2))
     return result
 

@@ -26,13 +26,15 @@ def cmd_info(args: argparse.Namespace) -> int:
             "static_features": len(store.feature_names),
             "frames": n_frames,
             "frame_shape": list(store.frame_shape),
-            "sample_rate": attrs.get("sample_rate"),
+            "sample_rate": int(attrs.get("sample_rate", 0)),
             "created": attrs.get("created"),
             "config": attrs.get("config"),
             "versions": attrs.get("versions"),
         }
     if args.json:
-        print(json.dumps(info, indent=2))
+        from moodflow.atomic import _finite, _json_default
+
+        print(json.dumps(_finite(info), indent=2, default=_json_default))
     else:
         for key, value in info.items():
             if isinstance(value, dict):
@@ -52,6 +54,70 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_rows(predictions, dynamic: bool) -> tuple[list[str], list[list]]:
+    """CSV/table rows: one per file (static), plus one per frame with --dynamic."""
+    static_keys = list(dict.fromkeys(k for p in predictions for k in p.values))
+    tag_keys = list(dict.fromkeys(k for p in predictions for k in p.tags))
+    has_class = any(p.predicted_class is not None for p in predictions)
+    header = ["path", "time_s", *static_keys] + (["class"] if has_class else []) + [f"tag_{t}" for t in tag_keys]
+    rows = []
+    for p in predictions:
+        rows.append([p.path, "", *[p.values.get(k, "") for k in static_keys]]
+                    + ([p.predicted_class or ""] if has_class else []) + [p.tags.get(t, "") for t in tag_keys])
+        if dynamic:
+            for i, t in enumerate(p.times_s):
+                rows.append([p.path, t, *[p.curve[k][i] if k in p.curve else "" for k in static_keys]]
+                            + ([""] if has_class else []) + ["" for _ in tag_keys])
+    return header, rows
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Valence/arousal (and class / tags) of audio files with a trained model."""
+    import csv
+
+    from moodflow.predict import PredictError, Predictor, best_model_dir, predict_files
+
+    try:
+        folder = args.model or best_model_dir(args.reports, args.models)
+        predictor = Predictor(folder)
+    except PredictError as exc:
+        print(f"moodflow: error: {exc}", file=sys.stderr)
+        return 2
+    if args.dynamic and predictor.dynamic is None:
+        print(f"moodflow: error: {folder}: this model has no dynamic part (train "
+              f"`train.{predictor.manifest['model']}.dynamic: true` on a dataset with dynamic labels); "
+              "drop --dynamic for per-song values", file=sys.stderr)
+        return 2
+    done, failed = predict_files(predictor, args.audio, dynamic=args.dynamic)
+    scale = predictor.scale_name
+    if args.format == "json":
+        print(json.dumps({
+            "model": str(folder), "dataset": predictor.manifest.get("dataset"),
+            "feature_set": predictor.manifest.get("feature_set"), "scale": scale,
+            "dynamic_scale": predictor.dynamic_scale_name if args.dynamic else None,
+            "predictions": [p.to_dict() for p in done],
+            "errors": [{"path": p, "error": e} for p, e in failed],
+        }, indent=2))
+    else:
+        header, rows = _predict_rows(done, args.dynamic)
+        if args.format == "csv":
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+        else:
+            print(f"model: {folder} ({predictor.manifest.get('model')} on {predictor.manifest.get('feature_set')}, "
+                  f"trained on {predictor.manifest.get('dataset')}); values on the {scale or 'model'} scale"
+                  + (f", curves on {predictor.dynamic_scale_name}" if args.dynamic else ""))
+            fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+            table = [header] + [[fmt(c) for c in r] for r in rows]
+            widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
+            for r in table:
+                print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    for path, error in failed:
+        print(f"moodflow: error: {error}", file=sys.stderr)
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,6 +127,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("list", help="registered datasets, feature sets and models")
     p.set_defaults(func=cmd_list)
+    p = sub.add_parser("predict", help="valence/arousal (and class, tags) of audio files")
+    p.add_argument("audio", nargs="+", type=Path, help="audio files (any length the decoder reads)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="trained model folder (default: the best model of the last run, per reports/metrics.json)")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    p.add_argument("--dynamic", action="store_true", help="also the curve over time (needs a dynamic model)")
+    p.add_argument("--reports", type=Path, default=Path("reports"), help=argparse.SUPPRESS)
+    p.add_argument("--models", type=Path, default=Path("models"), help=argparse.SUPPRESS)
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

@@ -1,24 +1,41 @@
-"""The extract stage: run one extractor over every decoded track into one feature store."""
+"""The extract stage: run one extractor over every decoded track into one feature store.
+
+Two ways through:
+
+- without a cache (``cache_dir=None``, local executor) tracks stream from the workers into the
+  store writer in order;
+- with a per-track cache (``moodflow.cache``) every track's audio is hashed, only tracks
+  without an entry are extracted — each result saved as its own entry the moment it is done,
+  by local threads/processes or by Dask workers (``moodflow.distributed``) — and then this
+  process alone consolidates the entries into the store. A killed run keeps its finished
+  entries and leaves no store; the next run resumes. The store holds the same values either way.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import shutil
+import sys
+import tempfile
 import threading
 from collections import deque
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
 from moodflow.audio_store import AudioStore
+from moodflow.cache import TrackCache, audio_hash
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import Extractor, GridConfig, TrackFeatures
 from moodflow.store import FeatureStoreWriter
 
 log = logging.getLogger(__name__)
+EXECUTORS = ("local", "dask")
 
 
 def build_extractor(name: str, config: dict[str, Any] | None, grid: dict[str, Any] | None = None) -> Extractor:
@@ -36,24 +53,86 @@ def default_workers(requested: int = 0) -> int:
         return os.cpu_count() or 1
 
 
-# -- per-process state for the process pool ---------------------------------------------------
-_WORKER: dict[str, Any] = {}
+# -- worker side: one extractor, audio store and cache per (job, thread) ----------------------
+_LOCAL = threading.local()
 
 
-def _init_process(name: str, config: dict, grid: dict, audio_path: str) -> None:
-    import torch  # noqa: F401 - keep BLAS/torch threads from oversubscribing the cores
-
-    torch.set_num_threads(1)
-    _WORKER["extractor"] = build_extractor(name, config, grid)
-    _WORKER["audio"] = AudioStore(audio_path)
-
-
-def _extract_in_process(track_id: str) -> TrackFeatures:
-    audio: AudioStore = _WORKER["audio"]
-    return _WORKER["extractor"].extract(audio.signal(track_id), audio.sample_rate)
+def make_job(name: str, config: dict | None, grid: dict | None, audio_path: str | Path,
+             cache: TrackCache | None = None) -> dict[str, Any]:
+    """Plain-value description of an extraction job, sent to workers (threads, processes, Dask)."""
+    job = {"name": name, "config": config or {}, "grid": grid or {}, "audio_path": str(Path(audio_path).resolve())}
+    if cache is not None:
+        job["cache"] = cache.spec()
+    return job
 
 
-def _ordered(pool: Executor, fn: Callable[[str], TrackFeatures], ids: list[str], window: int) -> Iterator[Future]:
+def _worker_state(job: dict[str, Any]) -> tuple[Extractor, AudioStore, TrackCache | None]:
+    states = _LOCAL.__dict__.setdefault("states", {})
+    key = json.dumps(job, sort_keys=True)
+    if key not in states:
+        cache = TrackCache.from_spec(job["cache"]) if "cache" in job else None
+        states[key] = (build_extractor(job["name"], job["config"], job["grid"]), AudioStore(job["audio_path"]), cache)
+    return states[key]
+
+
+def extract_track(job: dict[str, Any], track_id: str) -> TrackFeatures:
+    """Worker side: features of one track of the job's audio store."""
+    extractor, audio, _ = _worker_state(job)
+    return extractor.extract(audio.signal(track_id), audio.sample_rate)
+
+
+def extract_track_to_cache(job: dict[str, Any], track_id: str, key: str) -> str | None:
+    """Worker side: extract one track into the job's cache; the error text, or None when done."""
+    try:
+        state = _worker_state(job)
+    except Exception as exc:  # noqa: BLE001 - e.g. the audio store is not reachable from this worker
+        return f"{type(exc).__name__}: {exc}"
+    return _extract_into(*state, track_id, key)
+
+
+def _extract_into(extractor: Extractor, audio: AudioStore, cache: TrackCache, track_id: str, key: str) -> str | None:
+    try:
+        cache.save(key, extractor.extract(audio.signal(track_id), audio.sample_rate))
+        return None
+    except Exception as exc:  # noqa: BLE001 - reported back; one bad track must not stop the others
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _init_process() -> None:
+    """Process-pool initializer: one core per worker, no BLAS/OpenMP/torch oversubscription."""
+    os.environ["OMP_NUM_THREADS"] = "1"
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+
+
+def warm_up(extractor: Extractor, sample_rate: int = 22050) -> None:
+    """Run the extractor once on 2 s of quiet noise in this process.
+
+    librosa's numba functions are compiled and written to numba's on-disk cache on first use;
+    several pool workers compiling them at the same moment can corrupt that cache (seen here as
+    a segfault in every later ``chroma_cqt``). Compiling once before the workers start avoids it.
+    """
+    noise = np.random.default_rng(0).normal(scale=0.01, size=2 * sample_rate).astype(np.float32)
+    try:
+        extractor.extract(noise, sample_rate)
+    except Exception as exc:  # noqa: BLE001 - a warm-up failure is reported by the real tracks
+        log.debug("warm-up of %s failed: %s", extractor.name, exc)
+
+
+def _local_pool(extractor: Extractor, n_workers: int) -> Executor | None:
+    parallel = extractor.parallel
+    if parallel == "none" or n_workers <= 1:
+        return None
+    if parallel == "threads":  # openSMILE releases the GIL
+        return ThreadPoolExecutor(max_workers=n_workers)
+    warm_up(extractor)
+    return ProcessPoolExecutor(max_workers=n_workers, initializer=_init_process)
+
+
+def _ordered(pool: Executor, fn: Callable, ids: list[str], window: int) -> Iterator[Future]:
     """Submit ``fn(id)`` keeping at most ``window`` tasks in flight; yield futures in order."""
     pending: deque[Future] = deque()
     for track_id in ids:
@@ -64,6 +143,22 @@ def _ordered(pool: Executor, fn: Callable[[str], TrackFeatures], ids: list[str],
         yield pending.popleft()
 
 
+def _unordered(pool: Executor, fn: Callable, items: Iterable[tuple], window: int) -> Iterator[tuple[tuple, Any]]:
+    """Submit ``fn(*item)`` with at most ``window`` in flight; yield (item, result) as they finish."""
+    pending: dict[Future, tuple] = {}
+    for item in items:
+        pending[pool.submit(fn, *item)] = item
+        while len(pending) >= window:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield pending.pop(fut), fut.result()
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            yield pending.pop(fut), fut.result()
+
+
+# -- the stage ---------------------------------------------------------------------------------
 def extract_store(
     *,
     name: str,
@@ -74,79 +169,170 @@ def extract_store(
     out_path: str | Path,
     dataset: str,
     workers: int = 0,
+    cache_dir: str | Path | None = None,
+    executor: str = "local",
+    scheduler: str = "",
 ) -> dict[str, int]:
     """Extract feature set ``name`` for every track into ``out_path`` (written atomically).
 
-    A track whose extraction raises keeps a NaN static row and no frames, and is logged;
-    the run goes on. Returns counts of tracks done and failed.
+    ``cache_dir``: root of the per-track cache (None: no cache). ``executor``: ``local``
+    (threads/processes on ``workers`` cores) or ``dask`` (``scheduler`` address, empty = a
+    LocalCluster of ``workers`` processes; without ``cache_dir`` a temporary cache beside
+    ``out_path`` is used). A track whose extraction raises keeps a NaN static row and no
+    frames, and is logged; the run goes on. Returns counts: tracks, failed, cached (entries
+    reused) and extracted (tracks computed in this run).
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"features.executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
     extractor = build_extractor(name, config, grid)
     if not extractor.needs_audio:
         extractor.bind(prepared_dir)  # imported features take their names from the dataset's files
-    writer = FeatureStoreWriter(
-        out_path,
-        feature_names=extractor.feature_names(),
-        frame_shape=extractor.frame_shape(),
-        extractor=name,
-        extractor_version=extractor.version,
-        config=extractor.config_dict(),
-        dataset=dataset,
-        sample_rate=None,
+    writer_args = dict(
+        feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
+        frame_names=extractor.frame_names(), extractor=name,
+        extractor_version=extractor.version, config=extractor.config_dict(), dataset=dataset,
     )
-    counts = {"tracks": 0, "failed": 0}
-    with writer:
-        if not extractor.needs_audio:
-            for track_id, duration, feats in tqdm(
-                extractor.import_tracks(str(prepared_dir)), desc=f"import {name}", unit="track"
-            ):
-                writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
-                counts["tracks"] += 1
-            return counts
-        audio = AudioStore(audio_path)
-        writer._h5.attrs["sample_rate"] = audio.sample_rate
-        ids = list(audio.ids)
-        n_workers = default_workers(workers)
-        pool, fn = _make_pool(extractor, name, config, grid, audio, n_workers)
-        try:
-            futures = _ordered(pool, fn, ids, window=2 * n_workers) if pool else None
-            for i, track_id in enumerate(tqdm(ids, desc=f"extract {name}", unit="track")):
-                try:
-                    feats = futures.__next__().result() if futures else fn(track_id)
-                except Exception as exc:  # noqa: BLE001 - one bad track must not lose the others
-                    log.warning("extract %s: track %s failed: %s", name, track_id, exc)
-                    counts["failed"] += 1
-                    empty = np.empty((0, *extractor.frame_shape()), dtype=np.float32)
-                    nan = np.full(len(extractor.feature_names()), np.nan, dtype=np.float32)
-                    writer.append(track_id, float(audio.durations[i]), nan, empty, np.empty(0), np.empty(0))
-                    continue
-                writer.append(track_id, float(audio.durations[i]), feats.static, feats.frames, feats.start_s, feats.end_s)
-                counts["tracks"] += 1
-        finally:
-            if pool:
-                pool.shutdown(cancel_futures=True)
-            audio.close()
+    if not extractor.needs_audio:
+        return _import_store(extractor, prepared_dir, out_path, writer_args)
+    if cache_dir is None and executor == "local":
+        return _stream_store(extractor, config, grid, audio_path, out_path, writer_args, default_workers(workers))
+    tmp_cache = None
+    if cache_dir is None:  # Dask workers hand results over through a cache folder
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        cache_dir = tmp_cache = tempfile.mkdtemp(prefix=f".{Path(out_path).name}.cache-", dir=Path(out_path).parent)
+    try:
+        return _cached_store(
+            extractor, config, grid, audio_path, out_path, writer_args, workers=workers,
+            cache_dir=cache_dir, executor=executor, scheduler=scheduler,
+        )
+    finally:
+        if tmp_cache:
+            shutil.rmtree(tmp_cache, ignore_errors=True)
+
+
+def _import_store(extractor: Extractor, prepared_dir, out_path, writer_args) -> dict[str, int]:
+    counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
+    with FeatureStoreWriter(out_path, sample_rate=None, **writer_args) as writer:
+        for track_id, duration, feats in tqdm(
+            extractor.import_tracks(str(prepared_dir)), desc=f"import {extractor.name}", unit="track"
+        ):
+            writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
+            counts["tracks"] += 1
     return counts
 
 
-def _make_pool(extractor: Extractor, name: str, config, grid, audio: AudioStore, n_workers: int):
-    """(executor or None, per-track function) for the extractor's ``parallel`` mode."""
-    if extractor.parallel == "none" or n_workers == 1:
-        return None, lambda tid: extractor.extract(audio.signal(tid), audio.sample_rate)
-    if extractor.parallel == "threads":
-        local = threading.local()
-        lock = threading.Lock()
+def _append_failed(writer: FeatureStoreWriter, extractor: Extractor, track_id: str, duration: float) -> None:
+    empty = np.empty((0, *extractor.frame_shape()), dtype=np.float32)
+    nan = np.full(len(extractor.feature_names()), np.nan, dtype=np.float32)
+    writer.append(track_id, duration, nan, empty, np.empty(0), np.empty(0))
 
-        def run(tid: str) -> TrackFeatures:
-            if not hasattr(local, "extractor"):
-                local.extractor = build_extractor(name, config, grid)
-            with lock:  # h5py serialises reads anyway
-                y = audio.signal(tid)
-            return local.extractor.extract(y, audio.sample_rate)
 
-        return ThreadPoolExecutor(max_workers=n_workers), run
-    pool = ProcessPoolExecutor(
-        max_workers=n_workers,
-        initializer=_init_process,
-        initargs=(name, config or {}, grid or {}, str(audio.path)),
-    )
-    return pool, _extract_in_process
+def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_workers: int) -> dict[str, int]:
+    """No cache: results go from the workers straight into the writer, in track order."""
+    name = extractor.name
+    counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
+    audio = AudioStore(audio_path)
+    job = make_job(name, config, grid, audio_path)
+    pool = _local_pool(extractor, n_workers)
+    try:
+        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer:
+            ids = list(audio.ids)
+            futures = _ordered(pool, _bind(extract_track, job), ids, window=2 * n_workers) if pool else None
+            for i, track_id in enumerate(tqdm(ids, desc=f"extract {name}", unit="track")):
+                try:
+                    feats = next(futures).result() if futures else extractor.extract(
+                        audio.signal(track_id), audio.sample_rate)
+                except Exception as exc:  # noqa: BLE001 - one bad track must not lose the others
+                    log.warning("extract %s: track %s failed: %s", name, track_id, exc)
+                    counts["failed"] += 1
+                    _append_failed(writer, extractor, track_id, float(audio.durations[i]))
+                    continue
+                duration = float(audio.durations[i])
+                writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
+                counts["tracks"] += 1
+                counts["extracted"] += 1
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+        audio.close()
+    return counts
+
+
+class _bind:
+    """``functools.partial`` that pickles by reference to a module-level function."""
+
+    def __init__(self, fn: Callable, job: dict):
+        self.fn, self.job = fn, job
+
+    def __call__(self, *args):
+        return self.fn(self.job, *args)
+
+
+def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *, workers, cache_dir,
+                  executor, scheduler) -> dict[str, int]:
+    name = extractor.name
+    cache = TrackCache.for_extractor(cache_dir, extractor)
+    cache.prepare()
+    audio = AudioStore(audio_path)
+    try:
+        ids = list(audio.ids)
+        keys = [audio_hash(audio.signal(t), audio.sample_rate) for t in tqdm(ids, desc=f"hash {name}", unit="track")]
+        todo: dict[str, str] = {}  # key -> one track id with that audio
+        for track_id, key in zip(ids, keys):
+            if key not in cache and key not in todo:
+                todo[key] = track_id
+        log.info("extract %s: %d of %d tracks cached in %s, %d to extract (%s)",
+                 name, len(ids) - len(todo), len(ids), cache.dir, len(todo), executor)
+        job = make_job(name, config, grid, audio_path, cache)
+        errors: dict[str, str] = {}
+        items = [(tid, key) for key, tid in todo.items()]
+        if executor == "dask":
+            from moodflow.distributed import run_on_dask
+
+            warm_up(extractor, audio.sample_rate)
+            results = run_on_dask(job, items, scheduler=scheduler, n_workers=workers)
+        else:
+            results = _run_local(extractor, job, items, default_workers(workers))
+        for (track_id, key), error in tqdm(results, total=len(items), desc=f"extract {name}", unit="track"):
+            if error is not None:
+                log.warning("extract %s: track %s failed: %s", name, track_id, error)
+                errors[key] = error
+        counts = {"tracks": 0, "failed": 0, "cached": len(ids) - len(items), "extracted": len(items)}
+        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer:
+            for i, (track_id, key) in enumerate(zip(ids, keys)):
+                duration = float(audio.durations[i])
+                feats = None if key in errors else cache.load(key)
+                if feats is None and key not in errors:  # entry damaged or removed meanwhile: redo here
+                    error = _extract_into(extractor, audio, cache, track_id, key)
+                    feats = cache.load(key) if error is None else None
+                    counts["extracted"] += 1
+                    if error is not None:
+                        log.warning("extract %s: track %s failed: %s", name, track_id, error)
+                        errors[key] = error
+                if feats is None:
+                    counts["failed"] += 1
+                    _append_failed(writer, extractor, track_id, duration)
+                    continue
+                writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
+                counts["tracks"] += 1
+    finally:
+        audio.close()
+    return counts
+
+
+def _run_local(extractor: Extractor, job: dict, items: list[tuple[str, str]], n_workers: int):
+    """Yield ((track_id, key), error or None) for every item, extracted on this machine."""
+    pool = _local_pool(extractor, min(n_workers, len(items)))
+    if pool is None:  # in this process, with the stage's own extractor (MERT loads its model once)
+        audio, cache = AudioStore(job["audio_path"]), TrackCache.from_spec(job["cache"])
+        try:
+            for item in items:
+                yield item, _extract_into(extractor, audio, cache, *item)
+        finally:
+            audio.close()
+        return
+    try:
+        for item, error in _unordered(pool, _bind(extract_track_to_cache, job), items, window=2 * n_workers):
+            yield item, error
+    finally:
+        pool.shutdown(cancel_futures=True)

@@ -7,6 +7,7 @@ Layout (schema ``moodflow.features`` version 1)::
     /tracks/id          (N,) UTF-8
     /tracks/duration_s  (N,) float64
     /features/names     (F,) UTF-8
+    /frames/names       (F',) UTF-8, only when frame columns differ from the static ones
     /static/values      (N, F) float32, NaN row = track failed
     /frames/values      (T, F) float32, or (T, L, D) for layered embeddings (MERT)
     /frames/offsets     (N+1,) int64; track i owns rows offsets[i]:offsets[i+1]
@@ -33,6 +34,16 @@ _STR = h5py.string_dtype("utf-8")
 _GZIP = dict(compression="gzip", compression_opts=4, shuffle=True)
 
 
+def _created() -> str:
+    """UTC creation time; ``SOURCE_DATE_EPOCH`` (reproducible-builds convention) pins it so two
+    runs write byte-identical stores."""
+    import os
+
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    now = _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch else _dt.datetime.now(_dt.timezone.utc)
+    return now.isoformat(timespec="seconds")
+
+
 class StoreMismatchError(ValueError):
     """A store was made by another schema, extractor or config than the one asked for."""
 
@@ -55,6 +66,7 @@ class FeatureStoreWriter:
         dataset: str,
         sample_rate: int | None,
         n_tracks_hint: int = 0,
+        frame_names: list[str] | None = None,
     ):
         self.path = Path(path)
         self._ctx = atomic_path(self.path)
@@ -72,9 +84,11 @@ class FeatureStoreWriter:
             config=json.dumps(config, sort_keys=True),
             versions=json.dumps(package_versions(), sort_keys=True),
             sample_rate=int(sample_rate or 0),
-            created=_dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            created=_created(),
         )
         h.create_dataset("features/names", data=np.array(feature_names, dtype=object), dtype=_STR)
+        if frame_names is not None:
+            h.create_dataset("frames/names", data=np.array(frame_names, dtype=object), dtype=_STR)
         self._ids = h.create_dataset("tracks/id", (0,), maxshape=(None,), dtype=_STR, chunks=(1024,))
         self._dur = h.create_dataset("tracks/duration_s", (0,), maxshape=(None,), dtype="f8", chunks=(1024,))
         self._static = h.create_dataset(
@@ -167,6 +181,10 @@ class FeatureStore:
         self.feature_names: list[str] = [
             s.decode() if isinstance(s, bytes) else s for s in self._h5["features/names"][:]
         ]
+        self.frame_names: list[str] | None = (
+            [s.decode() if isinstance(s, bytes) else s for s in self._h5["frames/names"][:]]
+            if "frames/names" in self._h5 else None
+        )
         self.offsets: np.ndarray = self._h5["frames/offsets"][:]
         self._index = {tid: i for i, tid in enumerate(self.ids)}
 
@@ -220,6 +238,21 @@ class FeatureStore:
         unique, inverse = np.unique(rows, return_inverse=True)
         return values[unique][inverse]
 
+    def static_frame(self):
+        """The static matrix as a pandas DataFrame (index: track id, columns: feature names)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.static(), index=pd.Index(self.ids, name="track_id"), columns=self.feature_names)
+
+    def frames_frame(self, track_id: str):
+        """One track's frames as a DataFrame indexed by (start_s, end_s); (T, F) stores only."""
+        import pandas as pd
+
+        values, start, end = self.frames(track_id)
+        index = pd.MultiIndex.from_arrays([start, end], names=["start_s", "end_s"])
+        columns = (self.frame_names or self.feature_names) if values.ndim == 2 else None
+        return pd.DataFrame(values.reshape(len(values), -1), index=index, columns=columns)
+
     def frames(self, track_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(values, start_s, end_s) of one track's frames."""
         i = self.index(track_id)
@@ -234,3 +267,8 @@ class FeatureStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def open_store(path: str | Path) -> FeatureStore:
+    """Open a feature store for reading (use as a context manager)."""
+    return FeatureStore(path)

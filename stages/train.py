@@ -18,5 +18,6 @@ if __name__ == "__main__":
         model_params=train.get(model) or {},
         protocol=train.get("protocol") or {},
         seed=int(train.get("seed", 0)),
+        dynamic=bool(train.get("dynamic", False)),
         out_dir=f"models/{feature_set}/{model}",
     )

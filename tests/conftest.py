@@ -27,3 +27,13 @@ def tone(freq: float = 440.0, seconds: float = 2.0, sample_rate: int = 22050, am
     """A sine tone, float32 mono."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def pytest_configure(config):
+    """Compile librosa's numba code once, in the controlling process, before xdist workers start:
+    workers compiling it at the same moment can corrupt numba's on-disk cache."""
+    if hasattr(config, "workerinput"):
+        return
+    from moodflow.extraction import build_extractor, warm_up
+
+    warm_up(build_extractor("chroma", {}, {}))

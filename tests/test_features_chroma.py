@@ -89,3 +89,9 @@ def test_real_pmemo_clip(shared_data):
     assert feats.frames.shape == (len(frame_grid(len(y) / SR)[0]), 24) == (19, 24)
     assert np.isfinite(feats.static).all() and np.isfinite(feats.frames).all()
     assert (feats.static[:12] > 0).all() and (feats.static[:12] <= 1).all()
+
+
+def test_signal_shorter_than_a_large_fft_has_no_frame_times():
+    feats = ChromaExtractor({"kind": "stft", "n_fft": 32768}).extract(chord_sequence(1.2), SR)
+    assert np.isnan(feats.static).all() and feats.frames.shape == (0, 24)
+    assert len(feats.start_s) == len(feats.end_s) == 0

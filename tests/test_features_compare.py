@@ -142,3 +142,21 @@ def test_real_pmemo_clip(shared_data):
     assert np.isfinite(feats.static).all() and np.isfinite(feats.frames).all()
     # loudness-like descriptors move between windows of real music
     assert np.std(feats.frames[:, 130:], axis=0).max() > 0
+
+
+def test_bad_feature_set_or_level_is_a_clear_error_not_a_crash():
+    # a sink on a level the config does not write would segfault openSMILE
+    with pytest.raises(ValueError, match=r"eGeMAPSv02\.conf.*no level.*lld_de"):
+        CompareExtractor({"feature_set": "eGeMAPSv02"})
+    with pytest.raises(ValueError, match="unknown openSMILE feature set 'ComParE'"):
+        CompareExtractor({"feature_set": "ComParE"})
+    assert len(CompareExtractor({"feature_set": "eGeMAPSv02", "deltas": False}).lld_names()) == 25
+
+
+def test_non_finite_or_multichannel_signal_is_refused():
+    y = music_like(1.2)
+    y[100] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        CompareExtractor().extract(y, SR)
+    with pytest.raises(ValueError, match="mono"):
+        CompareExtractor().extract(np.zeros((2, SR), np.float32), SR)

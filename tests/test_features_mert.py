@@ -50,7 +50,7 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def extractor(tiny) -> MertExtractor:
-    return MertExtractor({"model": str(tiny), "device": "cpu", "batch_size": 4})
+    return MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4})
 
 
 def _signal(seconds: float, sr: int = SR, seed: int = 1) -> np.ndarray:
@@ -68,6 +68,10 @@ def test_registered_with_config_section():
         cls({"modle": "x"})
     with pytest.raises(ValueError, match="dtype"):
         cls({"dtype": "int8"})
+    with pytest.raises(ValueError, match="device"):
+        cls({"device": "gpu"})
+    with pytest.raises(ValueError, match="min_window_s"):
+        cls({"window_s": 2.0, "min_window_s": 3.0})
     assert cls().config.model == DEFAULT_MODEL and cls().config.revision == DEFAULT_REVISION
 
 
@@ -120,10 +124,10 @@ def _assert_how_to(exc: BaseException, rev: str | None) -> None:
 
 def test_missing_weights_say_how_to_get_them(tmp_path):
     ckpt = write_tiny_mert(tmp_path / "no_weights", weights=False)
+    assert read_header(str(ckpt), None, require_weights=False).n_states == N_STATES
     ex = MertExtractor({"model": str(ckpt)})
-    assert ex.frame_shape() == (N_STATES, HIDDEN)  # header alone is enough for the shape
     with pytest.raises(MertWeightsMissing, match="no weights") as err:
-        ex.extract(_signal(1.0), SR)
+        ex.feature_names()  # the runner asks for names first: a run stops before any track
     _assert_how_to(err.value, DEFAULT_REVISION)
     with pytest.raises(MertWeightsMissing, match="not a directory") as err:
         MertExtractor({"model": str(tmp_path / "nowhere")}).frame_shape()
@@ -153,9 +157,9 @@ def test_hub_id_resolves_from_the_cache_offline(tiny, tmp_path, monkeypatch):
         (snap / f.name).symlink_to(f)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    ex = MertExtractor({"device": "cpu"})
+    ex = MertExtractor({"device": "cpu", "threads": 1})
     out = ex.extract(_signal(2.0), SR)
-    ref = MertExtractor({"model": str(tiny), "device": "cpu"}).extract(_signal(2.0), SR)
+    ref = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1}).extract(_signal(2.0), SR)
     np.testing.assert_array_equal(out.frames, ref.frames)
 
 
@@ -195,9 +199,14 @@ def test_shapes_names_and_times(extractor):
 
 
 def test_max_duration(tiny):
-    ex = MertExtractor({"model": str(tiny), "device": "cpu", "max_duration_s": 7.0})
+    ex = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "max_duration_s": 7.0})
     out = ex.extract(_signal(12.3), SR)
     np.testing.assert_allclose(out.end_s, [5.0, 7.0])
+    full = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1}).extract(_signal(12.3), SR)
+    np.testing.assert_allclose(out.frames[0], full.frames[0], rtol=1e-5, atol=1e-6)
+    keep_all = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "min_window_s": 0.0})
+    out = keep_all.extract(_signal(10.0 + 300 / SR), SR)  # a 300-sample tail yields no frame
+    np.testing.assert_allclose(out.end_s, [5.0, 10.0])
 
 
 def test_windows_match_a_direct_forward_pass(extractor):
@@ -219,7 +228,7 @@ def test_windows_match_a_direct_forward_pass(extractor):
 def test_batched_equals_unbatched(tiny, extractor):
     y = _signal(17.2)  # three full windows and a 2.2 s tail
     batched = extractor.extract(y, SR)
-    single = MertExtractor({"model": str(tiny), "device": "cpu", "batch_size": 1}).extract(y, SR)
+    single = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 1}).extract(y, SR)
     assert batched.frames.shape == (4, N_STATES, HIDDEN)
     np.testing.assert_allclose(batched.frames, single.frames, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(batched.static, single.static, rtol=1e-5, atol=1e-6)
@@ -241,10 +250,10 @@ def test_other_sample_rates_are_resampled(extractor):
 def test_fp32_is_deterministic_and_bf16_error_is_bounded(tiny, extractor):
     y = _signal(12.3, seed=3)
     a = extractor.extract(y, SR)
-    b = MertExtractor({"model": str(tiny), "device": "cpu", "batch_size": 4}).extract(y, SR)
+    b = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4}).extract(y, SR)
     np.testing.assert_array_equal(a.frames, b.frames)
     np.testing.assert_array_equal(a.frames, extractor.extract(y, SR).frames)
-    bf16 = MertExtractor({"model": str(tiny), "device": "cpu", "batch_size": 4, "dtype": "bfloat16"})
+    bf16 = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4, "dtype": "bfloat16"})
     assert next(bf16.load().parameters()).dtype == torch.bfloat16
     c = bf16.extract(y, SR)
     assert c.frames.dtype == np.float32
@@ -262,16 +271,19 @@ def test_reduced_precision_guard(tmp_path):
     according to the error measured here independently of the loader.
     """
     ckpt = write_tiny_mert(tmp_path / "g4", num_conv_pos_embedding_groups=4)
-    fp32 = MertExtractor({"model": str(ckpt), "device": "cpu"})
+    fp32 = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1})
     err = positional_conv_error(fp32.load().to(torch.bfloat16))
     print(f"bf16 positional conv error with 8 channels a group: {err:.3g}")
-    bf16 = MertExtractor({"model": str(ckpt), "device": "cpu", "dtype": "bfloat16"})
+    bf16 = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "bfloat16"})
     y = _signal(5.0)
     if err >= 2e-2:
-        with pytest.raises(MertUnsupported, match="dtype: float32"):
+        with pytest.raises(MertUnsupported, match="dtype: float32") as first:
             bf16.extract(y, SR)
+        with pytest.raises(MertUnsupported) as again:  # remembered: no reload for each track
+            bf16.extract(y, SR)
+        assert again.value is first.value
     else:
-        ref = MertExtractor({"model": str(ckpt), "device": "cpu"}).extract(y, SR)
+        ref = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1}).extract(y, SR)
         got = bf16.extract(y, SR)
         assert np.linalg.norm(got.frames - ref.frames) / np.linalg.norm(ref.frames) < BF16_REL_BOUND
 
@@ -279,7 +291,7 @@ def test_reduced_precision_guard(tmp_path):
 def test_pre_ln_uses_last_hidden_state(tmp_path):
     """For pre-LN checkpoints (MERT-330M) the last state must be the layer-normed output."""
     ckpt = write_tiny_mert(tmp_path / "preln", do_stable_layer_norm=True, seed=2)
-    ex = MertExtractor({"model": str(ckpt), "device": "cpu"})
+    ex = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1})
     y = _signal(5.0)
     out = ex.extract(y, SR)
     x = torch.from_numpy(((y - y.mean()) / np.sqrt(y.var() + 1e-7)).astype(np.float32))[None]
@@ -294,10 +306,10 @@ def test_pre_ln_uses_last_hidden_state(tmp_path):
 
 def test_do_normalize_is_read_and_recorded(tiny, tmp_path):
     raw = write_tiny_mert(tmp_path / "raw", do_normalize=False, seed=0)
-    ex = MertExtractor({"model": str(raw), "device": "cpu"})
+    ex = MertExtractor({"model": str(raw), "device": "cpu", "threads": 1})
     assert ex.config_dict()["checkpoint"]["do_normalize"] is False
     y = _signal(5.0)
-    normed = MertExtractor({"model": str(tiny), "device": "cpu"}).extract(y, SR)
+    normed = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1}).extract(y, SR)
     assert not np.allclose(ex.extract(y, SR).frames, normed.frames, atol=1e-4)
     assert json.loads((raw / "preprocessor_config.json").read_text())["do_normalize"] is False
 
@@ -318,3 +330,31 @@ def test_real_clip_from_shared_data(extractor):
     assert out.end_s[-1] == pytest.approx(duration if tail >= 1.0 else 5.0 * n_full, abs=1e-3)
     assert np.all(np.isfinite(out.frames)) and np.all(np.isfinite(out.static))
     assert np.std(out.frames[:, -1], axis=0).mean() > 0  # music varies across windows
+
+
+def test_feature_store_through_the_runner(tiny, tmp_path):
+    """The extract stage writes (T, L+1, H) frames; a too-short track is a NaN row, not a crash."""
+    from moodflow.audio_store import AudioStoreWriter
+    from moodflow.extraction import extract_store
+    from moodflow.store import FeatureStore
+
+    audio = tmp_path / "audio.h5"
+    with AudioStoreWriter(audio, sample_rate=22050, dataset="demo") as w:
+        w.append("a", _signal(12.3, sr=22050))
+        w.append("short", np.zeros(50, np.float32))
+    counts = extract_store(name="mert", config={"model": str(tiny), "device": "cpu", "threads": 1},
+                           grid=None, audio_path=audio, prepared_dir=tmp_path,
+                           out_path=tmp_path / "mert.h5", dataset="demo")
+    assert counts["failed"] == 1
+    with FeatureStore(tmp_path / "mert.h5") as store:
+        assert store.frame_shape == (N_STATES, HIDDEN)
+        assert store.config["checkpoint"]["do_normalize"] is True
+        frames, start, end = store.frames("a")
+        assert frames.shape == (3, N_STATES, HIDDEN)
+        np.testing.assert_allclose(end, [5.0, 10.0, 12.3])
+        assert np.isnan(store.static()).any(axis=1).tolist() == [False, True]
+    with pytest.raises(MertWeightsMissing):  # stops before the first track
+        extract_store(name="mert", config={"model": str(tmp_path / "nowhere")}, grid=None,
+                      audio_path=audio, prepared_dir=tmp_path, out_path=tmp_path / "m2.h5",
+                      dataset="demo")
+    assert not (tmp_path / "m2.h5").exists()

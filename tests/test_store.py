@@ -85,3 +85,41 @@ def test_plain_hdf5_readable_by_h5dump(tmp_path):
     _write(path)
     out = subprocess.run(["h5dump", "-d", "/features/names", str(path)], capture_output=True, text=True, check=True)
     assert '"f0"' in out.stdout
+
+
+def test_pandas_reader(tmp_path):
+    from moodflow.store import open_store
+
+    path = tmp_path / "s.h5"
+    names, expected = _write(path)
+    with open_store(path) as store:
+        df = store.static_frame()
+        assert list(df.columns) == names and list(df.index) == list(expected)
+        frames = store.frames_frame("track1")
+        assert frames.shape == (3, len(names))
+        assert list(frames.index.get_level_values("start_s")) == [0.0, 0.5, 1.0]
+
+
+def test_orphaned_partial_output_is_cleaned(tmp_path):
+    """A temporary file left by a killed writer (dead pid) is removed by the next write."""
+    import subprocess as sp
+
+    dead = sp.Popen(["true"])
+    dead.wait()
+    orphan = tmp_path / f".s.h5.partial-{dead.pid}"
+    orphan.write_bytes(b"half written")
+    _write(tmp_path / "s.h5")
+    assert not orphan.exists()
+    assert (tmp_path / "s.h5").exists()
+
+
+def test_frame_names_when_frames_differ(tmp_path):
+    path = tmp_path / "s.h5"
+    with FeatureStoreWriter(
+        path, feature_names=["f0", "f1", "f2"], frame_shape=(2,), frame_names=["lld__mean", "lld__std"],
+        extractor="t", extractor_version="1", config={}, dataset="d", sample_rate=1,
+    ) as w:
+        w.append("a", 2.0, np.zeros(3), np.ones((3, 2)), np.arange(3) * 0.5, np.arange(3) * 0.5 + 1)
+    with FeatureStore(path) as store:
+        assert store.frame_names == ["lld__mean", "lld__std"]
+        assert list(store.frames_frame("a").columns) == ["lld__mean", "lld__std"]

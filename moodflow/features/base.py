@@ -70,6 +70,11 @@ class Extractor(ABC):
         """Shape of one frame row; (F,) unless overridden (MERT: (layers, dim))."""
         return (len(self.feature_names()),)
 
+    def frame_names(self) -> list[str] | None:
+        """Names of the frame columns when frames are (T, F') with other columns than the
+        static ones (openSMILE: LLD window statistics); ``None`` means the static names."""
+        return None
+
     @abstractmethod
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
         """Features of one mono float32 signal in [-1, 1]."""

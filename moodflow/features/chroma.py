@@ -91,7 +91,7 @@ class ChromaExtractor(Extractor):
         start, end = frame_grid(len(y) / sample_rate, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
         if len(y) < c.n_fft:  # not one full analysis frame: librosa would pad noise into bins
             nan = np.full(24, np.nan, dtype=np.float32)
-            return TrackFeatures(nan, np.empty((0, 24), np.float32), start, end)
+            return TrackFeatures(nan, np.empty((0, 24), np.float32), start[:0], end[:0])
         chroma_ = chroma(
             y, sample_rate, kind=c.kind, hop_length=c.hop_length, n_fft=c.n_fft,
             bins_per_octave=c.bins_per_octave, tuning=c.tuning,

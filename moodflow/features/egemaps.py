@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moodflow.features import EXTRACTORS
-from moodflow.features.compare import SmileExtractor
+from moodflow.features.smile import SmileExtractor
 
 
 @dataclass

@@ -13,6 +13,7 @@ over time in the feature encoder), so batched and one-at-a-time outputs agree.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -136,6 +137,8 @@ class MertExtractor(Extractor):
         super().__init__(config, grid)
         c = self.config
         problems = []
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", str(c.device)):
+            problems.append(f"device {c.device!r} not one of auto, cpu, cuda, cuda:N")
         if c.dtype not in _DTYPES:
             problems.append(f"dtype {c.dtype!r} not one of {list(_DTYPES)}")
         if not c.batch_size or int(c.batch_size) < 1:
@@ -153,11 +156,16 @@ class MertExtractor(Extractor):
         self._header: MertHeader | None = None
         self._model = None
         self._device: str | None = None
+        self._load_error: BaseException | None = None
 
     # -- checkpoint ---------------------------------------------------------------------------
     @property
     def header(self) -> MertHeader:
-        """The checkpoint's translated config and processor (read once, no weights)."""
+        """The checkpoint's translated config and processor (read once; weights only checked).
+
+        The runner asks for ``feature_names()`` before the first track, so a checkpoint that is
+        refused or has no weights stops the run there instead of failing every track.
+        """
         if self._header is None:
             self._header = read_header(self.config.model, self.config.revision)
             if self._header.dropped_keys:
@@ -165,16 +173,25 @@ class MertExtractor(Extractor):
         return self._header
 
     def load(self) -> Any:
-        """Load the weights (once) onto the configured device and dtype; returns the model."""
+        """Load the weights (once) onto the configured device and dtype; returns the model.
+
+        A failed load is remembered and raised again at once for later tracks.
+        """
+        if self._load_error is not None:
+            raise self._load_error
         if self._model is None:
             import torch
 
-            if self.config.threads:
-                torch.set_num_threads(int(self.config.threads))
-            self._device = resolve_device(self.config.device)
-            dtype = getattr(torch, self.config.dtype)
-            self._model = load_model(self.header, self.config.model, self.config.revision,
-                                     dtype=dtype, device=self._device)
+            try:
+                if self.config.threads:
+                    torch.set_num_threads(int(self.config.threads))
+                self._device = resolve_device(self.config.device)
+                dtype = getattr(torch, self.config.dtype)
+                self._model = load_model(self.header, self.config.model, self.config.revision,
+                                         dtype=dtype, device=self._device)
+            except Exception as exc:
+                self._load_error = exc
+                raise
             log.info("MERT %s loaded on %s (%s)", self.config.model, self._device, self.config.dtype)
         return self._model
 
@@ -202,9 +219,12 @@ class MertExtractor(Extractor):
             raise ValueError(f"MERT: expected a mono 1-D signal, got shape {y.shape}")
         if not np.all(np.isfinite(y)):
             raise ValueError("MERT: signal contains NaN or infinite samples")
+        limit = self.config.max_duration_s
+        if limit is not None:  # crop before resampling too: no work on audio that is cut anyway
+            y = y[: int(round(limit * sample_rate))]
         y24 = resample(y, sample_rate, MERT_SAMPLE_RATE)
-        if self.config.max_duration_s is not None:
-            y24 = y24[: int(round(self.config.max_duration_s * MERT_SAMPLE_RATE))]
+        if limit is not None:
+            y24 = y24[: int(round(limit * MERT_SAMPLE_RATE))]
         if len(y24) < MIN_SAMPLES:
             raise ValueError(
                 f"MERT: signal too short ({len(y24) / MERT_SAMPLE_RATE * 1000:.1f} ms; "
@@ -212,6 +232,8 @@ class MertExtractor(Extractor):
             )
         bounds = window_bounds(len(y24), MERT_SAMPLE_RATE, window_s=self.config.window_s,
                                min_window_s=self.config.min_window_s)
+        if len(bounds) > 1 and bounds[-1, 1] - bounds[-1, 0] < MIN_SAMPLES:
+            bounds = bounds[:-1]  # min_window_s: 0 could leave a tail too short for one frame
         frames = self.embed_windows([y24[a:b] for a, b in bounds])
         lengths = (bounds[:, 1] - bounds[:, 0]).astype(np.float64)
         static = np.tensordot(lengths / lengths.sum(), frames.astype(np.float64), axes=1)

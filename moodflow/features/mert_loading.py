@@ -140,11 +140,10 @@ def checkpoint_dir(model: str, revision: str | None, *, weights: bool) -> Path:
                 f"features.mert.model: {directory} is not a directory (expected a local MERT "
                 f"checkpoint or a hub id such as {DEFAULT_MODEL}). {how_to_get(model, revision)}"
             )
-        names = ("config.json", "preprocessor_config.json") + (_LOCAL_WEIGHTS if weights else ())
         for name in ("config.json", "preprocessor_config.json"):
             if not (directory / name).is_file():
                 raise MertWeightsMissing(f"{directory / name}: missing. {how_to_get(model, revision)}")
-        if weights and not any((directory / n).is_file() for n in names[2:]):
+        if weights and not any((directory / n).is_file() for n in _LOCAL_WEIGHTS):
             raise MertWeightsMissing(
                 f"{directory}: no weights ({' or '.join(_WEIGHT_FILES)}). {how_to_get(model, revision)}"
             )
@@ -192,8 +191,12 @@ def translate_config(mert: dict[str, Any], source: str | Path = "config.json") -
     return HubertConfig(**kept), sorted(set(mert) - set(kept))
 
 
-def read_header(model: str, revision: str | None) -> MertHeader:
-    """Read and check a checkpoint's config and processor (no weights are read)."""
+def read_header(model: str, revision: str | None, *, require_weights: bool = True) -> MertHeader:
+    """Read and check a checkpoint's config and processor (no weights are read).
+
+    ``require_weights`` also checks that the weights file is there (fetching it when allowed),
+    so that a missing download stops a run before its first track.
+    """
     from transformers import Wav2Vec2FeatureExtractor
 
     directory = checkpoint_dir(model, revision, weights=False)
@@ -209,6 +212,8 @@ def read_header(model: str, revision: str | None) -> MertHeader:
             f"{directory / 'preprocessor_config.json'}: sampling_rate {processor.sampling_rate}, "
             f"expected {MERT_SAMPLE_RATE}"
         )
+    if require_weights:
+        checkpoint_dir(model, revision, weights=True)
     return MertHeader(directory, hubert_config, processor, dropped)
 
 

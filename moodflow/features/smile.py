@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+
+from moodflow.features.base import Extractor, TrackFeatures
+from moodflow.grid import frame_grid, window_stats
 
 _SOURCE = "extsource"
 _SINK_LLD = "extsinklld"
@@ -55,6 +60,24 @@ def feature_set_config(feature_set: str) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=None)
+def check_levels(feature_set: str, levels: tuple[str, ...]) -> None:
+    """Raise ValueError unless ``feature_set``'s config writes every level in ``levels``.
+
+    openSMILE crashes the process (segfault) when a sink reads a level nobody writes, so this
+    is checked before a config is loaded.
+    """
+    path = feature_set_config(feature_set)
+    with open(path, encoding="utf-8") as f:
+        written = set(re.findall(r"^\s*writer\.dmLevel\s*=\s*(\S+)\s*$", f.read(), flags=re.M))
+    missing = [lv for lv in (*levels, "func") if lv not in written]
+    if missing:
+        raise ValueError(
+            f"{path}: openSMILE feature set {feature_set} has no level(s) {missing} "
+            f"(it writes {sorted(written & {'lld', 'lld_de', 'func'})})"
+        )
+
+
 def _options(lld_levels: tuple[str, ...], sample_rate: int) -> dict[str, object]:
     root = _config_root()
     return {
@@ -75,6 +98,8 @@ def _options(lld_levels: tuple[str, ...], sample_rate: int) -> dict[str, object]
 
 def _open(feature_set: str, lld_levels: tuple[str, ...], sample_rate: int):
     from opensmile.core.lib import OpenSMILE
+
+    check_levels(feature_set, lld_levels)
 
     smile = OpenSMILE()
     smile.initialize(
@@ -118,6 +143,8 @@ def run_smile(
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"openSMILE {feature_set}: expected a mono signal, got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise ValueError(f"openSMILE {feature_set}: the signal contains NaN or infinite samples")
     rows: list[np.ndarray] = []
     idx: list[int] = []
     times: list[float] = []
@@ -138,7 +165,8 @@ def run_smile(
 
             smile.external_sink_set_callback_ex(_SINK_LLD, on_lld)
             smile.external_sink_set_callback_ex(_SINK_FUNC, on_func)
-            smile.external_audio_source_write_data(_SOURCE, to_pcm16(y).tobytes())
+            if not smile.external_audio_source_write_data(_SOURCE, to_pcm16(y).tobytes()):
+                raise RuntimeError(f"openSMILE {feature_set}: the input buffer refused {len(y)} samples")
             smile.external_audio_source_set_eoi(_SOURCE)
             smile.run()
         finally:
@@ -160,3 +188,43 @@ def _row_starts(idx: np.ndarray, times: np.ndarray, period: float, sample_rate: 
     # the step is a whole number of samples
     step = round(step * sample_rate) / sample_rate
     return idx.astype(np.float64) * step
+
+
+class SmileExtractor(Extractor):
+    """Functionals as the static vector; per-window mean/std of the LLD rows as frames.
+
+    Subclasses set ``Config`` (with a ``feature_set`` field) and may override ``lld_levels``.
+    """
+
+    parallel: ClassVar[str] = "threads"  # openSMILE runs in C with the GIL released
+
+    def __init__(self, config=None, grid=None):
+        super().__init__(config, grid)
+        try:
+            check_levels(self.config.feature_set, self.lld_levels())
+        except ValueError as exc:
+            raise ValueError(f"features.{self.name}: {exc}") from None
+
+    def lld_levels(self) -> tuple[str, ...]:
+        return ("lld",)
+
+    def lld_names(self) -> list[str]:
+        """Names of the LLD columns the frames summarise, in order."""
+        return list(smile_names(self.config.feature_set, self.lld_levels())[0])
+
+    def feature_names(self) -> list[str]:
+        return list(smile_names(self.config.feature_set, self.lld_levels())[1])
+
+    def frame_names(self) -> list[str]:
+        """The frame columns: every LLD's window mean, then every LLD's window std."""
+        lld = self.lld_names()
+        return [f"{n}__mean" for n in lld] + [f"{n}__std" for n in lld]
+
+    def frame_shape(self) -> tuple[int, ...]:
+        return (2 * len(self.lld_names()),)
+
+    def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
+        out = run_smile(y, sample_rate, self.config.feature_set, self.lld_levels())
+        start, end = frame_grid(len(y) / sample_rate, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
+        frames = window_stats(out.lld, out.lld_start_s, start, end).astype(np.float32)
+        return TrackFeatures(static=out.functionals, frames=frames, start_s=start, end_s=end)

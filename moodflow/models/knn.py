@@ -18,6 +18,8 @@ class KNNModel(SklearnModel):
             n_neighbors=int(self.params.get("n_neighbors", 10)),
             weights=self.params.get("weights", "distance"),
             metric=self.params.get("metric", "minkowski"),
+            # brute force keeps no KD/ball tree, whose types the safe loader does not trust
+            algorithm=self.params.get("algorithm", "brute"),
         )
         if self.kind == "regression":
             return KNeighborsRegressor(**kwargs)

@@ -1,0 +1,73 @@
+"""Classical models: every task, save/load without pickle, inner-CV search."""
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from moodflow.models import MODELS
+from moodflow.models.safe_load import UntrustedModelError
+
+SMALL = {"random_forest": {"n_estimators": 20}, "xgboost": {"n_estimators": 30}, "knn": {"n_neighbors": 5},
+         "ridge": {"alpha": 1.0}, "svm": {}}
+
+
+def _data(task, n=80, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 6))
+    X[rng.random(X.shape) < 0.02] = np.nan  # imputation must cope
+    Y = np.column_stack([np.nan_to_num(X[:, 0]) + 0.1 * rng.normal(size=n), np.nan_to_num(X[:, 1])])
+    if task == "classification":
+        return X, (Y[:, 0] > 0).astype(int) + 2 * (Y[:, 1] > 0).astype(int)
+    if task == "tagging":
+        return X, (Y > 0).astype(float)
+    return X, Y
+
+
+@pytest.mark.parametrize("name", ["ridge", "svm", "random_forest", "knn", "xgboost"])
+@pytest.mark.parametrize("task", ["regression", "classification", "tagging"])
+def test_fit_predict_save_load(name, task, tmp_path):
+    X, Y = _data(task)
+    model = MODELS.get(name)(task, SMALL[name], seed=0).fit(X[:60], Y[:60])
+    pred = model.predict(X[60:])
+    if task == "regression":
+        assert pred.shape == (20, 2)
+        assert np.corrcoef(pred[:, 0], Y[60:, 0])[0, 1] > 0.5
+    elif task == "classification":
+        assert pred.shape == (20, 4)
+        assert (model.predict_classes(X[60:]) == Y[60:]).mean() > 0.4  # chance is 0.25
+    else:
+        assert pred.shape == (20, 2)
+    model.save(tmp_path)
+    again = MODELS.get(name).load(tmp_path, task, SMALL[name])
+    np.testing.assert_allclose(again.predict(X[60:]), pred, rtol=1e-6, atol=1e-9)
+    if name == "xgboost":
+        assert (tmp_path / "model.ubj").exists() and not (tmp_path / "model.skops").exists()
+
+
+def test_dynamic_task_is_regression_on_frames():
+    X, Y = _data("regression")
+    model = MODELS.get("ridge")("dynamic", {}).fit(X, Y, groups=np.repeat(np.arange(8), 10))
+    assert model.predict(X).shape == (80, 2)
+
+
+def test_grid_search_runs_inside_fit_with_groups():
+    X, Y = _data("regression", n=90)
+    groups = np.repeat(np.arange(9), 10)
+    model = MODELS.get("svm")("regression", {"search": {"C": [0.01, 10.0]}, "search_folds": 3}).fit(X, Y, groups=groups)
+    assert model.best_params_ == {"C": 10.0}
+    with pytest.raises(ValueError, match="not a parameter"):
+        MODELS.get("svm")("regression", {"search": {"nonsense": [1]}}).fit(X, Y)
+
+
+def test_pickle_is_refused(tmp_path):
+    import pickle
+
+    (tmp_path / "model.skops").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(UntrustedModelError, match="not a skops"):
+        MODELS.get("ridge").load(tmp_path, "regression", {})
+    with zipfile.ZipFile(tmp_path / "model.skops", "w") as zf:
+        zf.writestr("schema.json", '{"__class__": "Popen", "__module__": "subprocess"}')
+    with pytest.raises(UntrustedModelError):
+        MODELS.get("ridge").load(tmp_path, "regression", {})

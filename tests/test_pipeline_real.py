@@ -1,0 +1,78 @@
+"""End to end on real audio from $MOODFLOW_SHARED_DATA, with real DVC, in temporary clones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline_helpers import dvc, make_clone
+
+pytestmark = pytest.mark.slow
+
+
+def _run(tmp_path, shared, name, root, extra=()):
+    repo = make_clone(tmp_path / "repo", {"train": {"models": ["ridge"]}})
+    dvc(
+        repo, "exp", "run",
+        "-S", f"dataset.name={name}", "-S", f"dataset.root={shared / root}",
+        "-S", "features.sets=[chroma]", *extra,
+    )
+    return repo
+
+
+def _h5dump_reads(path):
+    if shutil.which("h5dump") is None:
+        return
+    out = subprocess.run(["h5dump", "-H", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "/static/values" in out.stdout or "values" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "name, root, n_clips, first_label_s",
+    [("pmemo", "PMEmo2019", 4, 15.5), ("emomusic", "emoMusic", 6, 15.0)],
+)
+def test_real_dataset_end_to_end(tmp_path, shared_data, name, root, n_clips, first_label_s):
+    repo = _run(tmp_path, shared_data, name, root, extra=("-S", "train.protocol.kind=kfold"))
+    errors = pd.read_csv(repo / "data/decode_errors.csv")
+    assert (errors["error"] == "file not found").all()  # annotated songs whose audio is not here
+    store_path = repo / "features/chroma.h5"
+    _h5dump_reads(store_path)
+    with h5py.File(store_path) as h:
+        ids = list(h["tracks/id"].asstr()[:])
+        assert len(ids) == n_clips
+        offsets = h["frames/offsets"][:]
+        start, end = h["frames/start_s"][:], h["frames/end_s"][:]
+        durations = h["tracks/duration_s"][:]
+    dynamic = pd.read_csv(repo / "data/prepared/labels_dynamic.csv", dtype={"track_id": str})
+    for i, tid in enumerate(ids):
+        centres = (start[offsets[i]:offsets[i + 1]] + end[offsets[i]:offsets[i + 1]]) / 2
+        assert centres[-1] >= durations[i] - 1.0  # frames cover the whole clip on the 0.5 s grid
+        times = dynamic.loc[dynamic["track_id"] == tid, "time_s"].to_numpy()
+        assert times.min() == pytest.approx(first_label_s)
+        inside = times[times <= centres[-1]]
+        # every label time inside the clip is exactly a frame centre: alignment by time
+        assert np.isin(np.round(inside, 3), np.round(centres, 3)).all()
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert "valence" in metrics["chroma"]["ridge"]
+
+
+def test_fourq_provided_features_train_all_900(tmp_path, shared_data):
+    repo = make_clone(tmp_path / "repo", {"train": {"models": ["svm"], "protocol": {"folds": 5}}})
+    dvc(
+        repo, "exp", "run", "-S", "dataset.name=fourq", "-S", f"dataset.root={shared_data / '4Q'}",
+        "-S", "features.sets=[provided]",
+    )
+    with h5py.File(repo / "features/provided.h5") as h:
+        assert h["static/values"].shape == (900, 100)
+    model = json.loads((repo / "models/provided/svm/model.json").read_text())
+    assert model["task"] == "classification"
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    flat = json.dumps(metrics["provided"]["svm"])
+    assert "macro_f1" in flat

@@ -1,0 +1,53 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from moodflow.evaluation.protocols import make_folds
+from moodflow.models import MODELS
+
+
+def test_repeated_kfold_partitions_tracks_each_repeat():
+    ids = np.array([f"s{i}" for i in range(23)])
+    folds = list(make_folds(ids, kind="kfold", folds=5, repeats=3, seed=0))
+    assert len(folds) == 15
+    for r in range(3):
+        tests = np.concatenate([f.test for f in folds if f.name.startswith(f"r{r}f")])
+        assert sorted(tests) == sorted(ids)
+    for f in folds:
+        assert not set(f.train) & set(f.test)
+    assert not np.array_equal(folds[0].test, folds[5].test)  # repeats reshuffle
+
+
+def test_stratified_keeps_class_balance():
+    ids = np.array([f"s{i}" for i in range(40)])
+    y = np.repeat([0, 1, 2, 3], 10)
+    for f in make_folds(ids, kind="stratified", folds=5, repeats=2, seed=1, classes=y):
+        counts = pd.Series(y[np.isin(ids, f.test)]).value_counts()
+        assert set(counts) == {2}
+
+
+def test_published_split():
+    ids = np.array(["a", "b", "c", "d"])
+    splits = pd.DataFrame({"track_id": ["a", "b", "c", "d", "zz"], "split": ["train", "validation", "test", "test", "test"]})
+    (fold,) = make_folds(ids, kind="auto", splits=splits)
+    assert sorted(fold.train) == ["a", "b"] and sorted(fold.test) == ["c", "d"]
+
+
+def test_scaler_and_pca_are_fitted_on_the_training_fold_only():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5))
+    X[:30] += 100.0  # the first half lives far away: a leak would show in the scaler mean
+    y = X[:, 0]
+    ids = np.array([f"s{i}" for i in range(60)])
+    (fold,) = [f for f in make_folds(ids, kind="kfold", folds=2, seed=0)][:1]
+    tr = np.isin(ids, fold.train)
+    model = MODELS.get("ridge")("regression", {"pca": 3}).fit(X[tr], y[tr, None])
+    scaler = model.pipeline.named_steps["scale"]
+    np.testing.assert_allclose(scaler.mean_, X[tr].mean(axis=0))
+    assert not np.allclose(scaler.mean_, X.mean(axis=0))
+    assert model.pipeline.named_steps["pca"].n_samples_ == tr.sum()
+
+
+def test_unknown_protocol_is_refused():
+    with pytest.raises(ValueError, match="unknown protocol"):
+        list(make_folds(np.array(["a", "b", "c"]), kind="loo"))

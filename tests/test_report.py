@@ -1,0 +1,118 @@
+"""The report stage: references, rescaling, comparison tables, figures, DVC plots offline."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from moodflow.evaluation.summary import metrics_from_predictions
+from moodflow.references import load_references, parse_scale, protocol_matches, references_for, rescale
+from moodflow.report_tables import comparison_rows
+
+from pipeline_helpers import dvc, git, make_clone
+
+TINY = {
+    "dataset": {"name": "demo", "demo": {"n_clips": 8, "duration_s": 3.0}},
+    "features": {"sets": ["chroma"]},
+    "train": {"models": ["ridge"], "protocol": {"folds": 4}},
+}
+
+
+def test_references_table_is_complete():
+    refs = load_references()
+    assert {"pmemo", "deam", "emomusic", "fourq", "jamendo"} <= set(refs["dataset"])
+    assert refs["value"].notna().all()
+    m2e = references_for("emomusic", refs)
+    assert m2e[(m2e["id"] == "m2e-emomusic") & (m2e["target"] == "valence")]["value"].item() == pytest.approx(0.5957)
+    assert references_for("demo", refs).empty
+
+
+def test_rmse_rescaling_follows_the_label_range():
+    assert parse_scale("-1..1") == (-1.0, 1.0) and parse_scale("1-9") == (1.0, 9.0)
+    assert rescale(0.1, "rmse", "0-1", "-1..1") == pytest.approx(0.2)
+    assert rescale(0.1, "rmse", "0-1", "1-9") == pytest.approx(0.8)
+    assert rescale(0.8, "rmse_song", "1-9", "0-1") == pytest.approx(0.1)
+    assert rescale(0.55, "r2", "1-9", "0-1") == 0.55  # scale-free
+    with pytest.raises(ValueError, match="label scale"):
+        parse_scale("1 to 9")
+
+
+def test_comparison_rows_rescale_and_protocol():
+    refs = references_for("pmemo")
+    ours = pd.DataFrame([
+        {"set": "compare", "model": "svm", "task": "static", "target": "valence", "metric": "rmse",
+         "mean": 0.96, "std": 0.08, "n_folds": 10, "scale": "1-9"},
+        {"set": "compare", "model": "ridge", "task": "static", "target": "valence", "metric": "rmse",
+         "mean": 1.20, "std": 0.08, "n_folds": 10, "scale": "1-9"},
+        {"set": "compare", "model": "svm", "task": "static", "target": "valence", "metric": "r2",
+         "mean": 0.5, "std": 0.05, "n_folds": 10, "scale": "1-9"},
+    ])
+    comp = comparison_rows(ours, refs, {"kind": "kfold", "folds": 10, "repeats": 1})
+    row = comp[(comp["id"] == "pmemo-repo-cv-svr") & (comp["target"] == "valence")].iloc[0]
+    assert row["ours"] == pytest.approx(0.12) and row["ours_from"] == "compare/svm"  # best = lowest RMSE, /8
+    assert not row["scale_match"] and "1-9 → 0-1" in row["rescaled"]
+    assert row["protocol_match"]
+    auto = comp[(comp["id"] == "pmemo-automl") & (comp["target"] == "valence")].iloc[0]
+    assert auto["ours"] == pytest.approx(0.5) and not auto["protocol_match"]
+    ok, why = protocol_matches(refs[refs["id"] == "m2e-pmemo"].iloc[0], {"kind": "kfold", "folds": 10, "repeats": 1})
+    assert not ok and "split" in why
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    path = make_clone(tmp_path_factory.mktemp("report") / "repo", TINY)
+    dvc(path, "repro")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "baseline")
+    return path
+
+
+@pytest.mark.slow
+def test_report_outputs(repo):
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    assert metrics["best"] == {"feature_set": "chroma", "model": "ridge", "mean_r2": pytest.approx(
+        (metrics["chroma"]["ridge"]["valence"]["r2"] + metrics["chroma"]["ridge"]["arousal"]["r2"]) / 2, abs=1e-6)}
+    md = (repo / "reports/comparison.md").read_text()
+    assert "No published number exists for the demo dataset" in md
+    assert "- feature sets: chroma" in md and "- models: ridge" in md and "4-fold CV" in md
+    html = (repo / "reports/comparison.html").read_text()
+    assert "data:image/png;base64," in html and "<script" not in html and "http" not in html
+    for name in ("va_plane", "r2_bars"):
+        assert (repo / f"reports/figures/{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plot = pd.read_csv(repo / "reports/plots/predictions.csv", dtype={"track_id": str})
+    assert list(plot.columns) == ["set", "model", "target", "track_id", "fold", "y_true", "y_pred"]
+
+
+@pytest.mark.slow
+def test_every_reported_number_is_recomputable(repo):
+    """metrics.json and the comparison table come from predictions.csv alone."""
+    metrics = json.loads((repo / "reports/metrics.json").read_text())
+    preds = pd.read_csv(repo / "models/chroma/ridge/predictions.csv", dtype={"track_id": str, "fold": str})
+    again = metrics_from_predictions(preds)["static"]
+    md = (repo / "reports/comparison.md").read_text()
+    for target in ("valence", "arousal"):
+        for metric in ("r2", "rmse", "pearson"):
+            assert metrics["chroma"]["ridge"][target][metric] == pytest.approx(again[target][metric], abs=1e-6)
+        cells = f"{again[target]['r2']:.3f} ± {again[target]['r2_std']:.3f}"
+        assert f"| chroma | ridge | {target} | {cells} |" in md
+
+
+@pytest.mark.slow
+def test_dvc_plots_offline_and_diff(repo, tmp_path):
+    shown = json.loads(dvc(repo, "plots", "show", "--json").stdout)["data"]
+    assert any(k.endswith("reports/plots/predictions.csv") for k in shown)
+    out = tmp_path / "html"
+    dvc(repo, "plots", "show", "reports/figures", "-o", str(out))
+    page = (out / "index.html").read_text()
+    assert "<img" in page and "<script" not in page  # images only: no CDN needed
+    dvc(repo, "exp", "run", "-n", "lowalpha", "-S", "train.ridge.alpha=0.001")
+    diff = json.loads(dvc(repo, "plots", "diff", "HEAD", "lowalpha", "--json").stdout)["data"]
+    key = next(k for k in diff if k.endswith("predictions.csv"))
+    revs = diff[key][0]["revisions"]
+    assert revs == ["HEAD", "lowalpha"]
+    datapoints = diff[key][0]["content"]["data"]["values"]
+    by_rev = pd.DataFrame(datapoints).groupby("rev")["y_pred"].apply(lambda s: np.round(s.astype(float), 6).tolist())
+    assert by_rev["HEAD"] != by_rev["lowalpha"]  # the experiment changed the predictions
