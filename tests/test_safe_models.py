@@ -16,7 +16,7 @@ from moodflow.models.io import load_model, read_manifest
 from moodflow.models.safe_load import UntrustedModelError, is_trusted, load_skops
 from moodflow.store import FeatureStore
 from moodflow.training import train_and_evaluate
-from synthetic import make_run
+from synthetic_data import make_run
 
 PICKLE_MAGIC = b"\x80"
 MODEL_PARAMS = {

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_training_synthetic import make_run  # noqa: E402
+from synthetic_data import make_run  # noqa: E402
 
 from moodflow.evaluation.summary import metrics_from_predictions, nan_to_none  # noqa: E402
 from moodflow.models.io import load_model, read_manifest  # noqa: E402
