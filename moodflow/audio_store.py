@@ -11,19 +11,16 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from moodflow.atomic import atomic_path
+from moodflow.h5writer import AtomicH5Writer
 
 _STR = h5py.string_dtype("utf-8")
 
 
-class AudioStoreWriter:
+class AudioStoreWriter(AtomicH5Writer):
     """Appends decoded tracks to a temporary file, renamed into place on close."""
 
     def __init__(self, path: str | Path, *, sample_rate: int, dataset: str):
-        self.path = Path(path)
-        self._ctx = atomic_path(self.path)
-        tmp = self._ctx.__enter__()
-        self._h5 = h5py.File(tmp, "w")
+        super().__init__(path)
         self._h5.attrs.update(sample_rate=int(sample_rate), dataset=dataset, schema="moodflow.audio", schema_version=1)
         self._samples = self._h5.create_dataset(
             "audio/samples", (0,), maxshape=(None,), dtype="f4", chunks=(1 << 18,),
@@ -41,29 +38,11 @@ class AudioStoreWriter:
         self.ids.append(track_id)
         self.durations.append(n / self.sample_rate)
 
-    def close(self) -> None:
+    def _finish(self) -> None:
         h = self._h5
         h.create_dataset("tracks/id", data=np.array(self.ids, dtype=object), dtype=_STR)
         h.create_dataset("tracks/duration_s", data=np.asarray(self.durations, dtype=np.float64))
         h.create_dataset("audio/offsets", data=np.asarray(self.offsets, dtype=np.int64))
-        h.close()
-        self._ctx.__exit__(None, None, None)
-
-    def abort(self, exc: BaseException) -> None:
-        self._h5.close()
-        try:
-            self._ctx.__exit__(type(exc), exc, None)
-        except BaseException:
-            pass
-
-    def __enter__(self) -> "AudioStoreWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.close()
-        else:
-            self.abort(exc)
 
 
 class AudioStore:

@@ -25,7 +25,7 @@ from typing import Any, Iterable
 import h5py
 import numpy as np
 
-from moodflow.atomic import atomic_path
+from moodflow.h5writer import AtomicH5Writer
 from moodflow.versions import package_versions
 
 SCHEMA = "moodflow.features"
@@ -48,7 +48,7 @@ class StoreMismatchError(ValueError):
     """A store was made by another schema, extractor or config than the one asked for."""
 
 
-class FeatureStoreWriter:
+class FeatureStoreWriter(AtomicH5Writer):
     """Writes a store track by track into a temporary file, renamed on :meth:`close`.
 
     Memory stays bounded: frames are appended to resizable chunked datasets.
@@ -68,11 +68,7 @@ class FeatureStoreWriter:
         n_tracks_hint: int = 0,
         frame_names: list[str] | None = None,
     ):
-        self.path = Path(path)
-        self._ctx = atomic_path(self.path)
-        self._tmp = self._ctx.__enter__()
-        self._h5 = h5py.File(self._tmp, "w")
-        self._closed = False
+        super().__init__(path)
         n_feat = len(feature_names)
         h = self._h5
         h.attrs.update(
@@ -130,35 +126,8 @@ class FeatureStoreWriter:
                 ds[t0:] = np.asarray(value, dtype=np.float64)
         self._offsets.append(t0 + t)
 
-    def close(self) -> None:
-        """Finish the file and rename it into place."""
-        if self._closed:
-            return
+    def _finish(self) -> None:
         self._h5.create_dataset("frames/offsets", data=np.asarray(self._offsets, dtype=np.int64))
-        self._h5.close()
-        self._closed = True
-        self._ctx.__exit__(None, None, None)
-
-    def abort(self, exc: BaseException | None = None) -> None:
-        """Drop the temporary file; nothing appears at ``path``."""
-        if self._closed:
-            return
-        self._h5.close()
-        self._closed = True
-        exc = exc or RuntimeError("aborted")
-        try:
-            self._ctx.__exit__(type(exc), exc, None)
-        except BaseException:
-            pass
-
-    def __enter__(self) -> "FeatureStoreWriter":
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc is None:
-            self.close()
-        else:
-            self.abort(exc)
 
 
 class FeatureStore:

@@ -169,6 +169,7 @@ def train_and_evaluate(
             f"{', dynamic' if dynamic and prepared.dynamic_labels is not None else ''} (it does {sorted(model_cls.tasks)})"
         )
     with FeatureStore(store_path) as store:
+        store.check(feature_set)  # a store made by another extractor is refused, not mixed in
         store_attrs, feature_names, frame_shape = store.attrs, store.feature_names, store.frame_shape
         if len(frame_shape) == 2:
             params.setdefault("input_shape", list(frame_shape))

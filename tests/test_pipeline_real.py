@@ -39,7 +39,10 @@ def _h5dump_reads(path):
     [("pmemo", "PMEmo2019", 4, 15.5), ("emomusic", "emoMusic", 6, 15.0)],
 )
 def test_real_dataset_end_to_end(tmp_path, shared_data, name, root, n_clips, first_label_s):
-    repo = _run(tmp_path, shared_data, name, root, extra=("-S", "train.protocol.kind=kfold"))
+    repo = _run(tmp_path, shared_data, name, root, extra=(
+        "-S", "train.protocol.kind=kfold", "-S", "train.protocol.folds=3", "-S", "train.dynamic=true",
+        "-S", "train.models=[ridge,seq]", "-S", "train.seq.epochs=15",
+    ))
     errors = pd.read_csv(repo / "data/decode_errors.csv")
     assert (errors["error"] == "file not found").all()  # annotated songs whose audio is not here
     store_path = repo / "features/chroma.h5"
@@ -61,6 +64,13 @@ def test_real_dataset_end_to_end(tmp_path, shared_data, name, root, n_clips, fir
         assert np.isin(np.round(inside, 3), np.round(centres, 3)).all()
     metrics = json.loads((repo / "reports/metrics.json").read_text())
     assert "valence" in metrics["chroma"]["ridge"]
+    # the dynamic path, end to end on real dynamic labels: frames aligned by time, per-song metrics
+    for model in ("ridge", "seq"):
+        assert {"rmse", "r2"} <= set(metrics["chroma"][model]["dynamic"]["arousal"])
+    predictions = pd.read_csv(repo / "models/chroma/seq/predictions.csv", dtype={"track_id": str})
+    dyn = predictions[predictions["task"] == "dynamic"]
+    assert dyn["time_s"].min() == pytest.approx(first_label_s)
+    assert set(dyn["track_id"]) == set(ids)
 
 
 def test_fourq_provided_features_train_all_900(tmp_path, shared_data):

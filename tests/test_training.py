@@ -22,7 +22,7 @@ PROTOCOL = {"kind": "kfold", "folds": 3, "repeats": 2}
 def _train(tmp_path, task, model, params=None, dynamic=True, **kw):
     store, prepared = make_run(tmp_path / "data", task=task, n_tracks=24, **kw)
     out = tmp_path / "models" / model
-    metrics = train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="syn", model_name=model,
+    metrics = train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=model,
                                  model_params=params or {}, protocol=PROTOCOL, seed=0, out_dir=out, dynamic=dynamic)
     return out, metrics, store
 
@@ -104,3 +104,13 @@ def test_seq_and_multitask_through_training(tmp_path):
 def test_model_without_the_task_is_refused(tmp_path):
     with pytest.raises(ValueError, match="does none of this run's tasks"):
         _train(tmp_path, "classification", "seq", dynamic=False)
+
+
+def test_store_of_another_extractor_is_refused(tmp_path):
+    from moodflow.store import StoreMismatchError
+
+    store, prepared = make_run(tmp_path)
+    with pytest.raises(StoreMismatchError, match="extractor"):
+        train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="compare", model_name="ridge",
+                           model_params={}, protocol={"folds": 3}, seed=0, out_dir=tmp_path / "m")
+    assert not (tmp_path / "m").exists()

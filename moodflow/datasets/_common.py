@@ -17,6 +17,8 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from moodflow.datasets.base import LabelSpec
+
 log = logging.getLogger("moodflow.datasets")
 
 AUDIO_EXTENSIONS = (".mp3", ".wav", ".flac", ".ogg", ".m4a")
@@ -289,3 +291,14 @@ def resolve(path: str | Path, base: Path) -> Path:
     """``path`` if absolute, else relative to ``base``."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else base / p
+
+
+def mediaeval_spec(*, has_dynamic: bool) -> LabelSpec:
+    """Labels of the MediaEval-family datasets (DEAM, emoMusic): static valence/arousal on 1–9,
+    dynamic at 2 Hz on −1..1."""
+    return LabelSpec(
+        task="regression", static_targets=["valence", "arousal"],
+        dynamic_targets=["valence", "arousal"] if has_dynamic else [],
+        scale=(1.0, 9.0), scale_name="1-9", dynamic_hop_s=0.5 if has_dynamic else None,
+        dynamic_scale=(-1.0, 1.0) if has_dynamic else None, dynamic_scale_name="-1..1" if has_dynamic else "",
+    )

@@ -111,7 +111,7 @@ class PreparedDataset:
         """Read a folder written by :meth:`write`."""
         folder = Path(folder)
         meta = json.loads((folder / "dataset.json").read_text())
-        read = lambda name: read_table(folder / name) if (folder / name).exists() else None  # noqa: E731
+        read = lambda name: read_prepared_table(folder / name) if (folder / name).exists() else None  # noqa: E731
         return cls(
             name=meta["name"],
             manifest=read("manifest.csv"),
@@ -127,7 +127,7 @@ _NA_STRINGS = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-n
                "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null"]
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_prepared_table(path: Path) -> pd.DataFrame:
     """Read a prepared CSV keeping ``track_id`` verbatim (ids like "NA" or "null" stay strings)."""
     columns = pd.read_csv(path, nrows=0).columns
     na = {c: _NA_STRINGS for c in columns if c != "track_id"}

@@ -16,10 +16,11 @@ import pandas as pd
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
+    mediaeval_spec,
     build_manifest, check_range, dataset_info, drop_duplicates, merge_dynamic, normalise_id,
     read_split_dir, read_table, read_wide_dynamic, require_file, scan_audio, to_float,
 )
-from moodflow.datasets.base import DatasetAdapter, LabelSpec, PreparedDataset
+from moodflow.datasets.base import DatasetAdapter, PreparedDataset
 
 BIBTEX = """
 @article{aljanaki2017deam,
@@ -103,13 +104,7 @@ class DEAM(DatasetAdapter):
         if self.config.get("split_dir"):
             splits = read_split_dir(self.config["split_dir"], manifest["track_id"], self.name)
 
-        has_dyn = dynamic is not None
-        spec = LabelSpec(
-            task="regression", static_targets=["valence", "arousal"],
-            dynamic_targets=["valence", "arousal"] if has_dyn else [],
-            scale=(1.0, 9.0), scale_name="1-9", dynamic_hop_s=0.5 if has_dyn else None,
-            dynamic_scale=(-1.0, 1.0) if has_dyn else None, dynamic_scale_name="-1..1" if has_dyn else "",
-        )
+        spec = mediaeval_spec(has_dynamic=dynamic is not None)
         info = dataset_info(sys.modules[__name__], root, audio_dir=str(audio_dir.absolute()),
                             split_source=self.config.get("split_dir") or None)
         return PreparedDataset(self.name, manifest, static, spec, dynamic_labels=dynamic, splits=splits, info=info)

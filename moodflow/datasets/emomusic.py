@@ -14,10 +14,11 @@ from pathlib import Path
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
+    mediaeval_spec,
     build_manifest, check_range, dataset_info, drop_duplicates, log, merge_dynamic, normalise_id,
     read_split_dir, read_table, read_wide_dynamic, require_file, scan_audio, splits_table, to_float,
 )
-from moodflow.datasets.base import DatasetAdapter, LabelSpec, PreparedDataset
+from moodflow.datasets.base import DatasetAdapter, PreparedDataset
 
 BIBTEX = """
 @inproceedings{soleymani2013emomusic,
@@ -91,13 +92,7 @@ class EmoMusic(DatasetAdapter):
             splits = splits_table(rows, self.name, str(root / INFO_FILE))
             split_source = f"{INFO_FILE} ({_SET_COLUMN}: development=train, evaluation=test)"
 
-        has_dyn = dynamic is not None
-        spec = LabelSpec(
-            task="regression", static_targets=["valence", "arousal"],
-            dynamic_targets=["valence", "arousal"] if has_dyn else [],
-            scale=(1.0, 9.0), scale_name="1-9", dynamic_hop_s=0.5 if has_dyn else None,
-            dynamic_scale=(-1.0, 1.0) if has_dyn else None, dynamic_scale_name="-1..1" if has_dyn else "",
-        )
+        spec = mediaeval_spec(has_dynamic=dynamic is not None)
         info = dataset_info(sys.modules[__name__], root, audio_dir=str(audio_dir.absolute()), split_source=split_source)
         return PreparedDataset(self.name, manifest, static, spec, dynamic_labels=dynamic, splits=splits, info=info)
 

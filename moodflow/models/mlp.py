@@ -24,8 +24,8 @@ from torch import nn
 from moodflow.models import MODELS
 from moodflow.models.base import Model
 from moodflow.models.torch_common import (
-    input_block, load_network, resolve_device, save_network, seed_everything, split_validation,
-    train_loop, train_settings,
+    TorchPersistence, input_block, resolve_device, seed_everything, split_validation, train_loop,
+    train_settings,
 )
 
 
@@ -59,8 +59,15 @@ def head_loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     return F.binary_cross_entropy_with_logits(out[mask], target[mask])
 
 
-class NeuralHeads(Model):
+def build_headnet(config: dict[str, Any]) -> HeadNet:
+    return HeadNet(config["n_in"], config["heads"], config["hidden"], config["dropout"],
+                   config.get("input_shape"), config.get("layers"))
+
+
+class NeuralHeads(TorchPersistence, Model):
     """Fits a :class:`HeadNet` on a dict of label arrays keyed by kind."""
+
+    network_builder = staticmethod(build_headnet)
 
     def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
         super().__init__(task, params, seed)
@@ -127,22 +134,6 @@ class NeuralHeads(Model):
                 v = v * torch.tensor(self.config["y_std"]) + torch.tensor(self.config["y_mean"])
             result[k] = v.numpy().astype(np.float64)
         return result
-
-    def save(self, folder: Path) -> None:
-        assert self.net is not None, "fit first"
-        save_network(folder, self.net, self.config)
-
-    @classmethod
-    def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "NeuralHeads":
-        model = cls(task, params)
-        model.net, model.config = load_network(folder, build_headnet)
-        model.net.to(model.device)
-        return model
-
-
-def build_headnet(config: dict[str, Any]) -> HeadNet:
-    return HeadNet(config["n_in"], config["heads"], config["hidden"], config["dropout"],
-                   config.get("input_shape"), config.get("layers"))
 
 
 @MODELS.register("mlp")

@@ -21,8 +21,8 @@ from torch.nn.utils.rnn import pad_sequence
 from moodflow.models import MODELS
 from moodflow.models.base import Model
 from moodflow.models.torch_common import (
-    input_block, load_network, resolve_device, save_network, seed_everything, split_validation,
-    train_loop, train_settings,
+    TorchPersistence, input_block, resolve_device, seed_everything, split_validation, train_loop,
+    train_settings,
 )
 
 
@@ -74,10 +74,11 @@ def build_seqnet(config: dict[str, Any]) -> SeqNet:
 
 
 @MODELS.register("seq")
-class SeqModel(Model):
+class SeqModel(TorchPersistence, Model):
     name = "seq"
     tasks = frozenset({"dynamic"})
     sequence_input = True
+    network_builder = staticmethod(build_seqnet)
 
     def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
         super().__init__(task, params, seed)
@@ -136,14 +137,3 @@ class SeqModel(Model):
                 pred = self.net(x[None].to(self.device), mask)[0].float().cpu().numpy()
                 out.append(pred * std + mean)
         return out
-
-    def save(self, folder: Path) -> None:
-        assert self.net is not None, "fit first"
-        save_network(folder, self.net, self.config)
-
-    @classmethod
-    def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "SeqModel":
-        model = cls(task, params)
-        model.net, model.config = load_network(folder, build_seqnet)
-        model.net.to(model.device)
-        return model

@@ -191,3 +191,21 @@ def train_settings(params: dict[str, Any]) -> dict[str, Any]:
         weight_decay=float(params.get("weight_decay", 1e-4)),
         patience=int(params.get("patience", 10)),
     )
+
+
+class TorchPersistence:
+    """save/load for a ``Model`` whose network lives in ``self.net`` with ``self.config``;
+    subclasses name the function that rebuilds the network from its config."""
+
+    network_builder: Callable[[dict[str, Any]], nn.Module]
+
+    def save(self, folder: Path) -> None:
+        assert self.net is not None, "fit first"
+        save_network(folder, self.net, self.config)
+
+    @classmethod
+    def load(cls, folder: Path, task: str, params: dict[str, Any]):
+        model = cls(task, params)
+        model.net, model.config = load_network(folder, cls.network_builder)
+        model.net.to(model.device)
+        return model

@@ -1,7 +1,7 @@
 """Extract-stage benchmark: moodflow vs the papers' naive per-file way, cache, memory, Dask.
 
-    .venv/bin/python benchmarks/bench_extract.py            # ~3-5 min on 2 quiet cores
-    .venv/bin/python benchmarks/bench_extract.py --tracks 20 --rss-sizes 20,100 --skip-dask
+    .venv/bin/python benchmarks/extract_throughput.py            # ~3-5 min on 2 quiet cores
+    .venv/bin/python benchmarks/extract_throughput.py --tracks 20 --rss-sizes 20,100 --skip-dask
 
 Generates synthetic music-like WAV tracks (chords + noise bursts) in a temporary folder and
 prints, per extractor (compare, chroma): naive time, moodflow time (decode-once + extract),
