@@ -152,7 +152,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--rss-seconds", type=float, default=3.0)
     ap.add_argument("--rss-extractor", default="chroma")
     ap.add_argument("--new-fraction", type=float, default=0.05)
+    ap.add_argument("--incremental-tracks", type=int, default=200,
+                    help="dataset size for the incremental re-run (fixed start-up costs weigh less on more tracks)")
     ap.add_argument("--skip-dask", action="store_true")
+    ap.add_argument("--skip-mert", action="store_true",
+                    help="skip MERT (random-init 95M-shaped model: batched vs one window at a time)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     n_cores = cores()
@@ -160,11 +164,8 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"{n_cores} cores; {args.tracks} tracks x {args.seconds:g} s; load avg {_load()}")
     with tempfile.TemporaryDirectory(prefix="bench_extract_") as tmp_:
         tmp = Path(tmp_)
-        n_new = max(1, math.ceil(args.tracks * args.new_fraction))
-        paths = write_wavs(tmp / "wav", range(args.tracks + n_new), args.seconds)
-        base, grown = paths[: args.tracks], paths
+        base = write_wavs(tmp / "wav", range(args.tracks), args.seconds)
         m_dec, _ = timed(decode, base, tmp / "audio.h5")
-        decode(grown, tmp / "audio_grown.h5")
         audio_s = args.tracks * args.seconds
         print(f"\ndecode once: {m_dec.wall_s:.1f} s ({audio_s / m_dec.wall_s:.0f} audio-s/s)")
         res["decode_s"] = m_dec.wall_s
@@ -187,16 +188,22 @@ def main(argv: list[str] | None = None) -> dict:
                   f"{row['speedup_with_decode']:10.2f}x {row['audio_s_per_s']:9.0f} "
                   f"{row['naive_cpu_util']:8.0%} / {row['cpu_util']:.0%}")
 
-        print(f"\nincremental: {args.tracks} tracks cached, then {n_new} new ({n_new / args.tracks:.0%})")
+        n_inc = args.incremental_tracks
+        n_new = max(1, math.ceil(n_inc * args.new_fraction))
+        grown = write_wavs(tmp / "wav_inc", range(n_inc + n_new), args.seconds)
+        decode(grown[:n_inc], tmp / "audio_inc.h5")
+        decode(grown, tmp / "audio_grown.h5")
+        print(f"\nincremental: {n_inc} tracks cached, then {n_new} new ({n_new / n_inc:.0%})")
         for name in args.extractors.split(","):
             cache = tmp / f"cache_{name}"
-            m_full, c_full = timed(run_stage, name, tmp / "audio.h5", tmp / f"{name}_c.h5", cache)
+            m_nocache, _ = timed(run_stage, name, tmp / "audio_inc.h5", tmp / f"{name}_inc.h5", None)
+            m_full, c_full = timed(run_stage, name, tmp / "audio_inc.h5", tmp / f"{name}_c.h5", cache)
             m_inc, c_inc = timed(run_stage, name, tmp / "audio_grown.h5", tmp / f"{name}_g.h5", cache)
             m_noop, _ = timed(run_stage, name, tmp / "audio_grown.h5", tmp / f"{name}_n.h5", cache)
             assert c_inc["extracted"] == n_new, c_inc
             row = {"full_cached_s": m_full.wall_s, "incremental_s": m_inc.wall_s, "all_cached_s": m_noop.wall_s,
                    "incremental_fraction": m_inc.wall_s / m_full.wall_s,
-                   "cache_overhead": m_full.wall_s / res[name]["moodflow_s"] - 1,
+                   "cache_overhead": m_full.wall_s / m_nocache.wall_s - 1,
                    "extracted": c_inc["extracted"]}
             res[f"incremental_{name}"] = row
             print(f"  {name:8} full (cold cache) {m_full.wall_s:6.1f} s (cache overhead "
@@ -225,6 +232,15 @@ def main(argv: list[str] | None = None) -> dict:
                   f"cold cache: local {m_loc.wall_s:.1f} s, dask {m_dask.wall_s:.1f} s "
                   f"({m_dask.wall_s / m_loc.wall_s:.2f}x), CPU {m_dask.utilisation(n_cores):.0%}")
     res["load_avg_end"] = _load()
+    if not args.skip_mert:
+        import bench_mert
+
+        print("\nMERT (random-init MERT-v1-95M shape, CPU, 30 s of audio, 5 s windows): naive = one window at a time")
+        m = bench_mert.main(["--seconds", "30", "--repeats", "2", "--threads", str(n_cores)])
+        res["mert"] = m
+        print(f"  one at a time {m['one_at_a_time_s']:.1f} s ({m['audio_s_per_s_one_at_a_time']:.2f} audio-s/s), "
+              f"batched {m['batched_s']:.1f} s ({m['audio_s_per_s_batched']:.2f} audio-s/s): "
+              f"{m['one_at_a_time_s'] / m['batched_s']:.2f}x naive")
     print(f"\nload avg at the end {_load()} (timings are only comparable on an idle machine)")
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, sort_keys=True, default=str) + "\n")

@@ -1,11 +1,13 @@
 """The canonical decoded-audio store: every track decoded once, mono, one sample rate.
 
-HDF5 layout: ``/tracks/id`` (N,), ``/tracks/duration_s`` (N,), ``/audio/samples`` (S,) float32
+HDF5 layout: ``/tracks/id`` (N,), ``/tracks/duration_s`` (N,), ``/tracks/audio_hash`` (N,)
+(blake2b of the samples: the per-track cache key), ``/audio/samples`` (S,) float32
 concatenated, ``/audio/offsets`` (N+1,) int64; attrs ``sample_rate``, ``dataset``.
 """
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import h5py
@@ -14,6 +16,14 @@ import numpy as np
 from moodflow.h5writer import AtomicH5Writer
 
 _STR = h5py.string_dtype("utf-8")
+
+
+def audio_hash(y: np.ndarray, sample_rate: int) -> str:
+    """Hex blake2b (128 bit) of the float32 samples of ``y`` and ``sample_rate``."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(np.int64(sample_rate).tobytes())
+    h.update(np.ascontiguousarray(y, dtype=np.float32).tobytes())
+    return h.hexdigest()
 
 
 class AudioStoreWriter(AtomicH5Writer):
@@ -26,6 +36,7 @@ class AudioStoreWriter(AtomicH5Writer):
             "audio/samples", (0,), maxshape=(None,), dtype="f4", chunks=(1 << 18,),
         )
         self.ids: list[str] = []
+        self.hashes: list[str] = []
         self.durations: list[float] = []
         self.offsets = [0]
         self.sample_rate = int(sample_rate)
@@ -36,12 +47,14 @@ class AudioStoreWriter(AtomicH5Writer):
         self._samples[n0:] = y
         self.offsets.append(n0 + n)
         self.ids.append(track_id)
+        self.hashes.append(audio_hash(y, self.sample_rate))
         self.durations.append(n / self.sample_rate)
 
     def _finish(self) -> None:
         h = self._h5
         h.create_dataset("tracks/id", data=np.array(self.ids, dtype=object), dtype=_STR)
         h.create_dataset("tracks/duration_s", data=np.asarray(self.durations, dtype=np.float64))
+        h.create_dataset("tracks/audio_hash", data=np.array(self.hashes, dtype=object), dtype=_STR)
         h.create_dataset("audio/offsets", data=np.asarray(self.offsets, dtype=np.int64))
 
 
@@ -57,6 +70,12 @@ class AudioStore:
         self.durations = self._h5["tracks/duration_s"][:]
         self.offsets = self._h5["audio/offsets"][:]
         self._index = {t: i for i, t in enumerate(self.ids)}
+
+    def audio_hash(self, track_id: str) -> str:
+        """The track's :func:`audio_hash`, recorded at decode time (computed for older stores)."""
+        if "tracks/audio_hash" in self._h5:
+            return self._h5["tracks/audio_hash"][self._index[track_id]].decode()
+        return audio_hash(self.signal(track_id), self.sample_rate)
 
     def __len__(self) -> int:
         return len(self.ids)

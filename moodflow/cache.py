@@ -25,6 +25,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from moodflow.audio_store import audio_hash  # noqa: F401 - the cache key of a track's audio
+
 from moodflow.features.base import TrackFeatures
 from moodflow.store import SCHEMA_VERSION
 from moodflow.versions import package_versions
@@ -34,14 +36,6 @@ CACHE_FORMAT = 1
 _VALUE_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "opensmile", "torch", "transformers")
 _ARRAYS = ("static", "frames", "start_s", "end_s")
 _STALE_PARTIAL_S = 24 * 3600
-
-
-def audio_hash(y: np.ndarray, sample_rate: int) -> str:
-    """Hex blake2b (128 bit) of the float32 samples of ``y`` and ``sample_rate``."""
-    h = hashlib.blake2b(digest_size=16)
-    h.update(np.int64(sample_rate).tobytes())
-    h.update(np.ascontiguousarray(y, dtype=np.float32).tobytes())
-    return h.hexdigest()
 
 
 def fingerprint_payload(name: str, version: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from moodflow.audio_store import AudioStore
-from moodflow.cache import TrackCache, audio_hash
+from moodflow.cache import TrackCache
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import Extractor, GridConfig, TrackFeatures
 from moodflow.store import FeatureStoreWriter
@@ -276,7 +276,7 @@ def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *,
     audio = AudioStore(audio_path)
     try:
         ids = list(audio.ids)
-        keys = [audio_hash(audio.signal(t), audio.sample_rate) for t in tqdm(ids, desc=f"hash {name}", unit="track")]
+        keys = [audio.audio_hash(t) for t in ids]
         todo: dict[str, str] = {}  # key -> one track id with that audio
         for track_id, key in zip(ids, keys):
             if key not in cache and key not in todo:

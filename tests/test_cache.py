@@ -184,3 +184,16 @@ def test_unknown_executor_is_refused(tmp_path):
     audio = make_audio_store(tmp_path / "audio.h5", [1])
     with pytest.raises(ValueError, match="features.executor"):
         run(tmp_path, audio, "x.h5", None, executor="spark")
+
+
+def test_decode_records_the_cache_key(tmp_path):
+    """The audio store carries each track's hash, so re-runs need not re-hash the audio."""
+    from moodflow.audio_store import AudioStore
+
+    rng = np.random.default_rng(3)
+    y = (0.1 * rng.standard_normal(SR)).astype(np.float32)
+    with AudioStoreWriter(tmp_path / "a.h5", sample_rate=SR, dataset="synthetic") as writer:
+        writer.append("t0", y)
+    store = AudioStore(tmp_path / "a.h5")
+    assert store.audio_hash("t0") == audio_hash(y, SR) == audio_hash(store.signal("t0"), SR)
+    store.close()

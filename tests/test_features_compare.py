@@ -160,3 +160,38 @@ def test_non_finite_or_multichannel_signal_is_refused():
         CompareExtractor().extract(y, SR)
     with pytest.raises(ValueError, match="mono"):
         CompareExtractor().extract(np.zeros((2, SR), np.float32), SR)
+
+
+@pytest.mark.parametrize("clip", ["108.mp3", "372.mp3"])
+def test_pipeline_values_equal_opensmile_process_file(shared_data, tmp_path, clip):
+    """The decode → compare path gives openSMILE's own process_file values for a real PMEmo clip
+    (decoded at the file's native rate, channels mixed down as Smile(mixdown=True) does)."""
+    import opensmile
+    import pandas as pd
+
+    from moodflow.decoding import decode_dataset
+    from moodflow.extraction import extract_store
+    from moodflow.store import FeatureStore
+
+    path = shared_data / "PMEmo2019" / "chorus" / clip
+    prepared = tmp_path / "prepared"
+    prepared.mkdir()
+    pd.DataFrame({"track_id": [clip], "audio_path": [str(path)], "duration_s": [float("nan")]}).to_csv(
+        prepared / "manifest.csv", index=False)
+    pd.DataFrame({"track_id": [clip], "valence": [0.5], "arousal": [0.5]}).to_csv(
+        prepared / "labels_static.csv", index=False)
+    (prepared / "dataset.json").write_text('{"name": "t", "spec": {"task": "regression"}, "info": {}}')
+    decode_dataset(prepared, tmp_path / "audio.h5", tmp_path / "errors.csv", sample_rate=44100)
+    extract_store(name="compare", config={}, grid={}, audio_path=tmp_path / "audio.h5", prepared_dir=prepared,
+                  out_path=tmp_path / "compare.h5", dataset="t", workers=1)
+    smile = opensmile.Smile(opensmile.FeatureSet.ComParE_2016, opensmile.FeatureLevel.Functionals, mixdown=True)
+    reference = smile.process_file(str(path)).iloc[0]
+    with FeatureStore(tmp_path / "compare.h5") as store:
+        ours = pd.Series(store.static()[0], index=store.feature_names)
+        _, start, end = store.frames(clip)
+        duration = store.durations[0]
+    assert list(ours.index) == list(reference.index)
+    rel = np.abs(ours - reference) / (np.abs(reference) + 1e-6)
+    assert np.median(rel) < 1e-3, f"median relative difference {np.median(rel):.2e}"
+    assert (rel < 1e-2).mean() > 0.99
+    assert end[-1] > duration - 0.5 and np.allclose(np.diff(start), 0.5)  # frames cover the clip
