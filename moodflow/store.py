@@ -32,6 +32,7 @@ SCHEMA = "moodflow.features"
 SCHEMA_VERSION = 1
 _STR = h5py.string_dtype("utf-8")
 _GZIP = dict(compression="gzip", compression_opts=4, shuffle=True)
+_FLUSH_BYTES = 8 << 20  # write buffered tracks in blocks of about this size
 
 
 def _created() -> str:
@@ -100,6 +101,8 @@ class FeatureStoreWriter(AtomicH5Writer):
         self._start = h.create_dataset("frames/start_s", (0,), maxshape=(None,), dtype="f8", chunks=(4096,))
         self._end = h.create_dataset("frames/end_s", (0,), maxshape=(None,), dtype="f8", chunks=(4096,))
         self._offsets = [0]
+        self._buffer: list[tuple] = []
+        self._buffered_bytes = 0
 
     def append(
         self,
@@ -110,23 +113,44 @@ class FeatureStoreWriter(AtomicH5Writer):
         start_s: np.ndarray,
         end_s: np.ndarray,
     ) -> None:
-        """Add one track (``static`` all-NaN and zero frames marks a failed track)."""
-        n = self._ids.shape[0]
-        for ds, value in ((self._ids, track_id), (self._dur, duration_s)):
-            ds.resize((n + 1,))
-            ds[n] = value
-        self._static.resize((n + 1, self._static.shape[1]))
-        self._static[n] = np.asarray(static, dtype=np.float32)
-        t0, t = self._offsets[-1], len(frames)
-        if t:
-            self._frames.resize((t0 + t, *self._frames.shape[1:]))
-            self._frames[t0:] = np.asarray(frames, dtype=np.float32)
-            for ds, value in ((self._start, start_s), (self._end, end_s)):
-                ds.resize((t0 + t,))
-                ds[t0:] = np.asarray(value, dtype=np.float64)
-        self._offsets.append(t0 + t)
+        """Add one track (``static`` all-NaN and zero frames marks a failed track).
+
+        Tracks are buffered and written in blocks (a few MB), which keeps memory bounded and
+        costs one HDF5 write per block instead of six per track.
+        """
+        frames = np.asarray(frames, dtype=np.float32)
+        if frames.shape[1:] != self._frames.shape[1:]:
+            raise ValueError(f"{self.path}: track {track_id!r} frames have shape {frames.shape[1:]}, "
+                             f"the store holds {self._frames.shape[1:]}")
+        self._buffer.append((track_id, float(duration_s), np.asarray(static, dtype=np.float32), frames,
+                             np.asarray(start_s, dtype=np.float64), np.asarray(end_s, dtype=np.float64)))
+        self._buffered_bytes += frames.nbytes + self._static.shape[1] * 4
+        self._offsets.append(self._offsets[-1] + len(frames))
+        if self._buffered_bytes >= _FLUSH_BYTES or len(self._buffer) >= 1024:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        ids, durations, statics, frames, starts, ends = zip(*self._buffer)
+        n0, n = self._ids.shape[0], len(ids)
+        for ds, values in ((self._ids, np.array(ids, dtype=object)), (self._dur, np.asarray(durations))):
+            ds.resize((n0 + n,))
+            ds[n0:] = values
+        self._static.resize((n0 + n, self._static.shape[1]))
+        self._static[n0:] = np.stack(statics)
+        t0 = self._frames.shape[0]
+        block = np.concatenate(frames)
+        if len(block):
+            self._frames.resize((t0 + len(block), *self._frames.shape[1:]))
+            self._frames[t0:] = block
+            for ds, values in ((self._start, starts), (self._end, ends)):
+                ds.resize((t0 + len(block),))
+                ds[t0:] = np.concatenate(values)
+        self._buffer, self._buffered_bytes = [], 0
 
     def _finish(self) -> None:
+        self._flush()
         self._h5.create_dataset("frames/offsets", data=np.asarray(self._offsets, dtype=np.int64))
 
 

@@ -123,3 +123,26 @@ def test_frame_names_when_frames_differ(tmp_path):
     with FeatureStore(path) as store:
         assert store.frame_names == ["lld__mean", "lld__std"]
         assert list(store.frames_frame("a").columns) == ["lld__mean", "lld__std"]
+
+
+def test_buffered_writes_flush_in_blocks(tmp_path, monkeypatch):
+    """Tracks written across many small blocks read back exactly, in order."""
+    import moodflow.store as store_module
+
+    monkeypatch.setattr(store_module, "_FLUSH_BYTES", 200)
+    rng = np.random.default_rng(5)
+    tracks = [(f"t{i}", rng.normal(size=3).astype(np.float32), rng.normal(size=(i % 4, 2)).astype(np.float32))
+              for i in range(30)]
+    with FeatureStoreWriter(tmp_path / "s.h5", feature_names=["a", "b", "c"], frame_shape=(2,), extractor="t",
+                            extractor_version="1", config={}, dataset="d", sample_rate=1) as w:
+        for tid, static, frames in tracks:
+            start = np.arange(len(frames)) * 0.5
+            w.append(tid, 1.0, static, frames, start, start + 1)
+        with pytest.raises(ValueError, match="frames have shape"):
+            w.append("bad", 1.0, np.zeros(3), np.zeros((2, 5)), np.zeros(2), np.ones(2))
+    with FeatureStore(tmp_path / "s.h5") as store:
+        assert store.ids == [t[0] for t in tracks]
+        for tid, static, frames in tracks:
+            assert np.array_equal(store.static([tid])[0], static)
+            values, start, _ = store.frames(tid)
+            assert np.array_equal(values, frames) and np.allclose(start, np.arange(len(frames)) * 0.5)
