@@ -25,8 +25,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from moodflow.audio_store import audio_hash  # noqa: F401 - the cache key of a track's audio
-
 from moodflow.features.base import TrackFeatures
 from moodflow.store import SCHEMA_VERSION
 from moodflow.versions import package_versions

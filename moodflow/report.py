@@ -207,7 +207,7 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict | No
         f"- models: {', '.join(params['train']['models'])}",
         f"- protocol (params `train.protocol`): {json.dumps(params['train'].get('protocol') or {}, sort_keys=True)};"
         f" as run: {', '.join(sorted(protocols)) or '—'}; seed {params['train'].get('seed', 0)}",
-        f"- best static model (mean R² over targets): "
+        "- best static model (mean R² over targets): "
         + (f"{best['feature_set']}/{best['model']} ({best['mean_r2']:.3f})" if best else "—"),
         "",
     ]

@@ -137,11 +137,6 @@ def cross_validate(
     return cv_tagging(model_name, model_params, data.X, data.Y, data.track_ids, data.targets, folds, seed)
 
 
-def summarise(predictions: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Static regression summary (kept for callers of the first version)."""
-    return metrics_from_predictions(predictions.assign(task="static")).get("static", {})
-
-
 def train_and_evaluate(
     *,
     store_path: str | Path,

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from moodflow.audio_store import AudioStoreWriter
-from moodflow.cache import TrackCache, audio_hash
+from moodflow.audio_store import AudioStoreWriter, audio_hash
+from moodflow.cache import TrackCache
 from moodflow.extraction import build_extractor, extract_store
 from moodflow.features.base import TrackFeatures
 

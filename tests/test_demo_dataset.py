@@ -15,7 +15,6 @@ from moodflow.datasets import DATASETS
 from moodflow.datasets.base import PreparedDataset
 from moodflow.datasets.demo import (
     ClipParams,
-    clip_params,
     emotion_curves,
     label_times,
     render_clip,

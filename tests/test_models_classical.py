@@ -1,7 +1,6 @@
 """Classical models: every task, save/load without pickle, inner-CV search."""
 
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -13,7 +13,6 @@ per label kind (regression, classification, tagging), losses masked where labels
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np

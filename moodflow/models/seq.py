@@ -10,7 +10,6 @@ Saved as safetensors + JSON.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
