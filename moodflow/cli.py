@@ -75,7 +75,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Valence/arousal (and class / tags) of audio files with a trained model."""
     import csv
 
-    from moodflow.predict import PredictError, Predictor, best_model_dir, predict_files
+    from moodflow.predict import PredictError, Predictor, best_model_dir, outside_scale_notes, predict_files
 
     try:
         folder = args.model or best_model_dir(args.reports, args.models)
@@ -113,6 +113,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
             for r in table:
                 print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
+    for note in outside_scale_notes(done, predictor.spec.get("scale"), scale):
+        print(f"moodflow: note: {note}", file=sys.stderr)
     for path, error in failed:
         print(f"moodflow: error: {error}", file=sys.stderr)
     return 1 if failed else 0
@@ -147,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, KeyError) as exc:
         print(f"moodflow: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":

@@ -54,6 +54,26 @@ class Prediction:
         return out
 
 
+def outside_scale_notes(predictions: list[Prediction], scale: list[float] | tuple[float, float] | None,
+                        scale_name: str = "") -> list[str]:
+    """A note per file whose predicted values fall outside the training labels' range.
+
+    Such values are kept as predicted (clipping would hide it): they say the model
+    extrapolates, i.e. the music is unlike what it was trained on.
+    """
+    if not scale:
+        return []
+    low, high = float(scale[0]), float(scale[1])
+    notes = []
+    for p in predictions:
+        outside = {k: v for k, v in p.values.items() if isinstance(v, float) and not low <= v <= high}
+        if outside:
+            values = ", ".join(f"{k} {v:.2f}" for k, v in outside.items())
+            notes.append(f"{p.path}: {values} outside the {scale_name or f'{low:g}..{high:g}'} range of the "
+                         "training labels: the model extrapolates (this music is unlike its training data)")
+    return notes
+
+
 def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path = "models") -> Path:
     """``models/<set>/<model>`` named by ``best`` in the last run's ``reports/metrics.json``."""
     path = Path(reports_dir) / "metrics.json"

@@ -139,3 +139,15 @@ def test_cli_json_csv_and_bad_file(project, clips, tmp_path):
 
     out = _cli([str(wav)], cwd=tmp_path)  # no pipeline ran here
     assert out.returncode == 2 and "dvc repro" in out.stderr
+
+
+def test_values_outside_the_training_scale_are_noted_not_clipped():
+    from moodflow.predict import Prediction, outside_scale_notes
+
+    inside = Prediction(path="a.mp3", duration_s=3.0, values={"valence": 5.0, "arousal": 1.0})
+    outside = Prediction(path="b.mp3", duration_s=3.0, values={"valence": 9.5, "arousal": -1.44})
+    notes = outside_scale_notes([inside, outside], [1.0, 9.0], "1-9")
+    assert len(notes) == 1
+    assert notes[0].startswith("b.mp3: valence 9.50, arousal -1.44 outside the 1-9 range")
+    assert outside.values["arousal"] == -1.44  # kept as predicted
+    assert outside_scale_notes([outside], None) == []
