@@ -37,7 +37,6 @@ from moodflow.evaluation.crossval import (
 from moodflow.evaluation.protocols import make_folds
 from moodflow.evaluation.summary import confusion_table, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
-from moodflow.models.base import Model
 from moodflow.store import FeatureStore
 from moodflow.versions import package_versions
 
@@ -245,10 +244,3 @@ def _names_digest(names: list[str]) -> str:
     import hashlib
 
     return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
-
-
-def fitted_model(folder: str | Path, part: str = "static") -> Model:
-    """Shortcut for :func:`moodflow.models.io.load_model`."""
-    from moodflow.models.io import load_model
-
-    return load_model(folder, part)

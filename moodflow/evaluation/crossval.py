@@ -35,22 +35,35 @@ def _new(model_name: str, task: str, params: dict[str, Any], seed: int) -> Model
     return MODELS.get(model_name)(task, params, seed=seed)
 
 
+def column_rows(task: str, fold: str, track_ids: np.ndarray, columns: list[str], Y: np.ndarray,
+                P: np.ndarray) -> pd.DataFrame:
+    """Prediction rows of one fold: one row per (track, column) — regression targets or tags."""
+    return pd.concat([
+        pd.DataFrame({
+            "task": task, "track_id": track_ids, "fold": fold, "target": column,
+            "y_true": Y[:, k], "y_pred": P[:, k],
+        })
+        for k, column in enumerate(columns)
+    ], ignore_index=True)
+
+
+def _cv_columns(kind: str, task: str, model_name: str, params: dict[str, Any], X: np.ndarray, Y: np.ndarray,
+                track_ids: np.ndarray, columns: list[str], folds: Iterable[Fold], seed: int) -> pd.DataFrame:
+    index = {t: i for i, t in enumerate(track_ids)}
+    out = []
+    for fold in folds:
+        tr, te = _rows(fold, index)
+        pred = _new(model_name, kind, params, seed).fit(X[tr], Y[tr]).predict(X[te])
+        out.append(column_rows(task, fold.name, track_ids[te], columns, Y[te], pred))
+    return pd.concat(out, ignore_index=True)
+
+
 def cv_regression(
     model_name: str, params: dict[str, Any], X: np.ndarray, Y: np.ndarray, track_ids: np.ndarray,
     targets: list[str], folds: Iterable[Fold], seed: int = 0,
 ) -> pd.DataFrame:
     """Static valence/arousal: X (n, F), Y (n, k)."""
-    index = {t: i for i, t in enumerate(track_ids)}
-    out = []
-    for fold in folds:
-        tr, te = _rows(fold, index)
-        pred = _new(model_name, "regression", params, seed).fit(X[tr], Y[tr]).predict(X[te])
-        for k, target in enumerate(targets):
-            out.append(pd.DataFrame({
-                "task": "static", "track_id": track_ids[te], "fold": fold.name, "target": target,
-                "y_true": Y[te, k], "y_pred": pred[:, k],
-            }))
-    return pd.concat(out, ignore_index=True)
+    return _cv_columns("regression", "static", model_name, params, X, Y, track_ids, targets, folds, seed)
 
 
 def classification_rows(
@@ -84,29 +97,12 @@ def cv_classification(
     return pd.concat(out, ignore_index=True)
 
 
-def tagging_rows(fold: str, track_ids: np.ndarray, tags: list[str], Y: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
-    """Prediction rows of one fold: one row per (track, tag) with its score."""
-    return pd.concat([
-        pd.DataFrame({
-            "task": "tagging", "track_id": track_ids, "fold": fold, "target": tag,
-            "y_true": Y[:, k], "y_pred": scores[:, k],
-        })
-        for k, tag in enumerate(tags)
-    ], ignore_index=True)
-
-
 def cv_tagging(
     model_name: str, params: dict[str, Any], X: np.ndarray, Y: np.ndarray, track_ids: np.ndarray,
     tags: list[str], folds: Iterable[Fold], seed: int = 0,
 ) -> pd.DataFrame:
     """Multi-label tags: X (n, F), Y (n, K) in {0, 1}."""
-    index = {t: i for i, t in enumerate(track_ids)}
-    out = []
-    for fold in folds:
-        tr, te = _rows(fold, index)
-        scores = _new(model_name, "tagging", params, seed).fit(X[tr], Y[tr]).predict(X[te])
-        out.append(tagging_rows(fold.name, track_ids[te], tags, Y[te], scores))
-    return pd.concat(out, ignore_index=True)
+    return _cv_columns("tagging", "tagging", model_name, params, X, Y, track_ids, tags, folds, seed)
 
 
 def cv_dynamic(
@@ -164,10 +160,8 @@ def cv_multitask(
             Y = labels["regression"][te]
             for k, target in enumerate(names["regression"]):
                 ok = ~np.isnan(Y[:, k])
-                out.append(pd.DataFrame({
-                    "task": "static", "track_id": track_ids[te][ok], "fold": fold.name, "target": target,
-                    "y_true": Y[ok, k], "y_pred": pred["regression"][ok, k],
-                }))
+                out.append(column_rows("static", fold.name, track_ids[te][ok], [target], Y[ok, k:k + 1],
+                                       pred["regression"][ok, k:k + 1]))
         if "classification" in labels:
             column, classes = names["classification"]
             y = labels["classification"][te]
@@ -178,5 +172,6 @@ def cv_multitask(
         if "tagging" in labels:
             Y = labels["tagging"][te]
             ok = ~np.any(np.isnan(Y), axis=1)
-            out.append(tagging_rows(fold.name, track_ids[te][ok], names["tagging"], Y[ok], pred["tagging"][ok]))
+            out.append(column_rows("tagging", fold.name, track_ids[te][ok], names["tagging"], Y[ok],
+                                   pred["tagging"][ok]))
     return pd.concat(out, ignore_index=True)

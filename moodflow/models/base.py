@@ -8,7 +8,6 @@ per-song (T_i, F) arrays and return lists of (T_i, k); the others see frames as 
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
@@ -61,10 +60,6 @@ class Model(ABC):
     @abstractmethod
     def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "Model":
         """Read weights written by :meth:`save`."""
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(Path(path).read_text())
 
 
 def supports(model_cls: type[Model], task: str) -> bool:
