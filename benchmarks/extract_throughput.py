@@ -1,6 +1,6 @@
 """Extract-stage benchmark: moodflow vs the papers' naive per-file way, cache, memory, Dask.
 
-    .venv/bin/python benchmarks/extract_throughput.py            # ~3-5 min on 2 quiet cores
+    .venv/bin/python benchmarks/extract_throughput.py            # ~5-6 min on 2 quiet cores
     .venv/bin/python benchmarks/extract_throughput.py --tracks 20 --rss-sizes 20,100 --skip-dask
 
 Generates synthetic music-like WAV tracks (chords + noise bursts) in a temporary folder and
@@ -154,9 +154,11 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--new-fraction", type=float, default=0.05)
     ap.add_argument("--incremental-tracks", type=int, default=200,
                     help="dataset size for the incremental re-run (fixed start-up costs weigh less on more tracks)")
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="incremental section: best of this many full and incremental runs")
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--skip-mert", action="store_true",
-                    help="skip MERT (random-init 95M-shaped model: batched vs one window at a time)")
+                    help="skip MERT (random-init 95M-shaped model: naive vs the stage, float32 and dtype auto)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     n_cores = cores()
@@ -193,14 +195,24 @@ def main(argv: list[str] | None = None) -> dict:
         grown = write_wavs(tmp / "wav_inc", range(n_inc + n_new), args.seconds)
         decode(grown[:n_inc], tmp / "audio_inc.h5")
         decode(grown, tmp / "audio_grown.h5")
-        print(f"\nincremental: {n_inc} tracks cached, then {n_new} new ({n_new / n_inc:.0%})")
+        print(f"\nincremental: {n_inc} tracks cached, then {n_new} new ({n_new / n_inc:.0%}); "
+              f"best of {args.repeats} runs each")
         for name in args.extractors.split(","):
-            cache = tmp / f"cache_{name}"
             m_nocache, _ = timed(run_stage, name, tmp / "audio_inc.h5", tmp / f"{name}_inc.h5", None)
-            m_full, c_full = timed(run_stage, name, tmp / "audio_inc.h5", tmp / f"{name}_c.h5", cache)
-            m_inc, c_inc = timed(run_stage, name, tmp / "audio_grown.h5", tmp / f"{name}_g.h5", cache)
+            m_full, m_inc = None, None
+            for k in range(args.repeats):  # best of N: this VM's timings vary by 10-20 %
+                cache = tmp / f"cache_{name}_{k}"
+                m, _ = timed(run_stage, name, tmp / "audio_inc.h5", tmp / f"{name}_c.h5", cache)
+                m_full = m if m_full is None or m.wall_s < m_full.wall_s else m_full
+            for k in range(args.repeats):
+                before = set(cache.rglob("*.arrays"))
+                m, c_inc = timed(run_stage, name, tmp / "audio_grown.h5", tmp / f"{name}_g.h5", cache)
+                assert c_inc["extracted"] == n_new, c_inc
+                m_inc = m if m_inc is None or m.wall_s < m_inc.wall_s else m_inc
+                if k < args.repeats - 1:
+                    for entry in set(cache.rglob("*.arrays")) - before:
+                        entry.unlink()
             m_noop, _ = timed(run_stage, name, tmp / "audio_grown.h5", tmp / f"{name}_n.h5", cache)
-            assert c_inc["extracted"] == n_new, c_inc
             row = {"full_cached_s": m_full.wall_s, "incremental_s": m_inc.wall_s, "all_cached_s": m_noop.wall_s,
                    "incremental_fraction": m_inc.wall_s / m_full.wall_s,
                    "cache_overhead": m_full.wall_s / m_nocache.wall_s - 1,
@@ -235,12 +247,14 @@ def main(argv: list[str] | None = None) -> dict:
     if not args.skip_mert:
         import bench_mert
 
-        print("\nMERT (random-init MERT-v1-95M shape, CPU, 30 s of audio, 5 s windows): naive = one window at a time")
-        m = bench_mert.main(["--seconds", "30", "--repeats", "2", "--threads", str(n_cores)])
+        print("\nMERT (random-init MERT-v1-95M shape, CPU): naive = per file librosa.load at 24 kHz, "
+              "5 s windows one at a time, no_grad, float32")
+        m = bench_mert.main(["--tracks", "6", "--seconds", "10"])
         res["mert"] = m
-        print(f"  one at a time {m['one_at_a_time_s']:.1f} s ({m['audio_s_per_s_one_at_a_time']:.2f} audio-s/s), "
-              f"batched {m['batched_s']:.1f} s ({m['audio_s_per_s_batched']:.2f} audio-s/s): "
-              f"{m['one_at_a_time_s'] / m['batched_s']:.2f}x naive")
+        print(f"  naive {m['naive_s']:.1f} s ({m['audio_s_per_s']['naive']:.2f} audio-s/s); moodflow float32 "
+              f"{m['moodflow_float32_s']:.1f} s ({m['speedup_float32']:.2f}x); moodflow dtype auto "
+              f"(= {m['auto_compute_dtype']}) {m['moodflow_auto_s']:.1f} s ({m['speedup_auto']:.2f}x), "
+              f"error vs float32 per state <= {m['auto_rel_error_per_state_max']:.1e}")
     print(f"\nload avg at the end {_load()} (timings are only comparable on an idle machine)")
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, sort_keys=True, default=str) + "\n")

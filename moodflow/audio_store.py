@@ -77,6 +77,12 @@ class AudioStore:
             return self._h5["tracks/audio_hash"][self._index[track_id]].decode()
         return audio_hash(self.signal(track_id), self.sample_rate)
 
+    def audio_hashes(self) -> list[str]:
+        """Every track's :func:`audio_hash`, in store order (one read when recorded at decode)."""
+        if "tracks/audio_hash" in self._h5:
+            return [h.decode() if isinstance(h, bytes) else str(h) for h in self._h5["tracks/audio_hash"][:]]
+        return [self.audio_hash(t) for t in self.ids]
+
     def __len__(self) -> int:
         return len(self.ids)
 
@@ -86,3 +92,9 @@ class AudioStore:
 
     def close(self) -> None:
         self._h5.close()
+
+    def __enter__(self) -> "AudioStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,6 +1,6 @@
-"""Per-track feature cache: one small ``.npz`` per (track audio, extractor config) pair.
+"""Per-track feature cache: one small file per (track audio, extractor config) pair.
 
-An entry lives at ``<root>/<extractor>/<fingerprint>/<aa>/<audio hash>.npz`` where
+An entry lives at ``<root>/<extractor>/<fingerprint>/<aa>/<audio hash>.arrays`` where
 
 - ``audio hash`` is blake2b of the decoded float32 samples and the sample rate, so a track
   re-decoded identically hits and any change to its audio misses, whatever its id;
@@ -9,8 +9,11 @@ An entry lives at ``<root>/<extractor>/<fingerprint>/<aa>/<audio hash>.npz`` whe
   versions of the libraries that compute features.
 
 Entries are written to a temporary name and renamed, so a killed run leaves only whole
-entries; they hold plain arrays and are read with ``allow_pickle=False``. Failed tracks are
-not cached (they are retried on the next run).
+entries. An entry is plain arrays, no pickle (:func:`pack_arrays`): a 16-byte magic, a
+4-byte little-endian header length, a JSON header ``[[name, dtype, shape], ...]`` and the
+arrays' C-order bytes. ``.npz`` served the same purpose but cost 0.7 ms a read (zip and four
+``.npy`` headers) against 0.03 ms; consolidating 18,000 entries is 12 s against 0.5 s.
+Failed tracks are not cached (they are retried on the next run).
 """
 
 from __future__ import annotations
@@ -29,11 +32,39 @@ from moodflow.features.base import TrackFeatures
 from moodflow.store import SCHEMA_VERSION
 from moodflow.versions import package_versions
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 1: .npz entries
+_MAGIC = b"moodflow-arrays\x01"
+_SUFFIX = ".arrays"
 # libraries whose version can change feature values (a pip upgrade must not serve old values)
 _VALUE_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "opensmile", "torch", "transformers")
 _ARRAYS = ("static", "frames", "start_s", "end_s")
 _STALE_PARTIAL_S = 24 * 3600
+
+
+def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
+    """Named numeric arrays as one entry's bytes (see the module docstring)."""
+    arrays = {k: np.ascontiguousarray(a) for k, a in arrays.items()}
+    header = json.dumps([[k, a.dtype.str, list(a.shape)] for k, a in arrays.items()]).encode()
+    return b"".join([_MAGIC, len(header).to_bytes(4, "little"), header, *(a.tobytes() for a in arrays.values())])
+
+
+def unpack_arrays(data: bytes) -> dict[str, np.ndarray]:
+    """The arrays of :func:`pack_arrays` bytes (read-only views); ValueError when damaged."""
+    if not data.startswith(_MAGIC) or len(data) < len(_MAGIC) + 4:
+        raise ValueError("not a moodflow cache entry")
+    start = len(_MAGIC) + 4
+    end = start + int.from_bytes(data[len(_MAGIC):start], "little")
+    pos, out = end, {}
+    for name, dtype, shape in json.loads(data[start:end]):
+        dt = np.dtype(dtype)
+        if dt.kind not in "fiu":
+            raise ValueError(f"entry array {name!r}: dtype {dtype} is not numeric")
+        count = int(np.prod(shape, dtype=np.int64))
+        out[name] = np.frombuffer(data, dtype=dt, count=count, offset=pos).reshape(shape)
+        pos += count * dt.itemsize
+    if pos != len(data):
+        raise ValueError("entry size does not match its header")
+    return out
 
 
 def fingerprint_payload(name: str, version: str, config: dict[str, Any]) -> dict[str, Any]:
@@ -116,14 +147,14 @@ class TrackCache:
                 pass
 
     def path(self, key: str) -> Path:
-        return self.dir / key[:2] / f"{key}.npz"
+        return self.dir / key[:2] / f"{key}{_SUFFIX}"
 
     def __contains__(self, key: str) -> bool:
         return self.path(key).is_file()
 
     def keys(self) -> Iterator[str]:
         """Audio hashes with an entry."""
-        for p in self.dir.glob("??/*.npz"):
+        for p in self.dir.glob(f"??/*{_SUFFIX}"):
             yield p.stem
 
     def save(self, key: str, feats: TrackFeatures) -> Path:
@@ -138,8 +169,7 @@ class TrackCache:
             "end_s": np.asarray(feats.end_s, dtype=np.float64),
         }
         try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, **arrays)
+            tmp.write_bytes(pack_arrays(arrays))
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
@@ -150,8 +180,8 @@ class TrackCache:
         """The entry for ``key``, or None when missing or unreadable/ill-shaped (a miss)."""
         path = self.path(key)
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in _ARRAYS}
+            arrays = unpack_arrays(path.read_bytes())
+            arrays = {k: arrays[k] for k in _ARRAYS}
         except FileNotFoundError:
             return None
         except Exception:  # noqa: BLE001 - a damaged entry is re-extracted, not fatal

@@ -109,12 +109,14 @@ def _init_process() -> None:
 
 
 def warm_up(extractor: Extractor, sample_rate: int = 22050) -> None:
-    """Run the extractor once on 2 s of quiet noise in this process.
+    """Run a JIT-compiling extractor (``jit_compiled``) once on 2 s of quiet noise in this process.
 
     librosa's numba functions are compiled and written to numba's on-disk cache on first use;
     several pool workers compiling them at the same moment can corrupt that cache (seen here as
     a segfault in every later ``chroma_cqt``). Compiling once before the workers start avoids it.
     """
+    if not extractor.jit_compiled:
+        return
     noise = np.random.default_rng(0).normal(scale=0.01, size=2 * sample_rate).astype(np.float32)
     try:
         extractor.extract(noise, sample_rate)
@@ -187,6 +189,8 @@ def extract_store(
     extractor = build_extractor(name, config, grid)
     if not extractor.needs_audio:
         extractor.bind(prepared_dir)  # imported features take their names from the dataset's files
+    else:
+        config = extractor.worker_config()  # e.g. MERT's `dtype: auto` resolved once, here
     writer_args = dict(
         feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
         frame_names=extractor.frame_names(), extractor=name,
@@ -234,14 +238,18 @@ def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_
     audio = AudioStore(audio_path)
     job = make_job(name, config, grid, audio_path)
     pool = _local_pool(extractor, n_workers)
+    stream = None
     try:
         with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer:
             ids = list(audio.ids)
-            futures = _ordered(pool, _bind(extract_track, job), ids, window=2 * n_workers) if pool else None
+            if pool:
+                results = (f.result for f in _ordered(pool, _bind(extract_track, job), ids, window=2 * n_workers))
+            else:
+                stream = extractor.extract_many(str(audio_path), ids)
+                results = (_raise_error(r) for _, r in stream)
             for i, track_id in enumerate(tqdm(ids, desc=f"extract {name}", unit="track")):
                 try:
-                    feats = next(futures).result() if futures else extractor.extract(
-                        audio.signal(track_id), audio.sample_rate)
+                    feats = next(results)()
                 except Exception as exc:  # noqa: BLE001 - one bad track must not lose the others
                     log.warning("extract %s: track %s failed: %s", name, track_id, exc)
                     counts["failed"] += 1
@@ -251,11 +259,24 @@ def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_
                 writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
                 counts["tracks"] += 1
                 counts["extracted"] += 1
+            if stream is not None:
+                stream.close()  # ends the extractor's loader before the store is closed
     finally:
+        if stream is not None:
+            stream.close()
         if pool:
             pool.shutdown(cancel_futures=True)
         audio.close()
     return counts
+
+
+def _raise_error(result: Any) -> Callable[[], TrackFeatures]:
+    """A thunk that returns ``result``, or raises it when it is an exception."""
+    def thunk() -> TrackFeatures:
+        if isinstance(result, BaseException):
+            raise result
+        return result
+    return thunk
 
 
 class _bind:
@@ -276,7 +297,7 @@ def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *,
     audio = AudioStore(audio_path)
     try:
         ids = list(audio.ids)
-        keys = [audio.audio_hash(t) for t in ids]
+        keys = audio.audio_hashes()
         todo: dict[str, str] = {}  # key -> one track id with that audio
         for track_id, key in zip(ids, keys):
             if key not in cache and key not in todo:
@@ -324,12 +345,20 @@ def _run_local(extractor: Extractor, job: dict, items: list[tuple[str, str]], n_
     """Yield ((track_id, key), error or None) for every item, extracted on this machine."""
     pool = _local_pool(extractor, min(n_workers, len(items)))
     if pool is None:  # in this process, with the stage's own extractor (MERT loads its model once)
-        audio, cache = AudioStore(job["audio_path"]), TrackCache.from_spec(job["cache"])
+        cache = TrackCache.from_spec(job["cache"])
+        stream = extractor.extract_many(job["audio_path"], [track_id for track_id, _ in items])
         try:
-            for item in items:
-                yield item, _extract_into(extractor, audio, cache, *item)
+            for item, (_, result) in zip(items, stream):
+                if isinstance(result, BaseException):
+                    yield item, f"{type(result).__name__}: {result}"
+                    continue
+                try:
+                    cache.save(item[1], result)
+                    yield item, None
+                except Exception as exc:  # noqa: BLE001 - e.g. the cache folder is full
+                    yield item, f"{type(exc).__name__}: {exc}"
         finally:
-            audio.close()
+            stream.close()
         return
     try:
         for item, error in _unordered(pool, _bind(extract_track_to_cache, job), items, window=2 * n_workers):

@@ -99,7 +99,10 @@ class Predictor:
         if isinstance(config, str):
             config = json.loads(config)
         name = self.manifest.get("feature_extractor") or self.manifest.get("feature_set")
-        self.extractor: Extractor = build_extractor(name, config.get("extractor") or {}, config.get("grid") or {})
+        settings = dict(config.get("extractor") or {})
+        if settings.get("dtype") == "auto" and config.get("compute_dtype"):
+            settings["dtype"] = config["compute_dtype"]  # the precision the training features had
+        self.extractor: Extractor = build_extractor(name, settings, config.get("grid") or {})
         if not self.extractor.needs_audio:
             raise PredictError(
                 f"{self.folder}: feature set {name!r} is imported from the dataset's files, so the model "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from importlib import metadata
 
 _PACKAGES = (
@@ -12,10 +13,15 @@ _PACKAGES = (
 
 def package_versions() -> dict[str, str]:
     """Installed versions of the packages that shape moodflow's outputs."""
+    return dict(_installed_versions())
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_versions() -> tuple[tuple[str, str], ...]:
     out = {}
     for name in _PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             continue
-    return out
+    return tuple(out.items())

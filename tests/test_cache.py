@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from moodflow.audio_store import AudioStoreWriter, audio_hash
-from moodflow.cache import TrackCache
+from moodflow.cache import TrackCache, pack_arrays, unpack_arrays
 from moodflow.extraction import build_extractor, extract_store
 from moodflow.features.base import TrackFeatures
 
@@ -90,8 +90,9 @@ def test_entry_roundtrip_and_damaged_entry_is_a_miss(tmp_path):
     wrong = TrackFeatures(np.zeros(5, np.float32), np.zeros((2, 24), np.float32), np.zeros(2), np.ones(2))
     cache.save(key, wrong)
     assert cache.load(key) is None  # wrong feature count for chroma
-    with np.load(path, allow_pickle=False) as npz:  # plain arrays, no pickle needed
-        assert set(npz.files) == {"static", "frames", "start_s", "end_s"}
+    arrays = unpack_arrays(path.read_bytes())  # plain arrays, no pickle
+    assert list(arrays) == ["static", "frames", "start_s", "end_s"]
+    assert arrays["frames"].shape == (2, 24) and arrays["end_s"].dtype == np.float64
 
 
 def test_fingerprint_follows_config_grid_and_version(tmp_path):
@@ -173,8 +174,8 @@ def test_damaged_entry_is_re_extracted(tmp_path):
     cache_root = tmp_path / "cache"
     run(tmp_path, audio, "a.h5", cache_root)
     cache = TrackCache.for_extractor(cache_root, build_extractor("chroma", CHROMA))
-    entry = next(cache.dir.glob("??/*.npz"))
-    entry.write_bytes(b"not an npz")
+    entry = next(cache.dir.glob("??/*.arrays"))
+    entry.write_bytes(b"not an entry")
     counts = run(tmp_path, audio, "b.h5", cache_root)
     assert counts["extracted"] == 1 and counts["failed"] == 0
     assert_same_store(tmp_path / "a.h5", tmp_path / "b.h5")
@@ -194,6 +195,26 @@ def test_decode_records_the_cache_key(tmp_path):
     y = (0.1 * rng.standard_normal(SR)).astype(np.float32)
     with AudioStoreWriter(tmp_path / "a.h5", sample_rate=SR, dataset="synthetic") as writer:
         writer.append("t0", y)
+        writer.append("t1", y[::-1].copy())
     store = AudioStore(tmp_path / "a.h5")
     assert store.audio_hash("t0") == audio_hash(y, SR) == audio_hash(store.signal("t0"), SR)
+    assert store.audio_hashes() == [store.audio_hash("t0"), audio_hash(y[::-1].copy(), SR)]
     store.close()
+
+
+def test_entry_format_roundtrip_and_refusals():
+    arrays = {"static": np.arange(3, dtype=np.float32), "frames": np.zeros((0, 4, 2), np.float32),
+              "start_s": np.array([0.1, 12.3]), "n": np.array([7], dtype=np.int64)}
+    got = unpack_arrays(pack_arrays(arrays))
+    assert list(got) == list(arrays)
+    for k in arrays:
+        assert got[k].dtype == arrays[k].dtype and got[k].shape == arrays[k].shape
+        np.testing.assert_array_equal(got[k], arrays[k])
+    data = pack_arrays(arrays)
+    with pytest.raises(ValueError, match="size"):
+        unpack_arrays(data + b"\0")
+    with pytest.raises(ValueError, match="not a moodflow"):
+        unpack_arrays(b"PK\x03\x04" + data)
+    objects = pack_arrays({"x": np.zeros(2)}).replace(b'"<f8"', b'"|O8"')
+    with pytest.raises(ValueError, match="not numeric"):
+        unpack_arrays(objects)

@@ -50,7 +50,7 @@ def test_killed_run_resumes_and_equals_an_uninterrupted_one(tmp_path):
     assert 3 <= done < N, done
     assert not out.exists()
     assert not list(out.parent.glob("*")) if out.parent.exists() else True  # no half-written store either
-    for entry in cache.dir.glob("??/*.npz"):
+    for entry in cache.dir.glob("??/*.arrays"):
         assert cache.load(entry.stem) is not None  # every entry is whole
 
     counts = run(tmp_path, audio, "features/chroma.h5", cache_root, config=CQT)

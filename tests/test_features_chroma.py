@@ -95,3 +95,31 @@ def test_signal_shorter_than_a_large_fft_has_no_frame_times():
     feats = ChromaExtractor({"kind": "stft", "n_fft": 32768}).extract(chord_sequence(1.2), SR)
     assert np.isnan(feats.static).all() and feats.frames.shape == (0, 24)
     assert len(feats.start_s) == len(feats.end_s) == 0
+
+
+def test_filter_bank_memo_is_bit_identical_and_hits():
+    """The in-memory CQT filter-bank memo changes no value (librosa scales its copy in place)."""
+    import librosa
+
+    from moodflow.features import cqt_filters
+
+    rng = np.random.default_rng(7)
+    sr = 22050
+    t = np.arange(3 * sr) / sr
+    signals = [(0.3 * np.sin(2 * np.pi * f * t) + 0.02 * rng.standard_normal(len(t))).astype(np.float32)
+               for f in (220.0, 233.1, 220.0)]
+    cqt_filters.uninstall()
+    plain = [librosa.feature.chroma_cqt(y=y, sr=sr) for y in signals]
+    try:
+        assert cqt_filters.install() and cqt_filters.install()  # idempotent
+        before = dict(cqt_filters.stats)
+        memo = [librosa.feature.chroma_cqt(y=y, sr=sr) for y in signals]
+        again = [librosa.feature.chroma_cqt(y=y, sr=sr) for y in signals]
+    finally:
+        cqt_filters.uninstall()
+    for a, b, c in zip(plain, memo, again):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    assert cqt_filters.stats["hits"] - before["hits"] > cqt_filters.stats["misses"] - before["misses"]
+    out = ChromaExtractor().extract(signals[0], sr)  # the extractor installs it itself
+    np.testing.assert_allclose(out.static[:12], plain[0].mean(axis=1), rtol=1e-6)

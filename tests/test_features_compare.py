@@ -48,7 +48,7 @@ def reference(signal):
 def test_registered_with_published_defaults():
     ex = EXTRACTORS.get("compare")()
     assert isinstance(ex, CompareExtractor)
-    assert ex.parallel == "threads"
+    assert ex.parallel == "processes"
     assert len(ex.feature_names()) == 6373
     assert len(ex.lld_names()) == 130
     assert ex.frame_shape() == (260,)

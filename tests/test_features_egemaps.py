@@ -39,7 +39,7 @@ def reference(signal):
 
 def test_registered_with_published_defaults(reference):
     ex = EXTRACTORS.get("egemaps")()
-    assert isinstance(ex, EgemapsExtractor) and ex.parallel == "threads"
+    assert isinstance(ex, EgemapsExtractor) and ex.parallel == "processes"
     assert ex.feature_names() == list(reference["func"].columns) and len(ex.feature_names()) == 88
     assert ex.lld_names() == list(reference["lld"].columns) and len(ex.lld_names()) == 25
     assert ex.frame_shape() == (50,) and ex.frame_names()[25] == "Loudness_sma3__std"

@@ -50,7 +50,7 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def extractor(tiny) -> MertExtractor:
-    return MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4})
+    return MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4, "dtype": "float32"})
 
 
 def _signal(seconds: float, sr: int = SR, seed: int = 1) -> np.ndarray:
@@ -157,9 +157,9 @@ def test_hub_id_resolves_from_the_cache_offline(tiny, tmp_path, monkeypatch):
         (snap / f.name).symlink_to(f)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    ex = MertExtractor({"device": "cpu", "threads": 1})
+    ex = MertExtractor({"device": "cpu", "threads": 1, "dtype": "float32"})
     out = ex.extract(_signal(2.0), SR)
-    ref = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1}).extract(_signal(2.0), SR)
+    ref = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(_signal(2.0), SR)
     np.testing.assert_array_equal(out.frames, ref.frames)
 
 
@@ -199,12 +199,12 @@ def test_shapes_names_and_times(extractor):
 
 
 def test_max_duration(tiny):
-    ex = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "max_duration_s": 7.0})
+    ex = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "max_duration_s": 7.0, "dtype": "float32"})
     out = ex.extract(_signal(12.3), SR)
     np.testing.assert_allclose(out.end_s, [5.0, 7.0])
-    full = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1}).extract(_signal(12.3), SR)
+    full = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(_signal(12.3), SR)
     np.testing.assert_allclose(out.frames[0], full.frames[0], rtol=1e-5, atol=1e-6)
-    keep_all = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "min_window_s": 0.0})
+    keep_all = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "min_window_s": 0.0, "dtype": "float32"})
     out = keep_all.extract(_signal(10.0 + 300 / SR), SR)  # a 300-sample tail yields no frame
     np.testing.assert_allclose(out.end_s, [5.0, 10.0])
 
@@ -228,7 +228,7 @@ def test_windows_match_a_direct_forward_pass(extractor):
 def test_batched_equals_unbatched(tiny, extractor):
     y = _signal(17.2)  # three full windows and a 2.2 s tail
     batched = extractor.extract(y, SR)
-    single = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 1}).extract(y, SR)
+    single = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 1, "dtype": "float32"}).extract(y, SR)
     assert batched.frames.shape == (4, N_STATES, HIDDEN)
     np.testing.assert_allclose(batched.frames, single.frames, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(batched.static, single.static, rtol=1e-5, atol=1e-6)
@@ -250,7 +250,7 @@ def test_other_sample_rates_are_resampled(extractor):
 def test_fp32_is_deterministic_and_bf16_error_is_bounded(tiny, extractor):
     y = _signal(12.3, seed=3)
     a = extractor.extract(y, SR)
-    b = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4}).extract(y, SR)
+    b = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4, "dtype": "float32"}).extract(y, SR)
     np.testing.assert_array_equal(a.frames, b.frames)
     np.testing.assert_array_equal(a.frames, extractor.extract(y, SR).frames)
     bf16 = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4, "dtype": "bfloat16"})
@@ -271,7 +271,7 @@ def test_reduced_precision_guard(tmp_path):
     according to the error measured here independently of the loader.
     """
     ckpt = write_tiny_mert(tmp_path / "g4", num_conv_pos_embedding_groups=4)
-    fp32 = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1})
+    fp32 = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "float32"})
     err = positional_conv_error(fp32.load().to(torch.bfloat16))
     print(f"bf16 positional conv error with 8 channels a group: {err:.3g}")
     bf16 = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "bfloat16"})
@@ -283,7 +283,7 @@ def test_reduced_precision_guard(tmp_path):
             bf16.extract(y, SR)
         assert again.value is first.value
     else:
-        ref = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1}).extract(y, SR)
+        ref = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(y, SR)
         got = bf16.extract(y, SR)
         assert np.linalg.norm(got.frames - ref.frames) / np.linalg.norm(ref.frames) < BF16_REL_BOUND
 
@@ -291,7 +291,7 @@ def test_reduced_precision_guard(tmp_path):
 def test_pre_ln_uses_last_hidden_state(tmp_path):
     """For pre-LN checkpoints (MERT-330M) the last state must be the layer-normed output."""
     ckpt = write_tiny_mert(tmp_path / "preln", do_stable_layer_norm=True, seed=2)
-    ex = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1})
+    ex = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "float32"})
     y = _signal(5.0)
     out = ex.extract(y, SR)
     x = torch.from_numpy(((y - y.mean()) / np.sqrt(y.var() + 1e-7)).astype(np.float32))[None]
@@ -306,10 +306,10 @@ def test_pre_ln_uses_last_hidden_state(tmp_path):
 
 def test_do_normalize_is_read_and_recorded(tiny, tmp_path):
     raw = write_tiny_mert(tmp_path / "raw", do_normalize=False, seed=0)
-    ex = MertExtractor({"model": str(raw), "device": "cpu", "threads": 1})
+    ex = MertExtractor({"model": str(raw), "device": "cpu", "threads": 1, "dtype": "float32"})
     assert ex.config_dict()["checkpoint"]["do_normalize"] is False
     y = _signal(5.0)
-    normed = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1}).extract(y, SR)
+    normed = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(y, SR)
     assert not np.allclose(ex.extract(y, SR).frames, normed.frames, atol=1e-4)
     assert json.loads((raw / "preprocessor_config.json").read_text())["do_normalize"] is False
 
@@ -342,7 +342,7 @@ def test_feature_store_through_the_runner(tiny, tmp_path):
     with AudioStoreWriter(audio, sample_rate=22050, dataset="demo") as w:
         w.append("a", _signal(12.3, sr=22050))
         w.append("short", np.zeros(50, np.float32))
-    counts = extract_store(name="mert", config={"model": str(tiny), "device": "cpu", "threads": 1},
+    counts = extract_store(name="mert", config={"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32"},
                            grid=None, audio_path=audio, prepared_dir=tmp_path,
                            out_path=tmp_path / "mert.h5", dataset="demo")
     assert counts["failed"] == 1

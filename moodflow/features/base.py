@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
@@ -46,6 +46,9 @@ class Extractor(ABC):
     Config: ClassVar[type] = object
     parallel: ClassVar[str] = "processes"
     needs_audio: ClassVar[bool] = True
+    # True when the first call compiles code into an on-disk cache (librosa's numba functions):
+    # the runner then calls it once before starting worker processes (``extraction.warm_up``).
+    jit_compiled: ClassVar[bool] = False
 
     def __init__(self, config: dict[str, Any] | None = None, grid: GridConfig | None = None):
         config = dict(config or {})
@@ -78,6 +81,22 @@ class Extractor(ABC):
     @abstractmethod
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
         """Features of one mono float32 signal in [-1, 1]."""
+
+    def worker_config(self) -> dict[str, Any]:
+        """The settings other processes (pool or Dask workers) build their extractor from."""
+        return dataclasses.asdict(self.config)
+
+    def extract_many(self, audio_path: str, track_ids: list[str]) -> Iterator[tuple[str, Any]]:
+        """(track_id, TrackFeatures or the exception it raised) for each track, in order, in this
+        process; extractors that can overlap reading with computing override it (MERT)."""
+        from moodflow.audio_store import AudioStore
+
+        with AudioStore(audio_path) as audio:
+            for track_id in track_ids:
+                try:
+                    yield track_id, self.extract(audio.signal(track_id), audio.sample_rate)
+                except Exception as exc:  # noqa: BLE001 - reported per track by the runner
+                    yield track_id, exc
 
 
 class DatasetFeatureImporter(Extractor):

@@ -13,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from moodflow.features import EXTRACTORS
+from moodflow.features import EXTRACTORS, cqt_filters
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.grid import frame_grid, window_stats
 
@@ -47,6 +47,7 @@ def chroma(
 
     y = np.asarray(y, dtype=np.float32)
     if kind == "cqt":
+        cqt_filters.install()  # the filter bank once per process, not once per track
         return librosa.feature.chroma_cqt(
             y=y, sr=sample_rate, hop_length=hop_length, n_chroma=12,
             bins_per_octave=bins_per_octave, tuning=tuning,
@@ -71,6 +72,7 @@ class ChromaExtractor(Extractor):
     version = "1"
     Config = ChromaConfig
     parallel: ClassVar[str] = "processes"
+    jit_compiled: ClassVar[bool] = True  # librosa's numba functions
 
     def __init__(self, config=None, grid=None):
         super().__init__(config, grid)
