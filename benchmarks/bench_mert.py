@@ -39,23 +39,16 @@ MERT_95M = dict(
 )
 
 
-def build_95m(dtype: str = "float32", device: str = "cpu"):
-    """(model, processor): a random MERT-v1-95M-shaped HubertModel and its 24 kHz processor."""
+def save_checkpoint(folder: Path) -> Path:
+    """A random MERT-v1-95M-shaped model and its 24 kHz processor, saved where
+    ``features.mert.model`` can point."""
     import torch
     from transformers import HubertConfig, HubertModel, Wav2Vec2FeatureExtractor
 
     torch.manual_seed(0)
-    model = HubertModel(HubertConfig(**MERT_95M)).eval().to(device=device, dtype=getattr(torch, dtype))
-    processor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0,
-                                         do_normalize=True, return_attention_mask=True)
-    return model, processor
-
-
-def save_checkpoint(folder: Path) -> Path:
-    """The random 95M-shaped model and its processor, saved where ``features.mert.model`` can point."""
-    model, processor = build_95m()
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
+    HubertModel(HubertConfig(**MERT_95M)).save_pretrained(folder)
+    Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=24000, padding_value=0.0, do_normalize=True,
+                             return_attention_mask=True).save_pretrained(folder)
     return folder
 
 

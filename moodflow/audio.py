@@ -55,8 +55,9 @@ def _read_any(path: Path) -> tuple[np.ndarray, int]:
     if not_audio:
         raise AudioError(path, not_audio)
     try:
-        declared = sf.info(str(path)).frames
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        with sf.SoundFile(str(path)) as f:  # one open: header and samples
+            declared, sr = f.frames, f.samplerate
+            data = f.read(dtype="float32", always_2d=True)
     except Exception as first:  # noqa: BLE001 - report below with the fallback's reason
         try:
             import librosa

@@ -44,7 +44,7 @@ def decode_dataset(
     prepared_dir = Path(prepared_dir)
     prepared = PreparedDataset.read(prepared_dir)
     manifest = prepared.manifest
-    paths = [prepared_dir / p if not Path(p).is_absolute() else Path(p) for p in manifest["audio_path"].astype(str)]
+    paths = [prepared_dir / p for p in manifest["audio_path"].astype(str)]  # an absolute p stays itself
     errors: list[dict[str, str]] = []
     decoded = 0
 

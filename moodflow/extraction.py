@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 from collections import deque
+from contextlib import ExitStack, closing
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -86,16 +87,31 @@ def extract_track_to_cache(job: dict[str, Any], track_id: str, key: str) -> str 
     try:
         state = _worker_state(job)
     except Exception as exc:  # noqa: BLE001 - e.g. the audio store is not reachable from this worker
-        return f"{type(exc).__name__}: {exc}"
+        return _error_text(exc)
     return _extract_into(*state, track_id, key)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _save_outcome(cache: TrackCache, key: str, outcome: TrackFeatures | BaseException) -> str | None:
+    """Cache one track's features; the error text (of its extraction or of saving), or None."""
+    if isinstance(outcome, BaseException):
+        return _error_text(outcome)
+    try:
+        cache.save(key, outcome)
+        return None
+    except Exception as exc:  # noqa: BLE001 - e.g. the cache folder is full
+        return _error_text(exc)
 
 
 def _extract_into(extractor: Extractor, audio: AudioStore, cache: TrackCache, track_id: str, key: str) -> str | None:
     try:
-        cache.save(key, extractor.extract(audio.signal(track_id), audio.sample_rate))
-        return None
+        outcome = extractor.extract(audio.signal(track_id), audio.sample_rate)
     except Exception as exc:  # noqa: BLE001 - reported back; one bad track must not stop the others
-        return f"{type(exc).__name__}: {exc}"
+        outcome = exc
+    return _save_outcome(cache, key, outcome)
 
 
 def _init_process() -> None:
@@ -134,15 +150,23 @@ def _local_pool(extractor: Extractor, n_workers: int) -> Executor | None:
     return ProcessPoolExecutor(max_workers=n_workers, initializer=_init_process)
 
 
-def _ordered(pool: Executor, fn: Callable, ids: list[str], window: int) -> Iterator[Future]:
-    """Submit ``fn(id)`` keeping at most ``window`` tasks in flight; yield futures in order."""
+def _ordered(pool: Executor, fn: Callable, ids: list[str], window: int) -> Iterator[TrackFeatures | BaseException]:
+    """Submit ``fn(id)`` keeping at most ``window`` tasks in flight; yield outcomes in order
+    (the result, or the exception the task raised)."""
     pending: deque[Future] = deque()
+
+    def outcome(future: Future) -> TrackFeatures | BaseException:
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - reported for this track only
+            return exc
+
     for track_id in ids:
         pending.append(pool.submit(fn, track_id))
         if len(pending) >= window:
-            yield pending.popleft()
+            yield outcome(pending.popleft())
     while pending:
-        yield pending.popleft()
+        yield outcome(pending.popleft())
 
 
 def _unordered(pool: Executor, fn: Callable, items: Iterable[tuple], window: int) -> Iterator[tuple[tuple, Any]]:
@@ -238,45 +262,30 @@ def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_
     audio = AudioStore(audio_path)
     job = make_job(name, config, grid, audio_path)
     pool = _local_pool(extractor, n_workers)
-    stream = None
     try:
-        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer:
+        # the ExitStack ends the extractor's own stream (MERT's loader) before the store closes
+        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer, ExitStack() as stack:
             ids = list(audio.ids)
             if pool:
-                results = (f.result for f in _ordered(pool, _bind(extract_track, job), ids, window=2 * n_workers))
+                outcomes = _ordered(pool, _bind(extract_track, job), ids, window=2 * n_workers)
             else:
-                stream = extractor.extract_many(str(audio_path), ids)
-                results = (_raise_error(r) for _, r in stream)
-            for i, track_id in enumerate(tqdm(ids, desc=f"extract {name}", unit="track")):
-                try:
-                    feats = next(results)()
-                except Exception as exc:  # noqa: BLE001 - one bad track must not lose the others
-                    log.warning("extract %s: track %s failed: %s", name, track_id, exc)
-                    counts["failed"] += 1
-                    _append_failed(writer, extractor, track_id, float(audio.durations[i]))
-                    continue
+                stream = stack.enter_context(closing(extractor.extract_many(str(audio_path), ids)))
+                outcomes = (outcome for _, outcome in stream)
+            for i, (track_id, feats) in enumerate(zip(tqdm(ids, desc=f"extract {name}", unit="track"), outcomes)):
                 duration = float(audio.durations[i])
+                if isinstance(feats, BaseException):  # one bad track must not lose the others
+                    log.warning("extract %s: track %s failed: %s", name, track_id, feats)
+                    counts["failed"] += 1
+                    _append_failed(writer, extractor, track_id, duration)
+                    continue
                 writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
                 counts["tracks"] += 1
                 counts["extracted"] += 1
-            if stream is not None:
-                stream.close()  # ends the extractor's loader before the store is closed
     finally:
-        if stream is not None:
-            stream.close()
         if pool:
             pool.shutdown(cancel_futures=True)
         audio.close()
     return counts
-
-
-def _raise_error(result: Any) -> Callable[[], TrackFeatures]:
-    """A thunk that returns ``result``, or raises it when it is an exception."""
-    def thunk() -> TrackFeatures:
-        if isinstance(result, BaseException):
-            raise result
-        return result
-    return thunk
 
 
 class _bind:
@@ -346,19 +355,9 @@ def _run_local(extractor: Extractor, job: dict, items: list[tuple[str, str]], n_
     pool = _local_pool(extractor, min(n_workers, len(items)))
     if pool is None:  # in this process, with the stage's own extractor (MERT loads its model once)
         cache = TrackCache.from_spec(job["cache"])
-        stream = extractor.extract_many(job["audio_path"], [track_id for track_id, _ in items])
-        try:
-            for item, (_, result) in zip(items, stream):
-                if isinstance(result, BaseException):
-                    yield item, f"{type(result).__name__}: {result}"
-                    continue
-                try:
-                    cache.save(item[1], result)
-                    yield item, None
-                except Exception as exc:  # noqa: BLE001 - e.g. the cache folder is full
-                    yield item, f"{type(exc).__name__}: {exc}"
-        finally:
-            stream.close()
+        with closing(extractor.extract_many(job["audio_path"], [track_id for track_id, _ in items])) as stream:
+            for item, (_, outcome) in zip(items, stream):
+                yield item, _save_outcome(cache, item[1], outcome)
         return
     try:
         for item, error in _unordered(pool, _bind(extract_track_to_cache, job), items, window=2 * n_workers):

@@ -66,7 +66,6 @@ class FeatureStoreWriter(AtomicH5Writer):
         config: dict[str, Any],
         dataset: str,
         sample_rate: int | None,
-        n_tracks_hint: int = 0,
         frame_names: list[str] | None = None,
     ):
         super().__init__(path)

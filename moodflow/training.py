@@ -205,7 +205,7 @@ def train_and_evaluate(
         "format_version": FORMAT_VERSION,
         "model": model_name,
         "model_class": f"{model_cls.__module__}.{model_cls.__qualname__}",
-        "model_kind": "neural" if model_cls.__module__.split(".")[-1] in ("mlp", "seq", "multitask") else "classical",
+        "model_kind": "neural" if model_cls.neural else "classical",
         "params": params,
         "task": spec.task,
         "tasks": tasks,

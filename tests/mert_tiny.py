@@ -140,3 +140,10 @@ def write_tiny_mert(
     if weights:
         torch.save(random_state_dict(cfg, seed), directory / "pytorch_model.bin")
     return directory
+
+
+def tiny_extractor(checkpoint: Path, **settings: Any):
+    """A CPU, one-thread ``MertExtractor`` on ``checkpoint``, ``settings`` on top."""
+    from moodflow.features.mert import MertExtractor
+
+    return MertExtractor({"model": str(checkpoint), "device": "cpu", "threads": 1, **settings})

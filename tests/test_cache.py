@@ -103,7 +103,7 @@ def test_fingerprint_follows_config_grid_and_version(tmp_path):
     assert base.dir == same.dir
     assert len({base.dir, other_cfg.dir, other_grid.dir}) == 3
     ex = build_extractor("chroma", CHROMA)
-    bumped = TrackCache(tmp_path, name="chroma", version="2", config=ex.config_dict(), feature_count=24,
+    bumped = TrackCache(tmp_path, name="chroma", version=ex.version + ".bumped", config=ex.config_dict(), feature_count=24,
                         frame_shape=(24,))
     assert bumped.dir != base.dir
     assert base.payload["store_schema_version"] >= 1 and "librosa" in base.payload["packages"]

@@ -15,7 +15,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from mert_tiny import TINY_SIZES, mert_config, write_tiny_mert  # noqa: E402
+from mert_tiny import TINY_SIZES, mert_config, tiny_extractor, write_tiny_mert  # noqa: E402
 
 from moodflow.features import EXTRACTORS  # noqa: E402
 from moodflow.features.mert import (  # noqa: E402
@@ -27,6 +27,7 @@ from moodflow.features.mert_loading import (  # noqa: E402
     DEFAULT_MODEL,
     DEFAULT_REVISION,
     MertUnsupported,
+    POSITIONAL_CONV_TOL,
     MertWeightsMissing,
     load_model,
     positional_conv_error,
@@ -50,7 +51,7 @@ def tiny(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def extractor(tiny) -> MertExtractor:
-    return MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4, "dtype": "float32"})
+    return tiny_extractor(tiny, batch_size=4, dtype="float32")
 
 
 def _signal(seconds: float, sr: int = SR, seed: int = 1) -> np.ndarray:
@@ -159,7 +160,7 @@ def test_hub_id_resolves_from_the_cache_offline(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ex = MertExtractor({"device": "cpu", "threads": 1, "dtype": "float32"})
     out = ex.extract(_signal(2.0), SR)
-    ref = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(_signal(2.0), SR)
+    ref = tiny_extractor(tiny, dtype="float32").extract(_signal(2.0), SR)
     np.testing.assert_array_equal(out.frames, ref.frames)
 
 
@@ -199,12 +200,12 @@ def test_shapes_names_and_times(extractor):
 
 
 def test_max_duration(tiny):
-    ex = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "max_duration_s": 7.0, "dtype": "float32"})
+    ex = tiny_extractor(tiny, max_duration_s=7.0, dtype="float32")
     out = ex.extract(_signal(12.3), SR)
     np.testing.assert_allclose(out.end_s, [5.0, 7.0])
-    full = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(_signal(12.3), SR)
+    full = tiny_extractor(tiny, dtype="float32").extract(_signal(12.3), SR)
     np.testing.assert_allclose(out.frames[0], full.frames[0], rtol=1e-5, atol=1e-6)
-    keep_all = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "min_window_s": 0.0, "dtype": "float32"})
+    keep_all = tiny_extractor(tiny, min_window_s=0.0, dtype="float32")
     out = keep_all.extract(_signal(10.0 + 300 / SR), SR)  # a 300-sample tail yields no frame
     np.testing.assert_allclose(out.end_s, [5.0, 10.0])
 
@@ -228,7 +229,7 @@ def test_windows_match_a_direct_forward_pass(extractor):
 def test_batched_equals_unbatched(tiny, extractor):
     y = _signal(17.2)  # three full windows and a 2.2 s tail
     batched = extractor.extract(y, SR)
-    single = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 1, "dtype": "float32"}).extract(y, SR)
+    single = tiny_extractor(tiny, batch_size=1, dtype="float32").extract(y, SR)
     assert batched.frames.shape == (4, N_STATES, HIDDEN)
     np.testing.assert_allclose(batched.frames, single.frames, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(batched.static, single.static, rtol=1e-5, atol=1e-6)
@@ -250,10 +251,10 @@ def test_other_sample_rates_are_resampled(extractor):
 def test_fp32_is_deterministic_and_bf16_error_is_bounded(tiny, extractor):
     y = _signal(12.3, seed=3)
     a = extractor.extract(y, SR)
-    b = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4, "dtype": "float32"}).extract(y, SR)
+    b = tiny_extractor(tiny, batch_size=4, dtype="float32").extract(y, SR)
     np.testing.assert_array_equal(a.frames, b.frames)
     np.testing.assert_array_equal(a.frames, extractor.extract(y, SR).frames)
-    bf16 = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "batch_size": 4, "dtype": "bfloat16"})
+    bf16 = tiny_extractor(tiny, batch_size=4, dtype="bfloat16")
     assert next(bf16.load().parameters()).dtype == torch.bfloat16
     c = bf16.extract(y, SR)
     assert c.frames.dtype == np.float32
@@ -271,19 +272,19 @@ def test_reduced_precision_guard(tmp_path):
     according to the error measured here independently of the loader.
     """
     ckpt = write_tiny_mert(tmp_path / "g4", num_conv_pos_embedding_groups=4)
-    fp32 = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "float32"})
+    fp32 = tiny_extractor(ckpt, dtype="float32")
     err = positional_conv_error(fp32.load().to(torch.bfloat16))
     print(f"bf16 positional conv error with 8 channels a group: {err:.3g}")
-    bf16 = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "bfloat16"})
+    bf16 = tiny_extractor(ckpt, dtype="bfloat16")
     y = _signal(5.0)
-    if err >= 2e-2:
+    if err >= POSITIONAL_CONV_TOL:
         with pytest.raises(MertUnsupported, match="dtype: float32") as first:
             bf16.extract(y, SR)
         with pytest.raises(MertUnsupported) as again:  # remembered: no reload for each track
             bf16.extract(y, SR)
         assert again.value is first.value
     else:
-        ref = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(y, SR)
+        ref = tiny_extractor(ckpt, dtype="float32").extract(y, SR)
         got = bf16.extract(y, SR)
         assert np.linalg.norm(got.frames - ref.frames) / np.linalg.norm(ref.frames) < BF16_REL_BOUND
 
@@ -291,7 +292,7 @@ def test_reduced_precision_guard(tmp_path):
 def test_pre_ln_uses_last_hidden_state(tmp_path):
     """For pre-LN checkpoints (MERT-330M) the last state must be the layer-normed output."""
     ckpt = write_tiny_mert(tmp_path / "preln", do_stable_layer_norm=True, seed=2)
-    ex = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "float32"})
+    ex = tiny_extractor(ckpt, dtype="float32")
     y = _signal(5.0)
     out = ex.extract(y, SR)
     x = torch.from_numpy(((y - y.mean()) / np.sqrt(y.var() + 1e-7)).astype(np.float32))[None]
@@ -306,10 +307,10 @@ def test_pre_ln_uses_last_hidden_state(tmp_path):
 
 def test_do_normalize_is_read_and_recorded(tiny, tmp_path):
     raw = write_tiny_mert(tmp_path / "raw", do_normalize=False, seed=0)
-    ex = MertExtractor({"model": str(raw), "device": "cpu", "threads": 1, "dtype": "float32"})
+    ex = tiny_extractor(raw, dtype="float32")
     assert ex.config_dict()["checkpoint"]["do_normalize"] is False
     y = _signal(5.0)
-    normed = MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32"}).extract(y, SR)
+    normed = tiny_extractor(tiny, dtype="float32").extract(y, SR)
     assert not np.allclose(ex.extract(y, SR).frames, normed.frames, atol=1e-4)
     assert json.loads((raw / "preprocessor_config.json").read_text())["do_normalize"] is False
 

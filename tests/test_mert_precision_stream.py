@@ -14,11 +14,10 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from mert_tiny import write_tiny_mert  # noqa: E402
+from mert_tiny import tiny_extractor, write_tiny_mert  # noqa: E402
 
 from moodflow.audio_store import AudioStoreWriter  # noqa: E402
 from moodflow.features import mert_precision  # noqa: E402
-from moodflow.features.mert import MertExtractor  # noqa: E402
 from moodflow.features.mert_precision import REDUCED_PRECISION_BOUND, probe_windows, resolve_dtype  # noqa: E402
 
 SR = 22050
@@ -47,10 +46,6 @@ def audio(tmp_path_factory) -> Path:
     return path
 
 
-def _mert(tiny: Path, **kw) -> MertExtractor:
-    return MertExtractor({"model": str(tiny), "device": "cpu", "threads": 1, **kw})
-
-
 def test_resolve_dtype(monkeypatch):
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: True)
     assert resolve_dtype("auto", "cpu") == "bfloat16"
@@ -70,18 +65,18 @@ def test_probe_is_fixed():
 
 def test_auto_without_native_bf16_is_float32_and_loads_nothing(tiny, monkeypatch):
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: False)
-    ex = _mert(tiny)
+    ex = tiny_extractor(tiny)
     assert ex.compute_dtype == "float32"
     assert ex._model is None  # deciding did not need the weights
     assert ex.config_dict()["compute_dtype"] == "float32"
     assert ex.worker_config()["dtype"] == "float32"
-    ref = _mert(tiny, dtype="float32").extract(_signal(6.0, 1), SR)
+    ref = tiny_extractor(tiny, dtype="float32").extract(_signal(6.0, 1), SR)
     np.testing.assert_array_equal(ex.extract(_signal(6.0, 1), SR).frames, ref.frames)
 
 
 def test_auto_with_native_bf16_measures_then_uses_it(tiny, monkeypatch, caplog):
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: True)
-    ex = _mert(tiny)
+    ex = tiny_extractor(tiny)
     with caplog.at_level(logging.INFO, logger="moodflow.features.mert"):
         assert ex.compute_dtype == "bfloat16"
     assert next(ex.load().parameters()).dtype == torch.bfloat16
@@ -89,7 +84,7 @@ def test_auto_with_native_bf16_measures_then_uses_it(tiny, monkeypatch, caplog):
     assert ex.worker_config()["dtype"] == "bfloat16"  # workers run what the stage measured
     y = _signal(12.0, 2)
     low = ex.extract(y, SR)
-    ref = _mert(tiny, dtype="float32").extract(y, SR)
+    ref = tiny_extractor(tiny, dtype="float32").extract(y, SR)
     errors = [np.linalg.norm(low.frames[:, s] - ref.frames[:, s]) / np.linalg.norm(ref.frames[:, s])
               for s in range(ref.frames.shape[1])]
     print("auto (bf16) vs float32 per state:", np.round(errors, 4))
@@ -98,7 +93,7 @@ def test_auto_with_native_bf16_measures_then_uses_it(tiny, monkeypatch, caplog):
 
 def test_auto_falls_back_to_float32_outside_the_bound(tiny, monkeypatch, caplog):
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: True)
-    ex = _mert(tiny)
+    ex = tiny_extractor(tiny)
     assert not mert_precision.PrecisionCheck("bfloat16", [1e-3], bound=1e-9).ok
     assert not mert_precision.PrecisionCheck("bfloat16", [float("nan")]).ok
     orig = mert_precision.measure_precision
@@ -113,14 +108,14 @@ def test_auto_falls_back_to_float32_outside_the_bound(tiny, monkeypatch, caplog)
     assert "using float32" in caplog.text
     assert next(ex.load().parameters()).dtype == torch.float32
     y = _signal(6.0, 3)
-    np.testing.assert_array_equal(ex.extract(y, SR).frames, _mert(tiny, dtype="float32").extract(y, SR).frames)
+    np.testing.assert_array_equal(ex.extract(y, SR).frames, tiny_extractor(tiny, dtype="float32").extract(y, SR).frames)
 
 
 @pytest.mark.parametrize("loader_workers", [0, 1, 2])
 def test_stream_equals_one_track_at_a_time(tiny, audio, loader_workers):
     from moodflow.audio_store import AudioStore
 
-    ex = _mert(tiny, dtype="float32", loader_workers=loader_workers)
+    ex = tiny_extractor(tiny, dtype="float32", loader_workers=loader_workers)
     with AudioStore(audio) as store:
         ids = list(store.ids)
         one = {t: ex.extract(store.signal(t), store.sample_rate) if t != "short" else None for t in ids}
@@ -137,7 +132,7 @@ def test_stream_equals_one_track_at_a_time(tiny, audio, loader_workers):
 
 
 def test_stream_stopped_early_stops_its_workers(tiny, audio):
-    ex = _mert(tiny, dtype="float32", loader_workers=1)
+    ex = tiny_extractor(tiny, dtype="float32", loader_workers=1)
     stream = ex.extract_many(str(audio), ["t0", "t1", "t2", "t3"])
     next(stream)
     stream.close()
@@ -148,7 +143,7 @@ def test_stream_reports_a_model_that_cannot_load_for_every_track(tmp_path, audio
     ckpt = write_tiny_mert(tmp_path / "broken", seed=0)
     for f in ckpt.glob("*.bin"):
         f.write_bytes(b"not a checkpoint")
-    ex = MertExtractor({"model": str(ckpt), "device": "cpu", "threads": 1, "dtype": "float32"})
+    ex = tiny_extractor(ckpt, dtype="float32")
     results = list(ex.extract_many(str(audio), ["t0", "t1"]))
     assert [t for t, _ in results] == ["t0", "t1"]
     assert all(isinstance(r, Exception) for _, r in results)
@@ -198,8 +193,8 @@ def test_predict_uses_the_precision_the_training_store_had(tiny, tmp_path, monke
 
 
 def test_loader_workers_auto_and_validation(tiny):
-    assert _mert(tiny).loader_workers == 0  # CPU: torch already uses every core
-    assert _mert(tiny, loader_workers=3).loader_workers == 3
+    assert tiny_extractor(tiny).loader_workers == 0  # CPU: torch already uses every core
+    assert tiny_extractor(tiny, loader_workers=3).loader_workers == 3
     for bad in (-1, "many", 1.5):
         with pytest.raises(ValueError, match="loader_workers"):
-            _mert(tiny, loader_workers=bad)
+            tiny_extractor(tiny, loader_workers=bad)

@@ -101,11 +101,6 @@ class PreparedDataset:
         meta = {"name": self.name, "spec": self.spec.to_dict(), "info": self.info}
         (folder / "dataset.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
 
-    def audio_path(self, track_id: str, folder: str | Path) -> Path:
-        """Absolute audio path of ``track_id``; relative manifest paths are under ``folder``."""
-        row = self.manifest.loc[self.manifest["track_id"] == track_id].iloc[0]
-        return (Path(folder) / row["audio_path"]).resolve()
-
     @classmethod
     def read(cls, folder: str | Path) -> "PreparedDataset":
         """Read a folder written by :meth:`write`."""

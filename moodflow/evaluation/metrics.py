@@ -102,11 +102,14 @@ def dynamic_metrics(
     track_ids = np.asarray(track_ids, dtype=str)
     y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
     per_song = {"rmse_song": [], "pearson_song": [], "kendall_tau": []}
-    for tid in np.unique(track_ids):
-        m = track_ids == tid
-        per_song["rmse_song"].append(rmse(y_true[m], y_pred[m]))
-        per_song["pearson_song"].append(pearson(y_true[m], y_pred[m]))
-        per_song["kendall_tau"].append(kendall_tau(y_true[m], y_pred[m]))
+    # rows grouped by song once (a mask per song would cost songs × rows); song order as np.unique
+    _, song = np.unique(track_ids, return_inverse=True)
+    order = np.argsort(song, kind="stable")
+    for rows in np.split(order, np.flatnonzero(np.diff(song[order])) + 1) if len(order) else []:
+        t, p = y_true[rows], y_pred[rows]
+        per_song["rmse_song"].append(rmse(t, p))
+        per_song["pearson_song"].append(pearson(t, p))
+        per_song["kendall_tau"].append(kendall_tau(t, p))
     out = {k: float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan") for k, v in per_song.items()}
     out.update(regression_metrics(y_true, y_pred))
     return out

@@ -306,12 +306,6 @@ class MertExtractor(Extractor):
         return (self.header.n_states, self.header.hidden_size)
 
     # -- extraction ---------------------------------------------------------------------------
-    def embed_windows(self, windows: list[np.ndarray]) -> np.ndarray:
-        """(W, L+1, H) float32 pooled states of raw 24 kHz windows (see :func:`embed_windows`)."""
-        model = self.load()
-        return embed_windows(model, self.header.processor, windows,
-                             batch_size=int(self.config.batch_size), device=self._device)
-
     def prepare(self, y: np.ndarray, sample_rate: int) -> PreparedTrack:
         """What runs before the model: checks, resampling, windows (see :func:`prepare_signal`)."""
         return prepare_signal(y, sample_rate, self.config, self.header.processor)

@@ -21,6 +21,8 @@ DEFAULT_MODEL = "m-a-p/MERT-v1-95M"
 # The hub commit of m-a-p/MERT-v1-95M that public MERT users pin (config, processor, weights).
 DEFAULT_REVISION = "12af15fef9d0ac838c3f475bfbbf26d2060dd4f5"
 MERT_SAMPLE_RATE = 24000
+# relative error of a reduced-precision positional convolution that counts as broken
+POSITIONAL_CONV_TOL = 2e-2
 
 _WEIGHT_FILES = ("pytorch_model.bin", "model.safetensors")
 _LOCAL_WEIGHTS = _WEIGHT_FILES + ("pytorch_model.bin.index.json", "model.safetensors.index.json")
@@ -285,7 +287,7 @@ def positional_conv_error(net: Any, n_frames: int = 200, seed: int = 0) -> float
     return float(torch.linalg.norm(out - ref) / torch.linalg.norm(ref))
 
 
-def check_positional_conv(net: Any, source: str | Path, tol: float = 2e-2) -> None:
+def check_positional_conv(net: Any, source: str | Path, tol: float = POSITIONAL_CONV_TOL) -> None:
     """Refuse a reduced-precision model whose positional convolution is wrong on this device."""
     err = positional_conv_error(net)
     if not err < tol:

@@ -38,6 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from moodflow.datasets.base import read_prepared_table
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import DatasetFeatureImporter, TrackFeatures
 
@@ -272,7 +273,7 @@ class ProvidedFeatures(DatasetFeatureImporter):
         path = Path(prepared_dir) / "manifest.csv" if prepared_dir else None
         if path is None or not path.is_file():
             return {}
-        manifest = pd.read_csv(path, dtype={"track_id": str})
+        manifest = read_prepared_table(path)
         if "duration_s" not in manifest.columns:
             return {}
         return dict(zip(manifest["track_id"], manifest["duration_s"].astype(float)))
@@ -282,7 +283,7 @@ class ProvidedFeatures(DatasetFeatureImporter):
         path = Path(prepared_dir) / "manifest.csv" if prepared_dir else None
         if path is None or not path.is_file():
             return
-        manifest_ids = set(pd.read_csv(path, dtype={"track_id": str}, usecols=["track_id"])["track_id"])
+        manifest_ids = set(read_prepared_table(path)["track_id"])
         have = set(ids)
         lacking = sorted(manifest_ids - have)
         if lacking:

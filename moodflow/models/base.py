@@ -14,9 +14,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-STATIC_TASKS = ("regression", "classification", "tagging")
-
-
 class Model(ABC):
     """Base class. Subclasses set ``name`` and ``tasks`` and implement fit/predict/save/load."""
 
@@ -24,6 +21,7 @@ class Model(ABC):
     tasks: ClassVar[frozenset[str]] = frozenset({"regression", "classification", "tagging", "dynamic"})
     sequence_input: ClassVar[bool] = False
     multitask: ClassVar[bool] = False
+    neural: ClassVar[bool] = False  # a torch network (TorchPersistence): "model_kind" in model.json
 
     def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
         if task not in self.tasks:
@@ -61,7 +59,3 @@ class Model(ABC):
     def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "Model":
         """Read weights written by :meth:`save`."""
 
-
-def supports(model_cls: type[Model], task: str) -> bool:
-    """Whether ``model_cls`` can be trained for ``task``."""
-    return task in model_cls.tasks

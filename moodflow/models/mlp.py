@@ -23,7 +23,7 @@ from torch import nn
 from moodflow.models import MODELS
 from moodflow.models.base import Model
 from moodflow.models.torch_common import (
-    TorchPersistence, input_block, resolve_device, seed_everything, split_validation, train_loop,
+    TorchPersistence, input_block, seed_everything, split_validation, train_loop,
     train_settings,
 )
 
@@ -67,12 +67,6 @@ class NeuralHeads(TorchPersistence, Model):
     """Fits a :class:`HeadNet` on a dict of label arrays keyed by kind."""
 
     network_builder = staticmethod(build_headnet)
-
-    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
-        super().__init__(task, params, seed)
-        self.net: HeadNet | None = None
-        self.config: dict[str, Any] = {}
-        self.device = resolve_device(str(self.params.get("device", "auto")))
 
     def _fit_heads(self, X: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray | None) -> None:
         gen = seed_everything(self.seed)

@@ -20,7 +20,7 @@ from torch.nn.utils.rnn import pad_sequence
 from moodflow.models import MODELS
 from moodflow.models.base import Model
 from moodflow.models.torch_common import (
-    TorchPersistence, input_block, resolve_device, seed_everything, split_validation, train_loop,
+    TorchPersistence, input_block, seed_everything, split_validation, train_loop,
     train_settings,
 )
 
@@ -78,12 +78,6 @@ class SeqModel(TorchPersistence, Model):
     tasks = frozenset({"dynamic"})
     sequence_input = True
     network_builder = staticmethod(build_seqnet)
-
-    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
-        super().__init__(task, params, seed)
-        self.net: SeqNet | None = None
-        self.config: dict[str, Any] = {}
-        self.device = resolve_device(str(self.params.get("device", "auto")))
 
     def fit(self, X: list[np.ndarray], Y: list[np.ndarray], groups: np.ndarray | None = None) -> "SeqModel":
         gen = seed_everything(self.seed)

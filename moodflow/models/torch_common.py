@@ -198,6 +198,13 @@ class TorchPersistence:
     subclasses name the function that rebuilds the network from its config."""
 
     network_builder: Callable[[dict[str, Any]], nn.Module]
+    neural = True
+
+    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
+        super().__init__(task, params, seed)
+        self.net: nn.Module | None = None
+        self.config: dict[str, Any] = {}
+        self.device = resolve_device(str(self.params.get("device", "auto")))
 
     def save(self, folder: Path) -> None:
         assert self.net is not None, "fit first"

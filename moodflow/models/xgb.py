@@ -20,21 +20,14 @@ PREPROCESS_FILE = "preprocess.skops"
 BOOSTER_FILE = "model.ubj"
 
 
-def resolve_device(device: str = "auto") -> str:
-    """``auto`` → ``cuda`` when torch sees a GPU, else ``cpu``; anything else is kept."""
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 @MODELS.register("xgboost")
 class XGBoostModel(SklearnModel):
     name = "xgboost"
     multioutput_native = True
 
     def _xgb_kwargs(self) -> dict[str, Any]:
+        from moodflow.models.torch_common import resolve_device  # imports torch: only when used
+
         return dict(
             n_estimators=int(self.params.get("n_estimators", 300)),
             max_depth=int(self.params.get("max_depth", 4)),
@@ -43,7 +36,7 @@ class XGBoostModel(SklearnModel):
             colsample_bytree=float(self.params.get("colsample_bytree", 0.5)),
             reg_lambda=float(self.params.get("reg_lambda", 1.0)),
             tree_method="hist",
-            device=resolve_device(self.params.get("device", "auto")),
+            device=str(resolve_device(str(self.params.get("device", "auto")))),
             random_state=self.seed,
             n_jobs=int(self.params.get("n_jobs", 1)),
         )
