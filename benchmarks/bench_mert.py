@@ -78,7 +78,7 @@ def naive(checkpoint: Path, paths: list[Path], window_s: float = 5.0, device: st
 
 
 def moodflow(checkpoint: Path, audio: Path, out: Path, dtype: str, threads: int, device: str = "cpu") -> None:
-    from moodflow.extraction import extract_store
+    from moodflow.extract.run import extract_store
 
     extract_store(name="mert", config={"model": str(checkpoint), "device": device, "dtype": dtype,
                                        "threads": threads},
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> dict:
     import torch
 
     from extract_throughput import decode, write_wavs
-    from moodflow.features.mert_precision import native_bf16
-    from moodflow.store import FeatureStore
+    from moodflow.features.mert.precision import native_bf16
+    from moodflow.stores.feature_store import FeatureStore
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tracks", type=int, default=6)

@@ -33,10 +33,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _measure import Measure, Sampler, cores  # noqa: E402
 
-from moodflow.audio import load_audio  # noqa: E402
-from moodflow.audio_store import AudioStoreWriter  # noqa: E402
-from moodflow.extraction import extract_store  # noqa: E402
-from moodflow.grid import frame_grid, window_stats  # noqa: E402
+from moodflow.decode.audio import load_audio  # noqa: E402
+from moodflow.stores.audio_store import AudioStoreWriter  # noqa: E402
+from moodflow.extract.run import extract_store  # noqa: E402
+from moodflow.stores.grid import frame_grid, window_stats  # noqa: E402
 
 SR = 22050
 REPO = Path(__file__).resolve().parents[1]
@@ -126,7 +126,7 @@ def timed(fn, *args, **kw) -> tuple[Measure, object]:
 
 STAGE_CHILD = """
 import sys
-from moodflow.extraction import extract_store
+from moodflow.extract.run import extract_store
 extract_store(name=sys.argv[1], config={}, grid={}, audio_path=sys.argv[2], prepared_dir=".",
               out_path=sys.argv[3], dataset="bench", workers=0, cache_dir=sys.argv[4])
 """

@@ -26,7 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moodflow.evaluation.crossval import cv_classification
+from moodflow.models.base import ModelRecipe
+from moodflow.train.crossval import cv_classification
 from moodflow.evaluation.protocols import make_folds
 from moodflow.evaluation.summary import confusion_table, summarise_classification
 
@@ -65,7 +66,8 @@ def reproduce(shared_data: str | Path, *, repeats: int = 20, folds: int = 10, se
     X, y, ids, classes = load_4q(shared_data)
     t0 = time.perf_counter()
     fold_iter = make_folds(ids, kind="stratified", folds=folds, repeats=repeats, seed=seed, classes=y)
-    predictions = cv_classification("svm", SVM_PARAMS, X, y, ids, classes, fold_iter, seed=seed, target="quadrant")
+    predictions = cv_classification(ModelRecipe("svm", SVM_PARAMS), X, y, ids, classes, fold_iter, seed=seed,
+                                    target="quadrant")
     seconds = time.perf_counter() - t0
     metrics = summarise_classification(predictions, classes)["quadrant"]
     return {

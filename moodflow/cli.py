@@ -7,10 +7,12 @@ import json
 import sys
 from pathlib import Path
 
+from moodflow.core.errors import USER_ERRORS
+
 
 def cmd_info(args: argparse.Namespace) -> int:
     """Print what a feature store holds, with its provenance."""
-    from moodflow.store import FeatureStore
+    from moodflow.stores.feature_store import FeatureStore
 
     with FeatureStore(args.store) as store:
         attrs = store.attrs
@@ -32,7 +34,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "versions": attrs.get("versions"),
         }
     if args.json:
-        from moodflow.atomic import _finite, _json_default
+        from moodflow.core.atomic import _finite, _json_default
 
         print(json.dumps(_finite(info), indent=2, default=_json_default))
     else:
@@ -40,6 +42,17 @@ def cmd_info(args: argparse.Namespace) -> int:
             if isinstance(value, dict):
                 value = json.dumps(value, sort_keys=True)
             print(f"{key:>16}: {value}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate params.yaml: every section with its typed settings, every name registered."""
+    from moodflow.check.validate import validate_params
+    from moodflow.core.params import load_params
+
+    summary = validate_params(load_params(args.params).to_dict())
+    parts = "; ".join(f"{k}: {', '.join(v) if isinstance(v, list) else v}" for k, v in summary.items())
+    print(f"{args.params}: ok ({parts})")
     return 0
 
 
@@ -85,7 +98,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 2
     if args.dynamic and predictor.dynamic is None:
         print(f"moodflow: error: {folder}: this model has no dynamic part (train "
-              f"`train.{predictor.manifest['model']}.dynamic: true` on a dataset with dynamic labels); "
+              "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels); "
               "drop --dynamic for per-song values", file=sys.stderr)
         return 2
     done, failed = predict_files(predictor, args.audio, dynamic=args.dynamic)
@@ -127,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("store", type=Path)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+    p = sub.add_parser("check", help="validate params.yaml (every setting, every name) before a run")
+    p.add_argument("params", nargs="?", type=Path, default=Path("params.yaml"))
+    p.set_defaults(func=cmd_check)
     p = sub.add_parser("list", help="registered datasets, feature sets and models")
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("predict", help="valence/arousal (and class, tags) of audio files")
@@ -146,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, KeyError) as exc:
+    except (*USER_ERRORS, KeyError) as exc:
         print(f"moodflow: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early

@@ -1,11 +1,11 @@
 """``moodflow predict``: valence/arousal (and quadrant / mood tags) of audio files with a
 trained model folder, using exactly the pipeline's decode → extract → model path.
 
-Each file is decoded with :func:`moodflow.audio.load_audio` at the model's feature sample
+Each file is decoded with :func:`moodflow.decode.audio.load_audio` at the model's feature sample
 rate, its features computed by the extractor the model was trained on, built from the
-manifest's ``feature_config`` with :func:`moodflow.extraction.build_extractor`, and cast as
+manifest's ``feature_config`` with :func:`moodflow.extract.run.build_extractor`, and cast as
 the feature store stores them (float32), so a file gives the same numbers here as in the
-pipeline. Dynamic curves need a dynamic model in the folder (``train.<model>.dynamic: true``).
+pipeline. Dynamic curves need a dynamic model in the folder (``train.dynamic: true``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from moodflow.audio import AudioError, load_audio
-from moodflow.extraction import build_extractor
+from moodflow.decode.audio import AudioError, load_audio
+from moodflow.features import build_extractor
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.models.base import Model
 from moodflow.models.io import load_model, read_manifest
@@ -160,7 +160,7 @@ class Predictor:
         """(times (T,), predictions (T, k)) over the file's frames (frame centres)."""
         if self.dynamic is None:
             raise PredictError(
-                f"{self.folder}: this model has no dynamic part (train it with `train.{self.manifest['model']}.dynamic: true` "
+                f"{self.folder}: this model has no dynamic part (train it with `dvc exp run -S train.dynamic=true` "
                 "on a dataset with dynamic labels)"
             )
         X = feats.frames.reshape(len(feats.frames), -1).astype(np.float64)

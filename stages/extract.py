@@ -1,33 +1,36 @@
-"""DVC stage `extract@<set>`: one feature store, features/<set>.h5.
+"""DVC stage `extract@<set>`: one feature store.
 
 ``features.cache_dir`` (default ``.cache/moodflow``, git-ignored, outside DVC's outputs) holds
 the per-track cache that makes re-runs incremental and resumable; ``features.executor`` and
-``features.scheduler`` pick local cores or Dask. None of the three changes the store's values,
-so they are not params of the stage.
+``features.scheduler`` pick local cores or Dask. None of them changes the store's values.
 """
 
-import sys
+import argparse
 
-from moodflow.extraction import extract_store
-from moodflow.logs import setup_logging
-from moodflow.params import load_params
+from moodflow.core.config import build_from
+from moodflow.core.params import load_params
+from moodflow.core.stage import run_stage
+from moodflow.extract.run import extract_store
+from moodflow.extract.settings import ExtractSettings
 
-if __name__ == "__main__":
-    setup_logging()
-    name = sys.argv[1]
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("set", help="feature set (features.<set> in params.yaml)")
+    parser.add_argument("prepared", help="prepared folder (data/prepared)")
+    parser.add_argument("audio", help="audio store (data/audio.h5)")
+    parser.add_argument("out", help="feature store to write (features/<set>.h5)")
+    args = parser.parse_args()
     params = load_params()
     features = params["features"]
-    cache_dir = features.get("cache_dir", ".cache/moodflow")
+    settings = build_from(ExtractSettings, features, "features")
     extract_store(
-        name=name,
-        config=features.get(name) or {},
-        grid=features.get("grid") or {},
-        audio_path="data/audio.h5",
-        prepared_dir="data/prepared",
-        out_path=f"features/{name}.h5",
-        dataset=params["dataset"]["name"],
-        workers=int(features.get("workers", 0)),
-        cache_dir=cache_dir or None,
-        executor=features.get("executor") or "local",
-        scheduler=features.get("scheduler") or "",
+        name=args.set, config=features[args.set].to_dict(), grid=settings.grid, audio_path=args.audio,
+        prepared_dir=args.prepared, out_path=args.out, dataset=params["dataset"]["name"],
+        workers=settings.workers, cache_dir=settings.cache_dir or None, executor=settings.executor,
+        scheduler=settings.scheduler,
     )
+
+
+if __name__ == "__main__":
+    run_stage(main)

@@ -1,9 +1,18 @@
-"""DVC stage `prepare`: dataset adapter → data/prepared (manifest, labels, splits)."""
+"""DVC stage `prepare`: dataset adapter → the prepared folder (manifest, labels, splits)."""
 
-from moodflow.logs import setup_logging
-from moodflow.params import load_params
-from moodflow.prepare import prepare_dataset
+import argparse
+
+from moodflow.core.params import load_params
+from moodflow.core.stage import run_stage
+from moodflow.prepare.run import prepare_dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("out", help="prepared folder to write (data/prepared)")
+    args = parser.parse_args()
+    prepare_dataset(load_params()["dataset"], args.out)
+
 
 if __name__ == "__main__":
-    setup_logging()
-    prepare_dataset(load_params()["dataset"], "data/prepared")
+    run_stage(main)

@@ -1,23 +1,30 @@
-"""DVC stage `train@<set>-<model>`: models/<set>/<model>/ (model, predictions, metrics)."""
+"""DVC stage `train@<set>-<model>`: one model folder (model, predictions, metrics)."""
 
-import sys
+import argparse
 
-from moodflow.logs import setup_logging
-from moodflow.params import load_params
-from moodflow.training import train_and_evaluate
+from moodflow.core.config import build_from
+from moodflow.core.params import load_params
+from moodflow.core.stage import run_stage
+from moodflow.train.run import train_and_evaluate
+from moodflow.train.settings import TrainSettings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("set", help="feature set")
+    parser.add_argument("model", help="model (train.<model> in params.yaml)")
+    parser.add_argument("prepared", help="prepared folder (data/prepared)")
+    parser.add_argument("store", help="feature store (features/<set>.h5)")
+    parser.add_argument("out", help="model folder to write (models/<set>/<model>)")
+    args = parser.parse_args()
+    train = load_params()["train"]
+    settings = build_from(TrainSettings, train, "train", only=("seed", "dynamic", "protocol"))
+    train_and_evaluate(
+        store_path=args.store, prepared_dir=args.prepared, feature_set=args.set, model_name=args.model,
+        model_config=train[args.model].to_dict(), protocol=settings.protocol, seed=settings.seed,
+        dynamic=settings.dynamic, out_dir=args.out,
+    )
+
 
 if __name__ == "__main__":
-    setup_logging()
-    feature_set, model = sys.argv[1], sys.argv[2]
-    train = load_params()["train"]
-    train_and_evaluate(
-        store_path=f"features/{feature_set}.h5",
-        prepared_dir="data/prepared",
-        feature_set=feature_set,
-        model_name=model,
-        model_params=train.get(model) or {},
-        protocol=train.get("protocol") or {},
-        seed=int(train.get("seed", 0)),
-        dynamic=bool(train.get("dynamic", False)),
-        out_dir=f"models/{feature_set}/{model}",
-    )
+    run_stage(main)

@@ -34,6 +34,7 @@ def pytest_configure(config):
     workers compiling it at the same moment can corrupt numba's on-disk cache."""
     if hasattr(config, "workerinput"):
         return
-    from moodflow.extraction import build_extractor, warm_up
+    from moodflow.extract.worker import warm_up
+    from moodflow.features import build_extractor
 
     warm_up(build_extractor("chroma", {}, {}))

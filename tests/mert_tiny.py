@@ -144,6 +144,6 @@ def write_tiny_mert(
 
 def tiny_extractor(checkpoint: Path, **settings: Any):
     """A CPU, one-thread ``MertExtractor`` on ``checkpoint``, ``settings`` on top."""
-    from moodflow.features.mert import MertExtractor
+    from moodflow.features.mert.extractor import MertExtractor
 
     return MertExtractor({"model": str(checkpoint), "device": "cpu", "threads": 1, **settings})

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moodflow.datasets.base import LabelSpec, PreparedDataset
-from moodflow.grid import frame_grid
-from moodflow.store import FeatureStoreWriter
+from moodflow.stores.prepared import LabelSpec, PreparedDataset
+from moodflow.stores.grid import frame_grid
+from moodflow.stores.feature_store import FeatureStoreWriter
 
 
 def make_run(

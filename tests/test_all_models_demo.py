@@ -7,11 +7,11 @@ import math
 
 import pytest
 
-from moodflow.decoding import decode_dataset
-from moodflow.extraction import extract_store
+from moodflow.decode.run import decode_dataset
+from moodflow.extract.run import extract_store
 from moodflow.models import MODELS
-from moodflow.prepare import prepare_dataset
-from moodflow.training import train_and_evaluate
+from moodflow.prepare.run import prepare_dataset
+from moodflow.train.run import train_and_evaluate
 
 FAST = {  # small networks and few epochs: the test checks the path, not the accuracy
     "mlp": {"hidden": 32, "epochs": 30, "patience": 5},
@@ -38,7 +38,7 @@ def test_model_trains_on_demo(demo_store, model):
     out = demo_store / "models" / model
     metrics = train_and_evaluate(
         store_path=demo_store / "chroma.h5", prepared_dir=demo_store / "prepared", feature_set="chroma",
-        model_name=model, model_params=FAST.get(model, {}), protocol={"kind": "kfold", "folds": 3},
+        model_name=model, model_config=FAST.get(model, {}), protocol={"kind": "kfold", "folds": 3},
         seed=0, out_dir=out, dynamic=True,
     )
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(metrics))

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from moodflow.audio import AudioError, load_audio
+from moodflow.decode.audio import AudioError, load_audio
 
 from conftest import tone
 

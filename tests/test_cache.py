@@ -8,9 +8,10 @@ import h5py
 import numpy as np
 import pytest
 
-from moodflow.audio_store import AudioStoreWriter, audio_hash
-from moodflow.cache import TrackCache, pack_arrays, unpack_arrays
-from moodflow.extraction import build_extractor, extract_store
+from moodflow.stores.audio_store import AudioStoreWriter, audio_hash
+from moodflow.extract.cache import TrackCache, pack_arrays, unpack_arrays
+from moodflow.extract.run import extract_store
+from moodflow.features import build_extractor
 from moodflow.features.base import TrackFeatures
 
 SR = 22050
@@ -189,7 +190,7 @@ def test_unknown_executor_is_refused(tmp_path):
 
 def test_decode_records_the_cache_key(tmp_path):
     """The audio store carries each track's hash, so re-runs need not re-hash the audio."""
-    from moodflow.audio_store import AudioStore
+    from moodflow.stores.audio_store import AudioStore
 
     rng = np.random.default_rng(3)
     y = (0.1 * rng.standard_normal(SR)).astype(np.float32)

@@ -41,7 +41,7 @@ def test_dask_without_cache_dir_uses_a_temporary_one(tmp_path, cluster):
 def test_dask_reports_failed_tracks(tmp_path, cluster):
     import numpy as np
 
-    from moodflow.audio_store import AudioStoreWriter
+    from moodflow.stores.audio_store import AudioStoreWriter
     from test_cache import chord
 
     bad = chord(2)

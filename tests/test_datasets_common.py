@@ -5,7 +5,7 @@ import logging
 import pytest
 
 from moodflow.datasets import DATASETS
-from moodflow.datasets.base import LabelSpec
+from moodflow.stores.prepared import LabelSpec
 
 
 def _emomusic(root, static_rows, info_rows=None):

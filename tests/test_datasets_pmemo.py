@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from moodflow.datasets import DATASETS
-from moodflow.datasets.base import PreparedDataset
+from moodflow.stores.prepared import PreparedDataset
 
 SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
 pytestmark = pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (path to shared/data)")

@@ -10,16 +10,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from moodflow.audio import load_audio
+from moodflow.decode.audio import load_audio
 from moodflow.datasets import DATASETS
-from moodflow.datasets.base import PreparedDataset
+from moodflow.stores.prepared import PreparedDataset
 from moodflow.datasets.demo import (
     ClipParams,
     emotion_curves,
     label_times,
     render_clip,
 )
-from moodflow.grid import frame_grid
+from moodflow.stores.grid import frame_grid
 
 SR = 22050
 TINY = {"n_clips": 6, "duration_s": 3.0, "sample_rate": SR, "seed": 0}

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from test_cache import assert_same_store, make_audio_store, run
 
-from moodflow.cache import TrackCache
-from moodflow.extraction import build_extractor
+from moodflow.extract.cache import TrackCache
+from moodflow.features import build_extractor
 
 REPO = Path(__file__).resolve().parents[1]
 N = 24
@@ -21,7 +21,7 @@ CQT = {"kind": "cqt"}  # slower per track than stft: room to kill the run halfwa
 
 CHILD = """
 import sys
-from moodflow.extraction import extract_store
+from moodflow.extract.run import extract_store
 extract_store(name="chroma", config={"kind": "cqt"}, grid={}, audio_path=sys.argv[1], prepared_dir=".",
               out_path=sys.argv[2], dataset="synthetic", workers=1, cache_dir=sys.argv[3])
 """
@@ -64,7 +64,7 @@ def test_store_keeps_audio_store_order_and_durations(tmp_path, workers):
     seeds = [5, 1, 9, 3, 7]
     audio = make_audio_store(tmp_path / "audio.h5", seeds, seconds=1.5)
     run(tmp_path, audio, "x.h5", tmp_path / "cache", workers=workers)
-    from moodflow.store import FeatureStore
+    from moodflow.stores.feature_store import FeatureStore
 
     with FeatureStore(tmp_path / "x.h5") as store:
         assert store.ids == [f"t{s:03d}" for s in seeds]

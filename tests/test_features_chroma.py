@@ -9,7 +9,7 @@ librosa = pytest.importorskip("librosa")
 
 from moodflow.features import EXTRACTORS  # noqa: E402
 from moodflow.features.chroma import PITCH_CLASSES, ChromaExtractor  # noqa: E402
-from moodflow.grid import frame_grid  # noqa: E402
+from moodflow.stores.grid import frame_grid  # noqa: E402
 
 SR = 22050
 
@@ -82,7 +82,7 @@ def test_shorter_than_a_window_gives_static_only():
 
 
 def test_real_pmemo_clip(shared_data):
-    from moodflow.audio import load_audio
+    from moodflow.decode.audio import load_audio
 
     y = load_audio(shared_data / "PMEmo2019" / "chorus" / "108.mp3", SR)[: 10 * SR]
     feats = ChromaExtractor().extract(y, SR)

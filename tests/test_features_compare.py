@@ -10,8 +10,8 @@ import pytest
 opensmile = pytest.importorskip("opensmile")
 
 from moodflow.features import EXTRACTORS  # noqa: E402
-from moodflow.features.compare import CompareExtractor  # noqa: E402
-from moodflow.grid import frame_grid  # noqa: E402
+from moodflow.features.opensmile.compare import CompareExtractor  # noqa: E402
+from moodflow.stores.grid import frame_grid  # noqa: E402
 
 SR = 22050
 
@@ -66,7 +66,7 @@ def test_names_are_opensmiles(reference):
 
 
 def test_one_pass_equals_smile(signal, reference):
-    from moodflow.features.smile import run_smile
+    from moodflow.features.opensmile.smile import run_smile
 
     out = run_smile(signal, SR, "ComParE_2016", ("lld", "lld_de"))
     np.testing.assert_array_equal(out.functionals, reference["func"].values[0])
@@ -133,7 +133,7 @@ def test_threads_give_the_same_values():
 
 
 def test_real_pmemo_clip(shared_data):
-    from moodflow.audio import load_audio
+    from moodflow.decode.audio import load_audio
 
     y = load_audio(shared_data / "PMEmo2019" / "chorus" / "108.mp3", SR)[: 10 * SR]
     feats = CompareExtractor().extract(y, SR)
@@ -176,9 +176,9 @@ def test_pipeline_values_equal_opensmile_process_file(shared_data, tmp_path, cli
     import opensmile
     import pandas as pd
 
-    from moodflow.decoding import decode_dataset
-    from moodflow.extraction import extract_store
-    from moodflow.store import FeatureStore
+    from moodflow.decode.run import decode_dataset
+    from moodflow.extract.run import extract_store
+    from moodflow.stores.feature_store import FeatureStore
 
     path = shared_data / "PMEmo2019" / "chorus" / clip
     prepared = tmp_path / "prepared"

@@ -8,8 +8,8 @@ import pytest
 opensmile = pytest.importorskip("opensmile")
 
 from moodflow.features import EXTRACTORS  # noqa: E402
-from moodflow.features.egemaps import EgemapsExtractor  # noqa: E402
-from moodflow.grid import frame_grid  # noqa: E402
+from moodflow.features.opensmile.egemaps import EgemapsExtractor  # noqa: E402
+from moodflow.stores.grid import frame_grid  # noqa: E402
 
 SR = 16000
 
@@ -62,7 +62,7 @@ def test_one_pass_equals_smile(signal, reference):
 
 
 def test_lld_rows_equal_smile(signal, reference):
-    from moodflow.features.smile import run_smile
+    from moodflow.features.opensmile.smile import run_smile
 
     out = run_smile(signal, SR, "eGeMAPSv02", ("lld",))
     np.testing.assert_array_equal(out.lld, reference["lld"].values)
@@ -83,7 +83,7 @@ def test_short_signals(seconds):
 
 
 def test_real_pmemo_clip(shared_data):
-    from moodflow.audio import load_audio
+    from moodflow.decode.audio import load_audio
 
     y = load_audio(shared_data / "PMEmo2019" / "chorus" / "108.mp3", 22050)[: 10 * 22050]
     feats = EgemapsExtractor().extract(y, 22050)

@@ -18,12 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mert_tiny import TINY_SIZES, mert_config, tiny_extractor, write_tiny_mert  # noqa: E402
 
 from moodflow.features import EXTRACTORS  # noqa: E402
-from moodflow.features.mert import (  # noqa: E402
-    MertExtractor,
-    layer_feature_names,
-    window_bounds,
-)
-from moodflow.features.mert_loading import (  # noqa: E402
+from moodflow.features.mert.extractor import MertExtractor  # noqa: E402
+from moodflow.features.mert.windows import layer_feature_names, window_bounds  # noqa: E402
+from moodflow.features.mert.loading import (  # noqa: E402
     DEFAULT_MODEL,
     DEFAULT_REVISION,
     MertUnsupported,
@@ -319,7 +316,7 @@ def test_real_clip_from_shared_data(extractor):
     root = os.environ.get("MOODFLOW_SHARED_DATA")
     if not root:
         pytest.skip("MOODFLOW_SHARED_DATA is not set (point it at the shared data folder)")
-    from moodflow.audio import load_audio
+    from moodflow.decode.audio import load_audio
 
     path = Path(root) / "emoMusic" / "clips_45seconds" / "2.mp3"
     y = load_audio(path, 22050)
@@ -335,9 +332,9 @@ def test_real_clip_from_shared_data(extractor):
 
 def test_feature_store_through_the_runner(tiny, tmp_path):
     """The extract stage writes (T, L+1, H) frames; a too-short track is a NaN row, not a crash."""
-    from moodflow.audio_store import AudioStoreWriter
-    from moodflow.extraction import extract_store
-    from moodflow.store import FeatureStore
+    from moodflow.stores.audio_store import AudioStoreWriter
+    from moodflow.extract.run import extract_store
+    from moodflow.stores.feature_store import FeatureStore
 
     audio = tmp_path / "audio.h5"
     with AudioStoreWriter(audio, sample_rate=22050, dataset="demo") as w:

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from moodflow.datasets import DATASETS
-from moodflow.datasets.base import LabelSpec, PreparedDataset
+from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.features import EXTRACTORS
-from moodflow.features.base import GridConfig
-from moodflow.store import FeatureStore, FeatureStoreWriter
+from moodflow.stores.grid import GridConfig
+from moodflow.stores.feature_store import FeatureStore, FeatureStoreWriter
 
 SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
 
@@ -134,7 +134,7 @@ def test_errors_name_file_and_problem(tmp_path):
 
 def test_extract_stage_builds_a_store_from_the_prepared_folder(tmp_path, monkeypatch):
     """The real extract-stage entry point (names asked before import) on a PMEmo-like dataset."""
-    from moodflow.extraction import extract_store
+    from moodflow.extract.run import extract_store
 
     csv = _dynamic_csv(tmp_path / "dyn.csv")
     monkeypatch.chdir(tmp_path)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from moodflow.grid import align_to_frames, frame_grid, window_stats
+from moodflow.stores.grid import align_to_frames, frame_grid, window_stats
 
 
 def test_frame_grid_counts_full_windows():

@@ -16,9 +16,9 @@ pytest.importorskip("transformers")
 sys.path.insert(0, str(Path(__file__).parent))
 from mert_tiny import tiny_extractor, write_tiny_mert  # noqa: E402
 
-from moodflow.audio_store import AudioStoreWriter  # noqa: E402
-from moodflow.features import mert_precision  # noqa: E402
-from moodflow.features.mert_precision import REDUCED_PRECISION_BOUND, probe_windows, resolve_dtype  # noqa: E402
+from moodflow.stores.audio_store import AudioStoreWriter  # noqa: E402
+from moodflow.features.mert import precision as mert_precision  # noqa: E402
+from moodflow.features.mert.precision import REDUCED_PRECISION_BOUND, probe_windows, resolve_dtype  # noqa: E402
 
 SR = 22050
 
@@ -77,7 +77,7 @@ def test_auto_without_native_bf16_is_float32_and_loads_nothing(tiny, monkeypatch
 def test_auto_with_native_bf16_measures_then_uses_it(tiny, monkeypatch, caplog):
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: True)
     ex = tiny_extractor(tiny)
-    with caplog.at_level(logging.INFO, logger="moodflow.features.mert"):
+    with caplog.at_level(logging.INFO, logger="moodflow.features.mert.extractor"):
         assert ex.compute_dtype == "bfloat16"
     assert next(ex.load().parameters()).dtype == torch.bfloat16
     assert "max relative error" in caplog.text
@@ -113,7 +113,7 @@ def test_auto_falls_back_to_float32_outside_the_bound(tiny, monkeypatch, caplog)
 
 @pytest.mark.parametrize("loader_workers", [0, 1, 2])
 def test_stream_equals_one_track_at_a_time(tiny, audio, loader_workers):
-    from moodflow.audio_store import AudioStore
+    from moodflow.stores.audio_store import AudioStore
 
     ex = tiny_extractor(tiny, dtype="float32", loader_workers=loader_workers)
     with AudioStore(audio) as store:
@@ -151,8 +151,8 @@ def test_stream_reports_a_model_that_cannot_load_for_every_track(tmp_path, audio
 
 def test_stage_with_and_without_cache_gives_the_same_store(tiny, audio, tmp_path):
     """The stream path (no cache) and the cached path write identical MERT stores."""
-    from moodflow.extraction import extract_store
-    from moodflow.store import FeatureStore
+    from moodflow.extract.run import extract_store
+    from moodflow.stores.feature_store import FeatureStore
 
     cfg = {"model": str(tiny), "device": "cpu", "threads": 1, "dtype": "float32", "loader_workers": 1}
     kw = dict(name="mert", config=cfg, grid=None, audio_path=audio, prepared_dir=tmp_path, dataset="demo")
@@ -170,21 +170,21 @@ def test_stage_with_and_without_cache_gives_the_same_store(tiny, audio, tmp_path
 
 def test_predict_uses_the_precision_the_training_store_had(tiny, tmp_path, monkeypatch):
     """`dtype: auto` is resolved once, at extraction; predicting elsewhere must not re-resolve it."""
-    from moodflow.decoding import decode_dataset
+    from moodflow.decode.run import decode_dataset
     from moodflow.predict import Predictor
-    from moodflow.prepare import prepare_dataset
-    from moodflow.training import train_and_evaluate
+    from moodflow.prepare.run import prepare_dataset
+    from moodflow.train.run import train_and_evaluate
 
     prepare_dataset({"name": "demo", "demo": {"n_clips": 8, "duration_s": 3.0}}, tmp_path / "prepared")
     decode_dataset(tmp_path / "prepared", tmp_path / "audio.h5", tmp_path / "errors.csv", sample_rate=SR)
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: True)
     extract_cfg = {"model": str(tiny), "device": "cpu", "threads": 1}
-    from moodflow.extraction import extract_store
+    from moodflow.extract.run import extract_store
 
     extract_store(name="mert", config=extract_cfg, grid=None, audio_path=tmp_path / "audio.h5",
                   prepared_dir=tmp_path / "prepared", out_path=tmp_path / "mert.h5", dataset="demo")
     train_and_evaluate(store_path=tmp_path / "mert.h5", prepared_dir=tmp_path / "prepared", feature_set="mert",
-                       model_name="ridge", model_params={"alpha": 10.0}, protocol={"folds": 4}, seed=0,
+                       model_name="ridge", model_config={"alpha": 10.0}, protocol={"folds": 4}, seed=0,
                        out_dir=tmp_path / "model")
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: False)  # another machine
     predictor = Predictor(tmp_path / "model")

@@ -32,10 +32,10 @@ def test_mlp_picks_one_layer_or_mixes_layers():
     X = rng.normal(size=(240, L, D))
     y = X[:, 2, 0:1] * 2.0  # only layer 2 carries the label
     flat = X.reshape(len(X), -1)
-    params = {**FAST, "input_shape": [L, D]}
-    good = MODELS.get("mlp")("regression", {**params, "layers": [2]}).fit(flat[:180], y[:180])
-    bad = MODELS.get("mlp")("regression", {**params, "layers": [0]}).fit(flat[:180], y[:180])
-    mix = MODELS.get("mlp")("regression", {**params, "epochs": 150}).fit(flat[:180], y[:180])
+    shape = {"input_shape": [L, D]}
+    good = MODELS.get("mlp")("regression", {**FAST, "layers": [2]}, **shape).fit(flat[:180], y[:180])
+    bad = MODELS.get("mlp")("regression", {**FAST, "layers": [0]}, **shape).fit(flat[:180], y[:180])
+    mix = MODELS.get("mlp")("regression", {**FAST, "epochs": 150}, **shape).fit(flat[:180], y[:180])
     r = lambda m: np.corrcoef(m.predict(flat[180:])[:, 0], y[180:, 0])[0, 1]  # noqa: E731
     assert r(good) > 0.8 and r(bad) < 0.4 and r(good) > r(bad)
     weights = mix.net.inp[1].weights.detach().softmax(0).numpy()
@@ -47,7 +47,7 @@ def test_mlp_picks_one_layer_or_mixes_layers():
 def test_mlp_classification_and_tagging():
     X, Y = _linear()
     y = (Y[:, 0] > 0).astype(int) + 2 * (Y[:, 1] > 0).astype(int)
-    clf = MODELS.get("mlp")("classification", {**FAST, "n_classes": 4}).fit(X[:150], y[:150])
+    clf = MODELS.get("mlp")("classification", FAST, n_classes=4).fit(X[:150], y[:150])
     proba = clf.predict(X[150:])
     assert proba.shape == (50, 4) and np.allclose(proba.sum(1), 1)
     assert (clf.predict_classes(X[150:]) == y[150:]).mean() > 0.6
@@ -85,7 +85,7 @@ def test_multitask_trains_on_partial_labels(tmp_path):
     cls[1::3] = -1
     tags = (Y > 0).astype(float)
     labels = {"regression": reg[:180], "classification": cls[:180], "tagging": tags[:180]}
-    model = MODELS.get("multitask")("regression", {**FAST, "n_classes": 2}).fit(X[:180], labels)
+    model = MODELS.get("multitask")("regression", FAST, n_classes=2).fit(X[:180], labels)
     out = model.predict_all(X[180:])
     assert set(out) == {"regression", "classification", "tagging"}
     assert np.corrcoef(out["regression"][:, 0], Y[180:, 0])[0, 1] > 0.7

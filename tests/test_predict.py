@@ -12,15 +12,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from moodflow.datasets.base import LabelSpec, PreparedDataset
-from moodflow.decoding import decode_dataset
-from moodflow.extraction import extract_store
+from moodflow.stores.prepared import LabelSpec, PreparedDataset
+from moodflow.decode.run import decode_dataset
+from moodflow.extract.run import extract_store
 from moodflow.models.io import load_model
 from moodflow.predict import PredictError, Predictor, best_model_dir, predict_files
-from moodflow.prepare import prepare_dataset
-from moodflow.report import write_report
-from moodflow.store import FeatureStore
-from moodflow.training import train_and_evaluate
+from moodflow.prepare.run import prepare_dataset
+from moodflow.report.run import write_report
+from moodflow.stores.feature_store import FeatureStore
+from moodflow.train.run import train_and_evaluate
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = ["emoMusic/clips_45seconds/2.mp3", "PMEmo2019/chorus/108.mp3"]
@@ -37,7 +37,7 @@ def project(tmp_path_factory) -> Path:
     extract_store(name="chroma", config={}, grid={"win_s": 1.0, "hop_s": 0.5}, audio_path=root / "data/audio.h5",
                   prepared_dir=root / "data/prepared", out_path=root / "features/chroma.h5", dataset="demo", workers=1)
     train_and_evaluate(store_path=root / "features/chroma.h5", prepared_dir=root / "data/prepared", feature_set="chroma",
-                       model_name="ridge", model_params={"alpha": 100.0, "dynamic": True}, protocol={"folds": 4},
+                       model_name="ridge", model_config={"alpha": 100.0}, dynamic=True, protocol={"folds": 4},
                        seed=0, out_dir=root / "models/chroma/ridge")
     write_report(PARAMS, root / "models", root / "reports")
     return root
@@ -97,7 +97,7 @@ def test_default_model_is_the_reports_best(project, tmp_path):
 
 def test_static_only_model_refuses_dynamic(project, tmp_path):
     train_and_evaluate(store_path=project / "features/chroma.h5", prepared_dir=project / "data/prepared",
-                       feature_set="chroma", model_name="ridge", model_params={"alpha": 1.0}, protocol={"folds": 4},
+                       feature_set="chroma", model_name="ridge", model_config={"alpha": 1.0}, protocol={"folds": 4},
                        seed=0, out_dir=tmp_path / "static_only")
     predictor = Predictor(tmp_path / "static_only")
     assert predictor.dynamic is None

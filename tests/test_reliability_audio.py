@@ -12,12 +12,12 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from moodflow.audio import AudioError, load_audio
-from moodflow.audio_store import AudioStore
-from moodflow.decoding import DecodeFailed, decode_dataset
-from moodflow.extraction import extract_store
-from moodflow.prepare import prepare_dataset
-from moodflow.store import FeatureStore
+from moodflow.decode.audio import AudioError, load_audio
+from moodflow.stores.audio_store import AudioStore
+from moodflow.decode.run import DecodeFailed, decode_dataset
+from moodflow.extract.run import extract_store
+from moodflow.prepare.run import prepare_dataset
+from moodflow.stores.feature_store import FeatureStore
 
 SR = 22050
 
@@ -72,7 +72,7 @@ def test_wav_variants_decode_to_mono_float(tmp_path, subtype, sr, channels):
 def test_beyond_full_scale_float_is_clipped_and_logged(tmp_path, caplog):
     path = tmp_path / "loud.wav"
     sf.write(path, (3.0 * _tone(1.0)).astype(np.float32), SR, subtype="FLOAT")
-    with caplog.at_level(logging.WARNING, logger="moodflow.audio"):
+    with caplog.at_level(logging.WARNING, logger="moodflow.decode.audio"):
         y = load_audio(path, SR)
     assert np.max(np.abs(y)) == pytest.approx(1.0)
     assert "loud.wav" in caplog.text and "clipped" in caplog.text

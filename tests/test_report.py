@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from moodflow.evaluation.summary import metrics_from_predictions
-from moodflow.references import load_references, parse_scale, protocol_matches, references_for, rescale
-from moodflow.report_tables import comparison_rows
+from moodflow.report.references import load_references, parse_scale, protocol_matches, references_for, rescale
+from moodflow.report.tables import comparison_rows
 
 from pipeline_helpers import dvc, git, make_clone
 

@@ -14,8 +14,8 @@ import skops.io as sio
 
 from moodflow.models.io import load_model, read_manifest
 from moodflow.models.safe_load import UntrustedModelError, is_trusted, load_skops
-from moodflow.store import FeatureStore
-from moodflow.training import train_and_evaluate
+from moodflow.stores.feature_store import FeatureStore
+from moodflow.train.run import train_and_evaluate
 from synthetic_data import make_run
 
 PICKLE_MAGIC = b"\x80"
@@ -58,7 +58,7 @@ def trained(run):
     for name, params in MODEL_PARAMS.items():
         out[name] = folder / "models" / name
         train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=name,
-                           model_params=params, protocol={"kind": "kfold", "folds": 2}, seed=0, out_dir=out[name])
+                           model_config=params, protocol={"kind": "kfold", "folds": 2}, seed=0, out_dir=out[name])
     return out
 
 

@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from moodflow.store import FeatureStore, FeatureStoreWriter, StoreMismatchError
+from moodflow.stores.feature_store import FeatureStore, FeatureStoreWriter, StoreMismatchError
 
 
 def _write(path, n_tracks=3, frame_shape=(4,)):
@@ -88,7 +88,7 @@ def test_plain_hdf5_readable_by_h5dump(tmp_path):
 
 
 def test_pandas_reader(tmp_path):
-    from moodflow.store import open_store
+    from moodflow.stores.feature_store import open_store
 
     path = tmp_path / "s.h5"
     names, expected = _write(path)
@@ -127,7 +127,7 @@ def test_frame_names_when_frames_differ(tmp_path):
 
 def test_buffered_writes_flush_in_blocks(tmp_path, monkeypatch):
     """Tracks written across many small blocks read back exactly, in order."""
-    import moodflow.store as store_module
+    import moodflow.stores.feature_store as store_module
 
     monkeypatch.setattr(store_module, "_FLUSH_BYTES", 200)
     rng = np.random.default_rng(5)

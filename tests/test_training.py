@@ -14,7 +14,7 @@ from synthetic_data import make_run  # noqa: E402
 
 from moodflow.evaluation.summary import metrics_from_predictions, nan_to_none  # noqa: E402
 from moodflow.models.io import load_model, read_manifest  # noqa: E402
-from moodflow.training import train_and_evaluate  # noqa: E402
+from moodflow.train.run import train_and_evaluate  # noqa: E402
 
 PROTOCOL = {"kind": "kfold", "folds": 3, "repeats": 2}
 
@@ -23,7 +23,7 @@ def _train(tmp_path, task, model, params=None, dynamic=True, **kw):
     store, prepared = make_run(tmp_path / "data", task=task, n_tracks=24, **kw)
     out = tmp_path / "models" / model
     metrics = train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=model,
-                                 model_params=params or {}, protocol=PROTOCOL, seed=0, out_dir=out, dynamic=dynamic)
+                                 model_config=params or {}, protocol=PROTOCOL, seed=0, out_dir=out, dynamic=dynamic)
     return out, metrics, store
 
 
@@ -54,7 +54,7 @@ def test_static_and_dynamic_regression(tmp_path):
     manifest = read_manifest(out)
     assert manifest["tasks"]["dynamic"]["path"] == "dynamic" and manifest["feature_extractor"] == "synthetic"
     assert manifest["versions"]["scikit-learn"] and manifest["label_spec"]["scale_name"] == "-1..1"
-    from moodflow.store import FeatureStore
+    from moodflow.stores.feature_store import FeatureStore
 
     with FeatureStore(store) as st:
         X = st.static()
@@ -107,10 +107,10 @@ def test_model_without_the_task_is_refused(tmp_path):
 
 
 def test_store_of_another_extractor_is_refused(tmp_path):
-    from moodflow.store import StoreMismatchError
+    from moodflow.stores.feature_store import StoreMismatchError
 
     store, prepared = make_run(tmp_path)
     with pytest.raises(StoreMismatchError, match="extractor"):
         train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="compare", model_name="ridge",
-                           model_params={}, protocol={"folds": 3}, seed=0, out_dir=tmp_path / "m")
+                           model_config={}, protocol={"folds": 3}, seed=0, out_dir=tmp_path / "m")
     assert not (tmp_path / "m").exists()

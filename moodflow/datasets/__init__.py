@@ -4,7 +4,7 @@ Adding a dataset: write ``moodflow/datasets/<name>.py`` with a ``DatasetAdapter`
 decorated ``@DATASETS.register("<name>")`` and add one line to ``_MODULES`` below.
 """
 
-from moodflow.registry import Registry
+from moodflow.core.registry import Registry
 
 _MODULES = {
     "demo": "demo",
@@ -16,4 +16,4 @@ _MODULES = {
     "folder": "folder",
 }
 
-DATASETS: Registry = Registry("dataset", __name__, _MODULES)
+DATASETS: Registry = Registry("dataset", __name__, _MODULES, key="dataset.name")

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from moodflow.datasets.base import LabelSpec
+from moodflow.stores.prepared import LabelSpec
 
 log = logging.getLogger("moodflow.datasets")
 

@@ -10,6 +10,7 @@ headers have a space after every comma (``song_id, valence_mean``); the adapter 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -20,7 +21,8 @@ from moodflow.datasets._common import (
     build_manifest, check_range, dataset_info, drop_duplicates, merge_dynamic, normalise_id,
     read_split_dir, read_table, read_wide_dynamic, require_file, scan_audio, to_float,
 )
-from moodflow.datasets.base import DatasetAdapter, PreparedDataset
+from moodflow.datasets.base import AdapterConfig, DatasetAdapter
+from moodflow.stores.prepared import PreparedDataset
 
 BIBTEX = """
 @article{aljanaki2017deam,
@@ -53,6 +55,13 @@ LABEL_SCALE = {"static": [1.0, 9.0], "dynamic": [-1.0, 1.0]}
 ANNOTATION_GRID = {"hop_s": 0.5, "first_label_s": 15.0}
 
 
+@dataclass
+class DEAMConfig(AdapterConfig):
+    """``dataset.deam``."""
+
+    audio_dir: str = ""  # "" = <root>/DEAM_audio/MEMD_audio
+
+
 @DATASETS.register("deam")
 class DEAM(DatasetAdapter):
     """DEAM in its authors' layout.
@@ -62,10 +71,11 @@ class DEAM(DatasetAdapter):
     """
 
     name = "deam"
+    Config = DEAMConfig
 
     def load(self, work_dir: Path) -> PreparedDataset:
         root = self.require_root()
-        audio_dir = Path(self.config.get("audio_dir") or root / "DEAM_audio" / "MEMD_audio")
+        audio_dir = Path(self.config.audio_dir or root / "DEAM_audio" / "MEMD_audio")
         frames = []
         for rel in STATIC_FILES:
             path = root / rel
@@ -101,10 +111,10 @@ class DEAM(DatasetAdapter):
         labelled = {t: audio_dir / f"{t}.mp3" for t in labelled_ids}
         manifest = build_manifest(labelled, scan_audio(audio_dir, recursive=False), self.name)
         splits = None
-        if self.config.get("split_dir"):
-            splits = read_split_dir(self.config["split_dir"], manifest["track_id"], self.name)
+        if self.config.split_dir:
+            splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name)
 
         spec = mediaeval_spec(has_dynamic=dynamic is not None)
         info = dataset_info(sys.modules[__name__], root, audio_dir=str(audio_dir.absolute()),
-                            split_source=self.config.get("split_dir") or None)
+                            split_source=self.config.split_dir or None)
         return PreparedDataset(self.name, manifest, static, spec, dynamic_labels=dynamic, splits=splits, info=info)

@@ -10,6 +10,7 @@ Turk: static valence/arousal per clip on a 1-9 scale, dynamic valence/arousal at
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from moodflow.datasets import DATASETS
@@ -18,7 +19,8 @@ from moodflow.datasets._common import (
     build_manifest, check_range, dataset_info, drop_duplicates, log, merge_dynamic, normalise_id,
     read_split_dir, read_table, read_wide_dynamic, require_file, scan_audio, splits_table, to_float,
 )
-from moodflow.datasets.base import DatasetAdapter, PreparedDataset
+from moodflow.datasets.base import AdapterConfig, DatasetAdapter
+from moodflow.stores.prepared import PreparedDataset
 
 BIBTEX = """
 @inproceedings{soleymani2013emomusic,
@@ -46,15 +48,23 @@ NATIVE_SPLIT = {"development": "train", "evaluation": "test"}
 _SET_COLUMN = "Mediaeval 2013 set"
 
 
+@dataclass
+class EmoMusicConfig(AdapterConfig):
+    """``dataset.emomusic``."""
+
+    audio_dir: str = ""  # "" = <root>/clips_45seconds
+
+
 @DATASETS.register("emomusic")
 class EmoMusic(DatasetAdapter):
     """emoMusic in its authors' layout; ``dataset.emomusic.audio_dir`` overrides ``<root>/clips_45seconds``."""
 
     name = "emomusic"
+    Config = EmoMusicConfig
 
     def load(self, work_dir: Path) -> PreparedDataset:
         root = self.require_root()
-        audio_dir = Path(self.config.get("audio_dir") or root / "clips_45seconds")
+        audio_dir = Path(self.config.audio_dir or root / "clips_45seconds")
         static_path = require_file(root / STATIC_FILE, self.name, "static annotations")
         static = read_table(static_path, self.name, id_column="song_id")
         static = to_float(static, ["mean_valence", "mean_arousal"], static_path, self.name)
@@ -83,9 +93,9 @@ class EmoMusic(DatasetAdapter):
 
         split_source = None
         splits = None
-        if self.config.get("split_dir"):
-            splits = read_split_dir(self.config["split_dir"], manifest["track_id"], self.name)
-            split_source = str(self.config["split_dir"])
+        if self.config.split_dir:
+            splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name)
+            split_source = str(self.config.split_dir)
         elif native:
             known = set(manifest["track_id"])
             rows = [(t, s) for t, s in native if t in known]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,8 @@ from moodflow.datasets._common import (
     format_ids, build_manifest, check_range, dataset_info, drop_duplicates, log, read_split_dir, read_table,
     require_file, resolve, scan_audio, sort_dynamic, to_float,
 )
-from moodflow.datasets.base import DatasetAdapter, LabelSpec, PreparedDataset
+from moodflow.datasets.base import AdapterConfig, DatasetAdapter
+from moodflow.stores.prepared import LabelSpec, PreparedDataset
 
 BIBTEX = ""
 LICENSE_INFO = "Whatever licence the user's audio carries."
@@ -40,23 +42,34 @@ ANNOTATION_GRID = None
 TARGETS = ["valence", "arousal"]
 
 
+@dataclass
+class FolderConfig(AdapterConfig):
+    """``dataset.folder`` (see the module docstring)."""
+
+    labels: str = ""
+    dynamic_labels: str = ""
+    scale: list[float] | str | None = None  # [low, high] or "low..high"; None = no range check
+    class_column: str = ""
+
+
 @DATASETS.register("folder")
 class Folder(DatasetAdapter):
     """A folder of audio files plus optional label CSVs (see the module docstring)."""
 
     name = "folder"
+    Config = FolderConfig
 
     def load(self, work_dir: Path) -> PreparedDataset:
         root = self.require_root()
         audio = scan_audio(root, recursive=True)
         scale = self._scale()
         static, spec = pd.DataFrame({"track_id": pd.Series([], dtype=str)}), LabelSpec(task="regression")
-        if self.config.get("labels"):
-            static, spec = self._static_labels(resolve(self.config["labels"], root), scale)
+        if self.config.labels:
+            static, spec = self._static_labels(resolve(self.config.labels, root), scale)
 
         dynamic = None
-        if self.config.get("dynamic_labels"):
-            path = require_file(resolve(self.config["dynamic_labels"], root), self.name, "dynamic labels")
+        if self.config.dynamic_labels:
+            path = require_file(resolve(self.config.dynamic_labels, root), self.name, "dynamic labels")
             dyn = self._with_ids(read_table(path, self.name), path)
             targets = [c for c in TARGETS if c in dyn.columns]
             if "time_s" not in dyn.columns or not targets:
@@ -82,14 +95,14 @@ class Folder(DatasetAdapter):
                 dynamic = dynamic[dynamic["track_id"].isin(audio)].reset_index(drop=True)
         manifest = build_manifest({}, audio, self.name)
         splits = None
-        if self.config.get("split_dir"):
-            splits = read_split_dir(self.config["split_dir"], manifest["track_id"], self.name)
-        info = dataset_info(sys.modules[__name__], root, labels=self.config.get("labels") or None,
-                            split_source=self.config.get("split_dir") or None)
+        if self.config.split_dir:
+            splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name)
+        info = dataset_info(sys.modules[__name__], root, labels=self.config.labels or None,
+                            split_source=self.config.split_dir or None)
         return PreparedDataset(self.name, manifest, static, spec, dynamic_labels=dynamic, splits=splits, info=info)
 
     def _scale(self) -> tuple[float, float] | None:
-        scale = self.config.get("scale")
+        scale = self.config.scale
         if scale in (None, "", []):
             return None
         if isinstance(scale, str):
@@ -100,7 +113,7 @@ class Folder(DatasetAdapter):
         try:
             lo, hi = (float(v) for v in scale)
         except (TypeError, ValueError):
-            raise ValueError(f"dataset.folder.scale must be [low, high], not {self.config.get('scale')!r}") from None
+            raise ValueError(f"dataset.folder.scale must be [low, high], not {self.config.scale!r}") from None
         if not lo < hi:
             raise ValueError(f"dataset.folder.scale: low {lo} must be below high {hi}")
         return (lo, hi)
@@ -124,7 +137,7 @@ class Folder(DatasetAdapter):
     def _static_labels(self, path: Path, scale: tuple[float, float] | None) -> tuple[pd.DataFrame, LabelSpec]:
         require_file(path, self.name, "labels CSV")
         table = self._with_ids(read_table(path, self.name), path)
-        class_column = self.config.get("class_column")
+        class_column = self.config.class_column
         if class_column:
             if class_column not in table.columns:
                 raise ValueError(f"dataset 'folder': {path} has no class column {class_column!r} (columns: {list(table.columns)})")

@@ -10,6 +10,7 @@ which the ``provided`` feature set imports, so all 900 clips train even where no
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from moodflow.datasets import DATASETS
@@ -17,7 +18,8 @@ from moodflow.datasets._common import (
     format_ids, build_manifest, dataset_info, drop_duplicates, log, read_split_dir, read_table, require_file,
     scan_audio,
 )
-from moodflow.datasets.base import DatasetAdapter, LabelSpec, PreparedDataset
+from moodflow.datasets.base import AdapterConfig, DatasetAdapter
+from moodflow.stores.prepared import LabelSpec, PreparedDataset
 
 BIBTEX = """
 @article{panda2018novel,
@@ -45,15 +47,23 @@ ANNOTATION_GRID = None  # song-level labels only
 CLASSES = ["Q1", "Q2", "Q3", "Q4"]
 
 
+@dataclass
+class FourQConfig(AdapterConfig):
+    """``dataset.fourq``."""
+
+    audio_dir: str = ""  # "" = <root>/MER_audio_taffc_dataset
+
+
 @DATASETS.register("fourq")
 class FourQ(DatasetAdapter):
     """4Q in its authors' layout (``dataset.fourq.audio_dir`` overrides ``<root>/MER_audio_taffc_dataset``)."""
 
     name = "fourq"
+    Config = FourQConfig
 
     def load(self, work_dir: Path) -> PreparedDataset:
         root = self.require_root()
-        audio_dir = Path(self.config.get("audio_dir") or root / AUDIO_DIR)
+        audio_dir = Path(self.config.audio_dir or root / AUDIO_DIR)
         path = root / ANNOTATIONS
         if not path.is_file() and (root / "panda_dataset_taffc_annotations.csv").is_file():
             path = root / "panda_dataset_taffc_annotations.csv"
@@ -78,12 +88,12 @@ class FourQ(DatasetAdapter):
         }
         manifest = build_manifest(labelled, on_disk, self.name)
         splits = None
-        if self.config.get("split_dir"):
-            splits = read_split_dir(self.config["split_dir"], manifest["track_id"], self.name)
+        if self.config.split_dir:
+            splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name)
 
         spec = LabelSpec(task="classification", class_column="quadrant", classes=list(CLASSES))
         info = dataset_info(sys.modules[__name__], root, audio_dir=str(audio_dir.absolute()),
-                            split_source=self.config.get("split_dir") or None)
+                            split_source=self.config.split_dir or None)
         provided = root / PROVIDED
         if provided.is_file():
             # the file's last column repeats the label: it must never become a feature

@@ -12,16 +12,19 @@ columns are those 56 tags (``tags: split``); ``tags: all`` keeps every tag of th
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from moodflow.core.config import setting
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
     build_manifest, dataset_info, log, read_split_dir, require_file, scan_audio, splits_table,
 )
-from moodflow.datasets.base import DatasetAdapter, LabelSpec, PreparedDataset
+from moodflow.datasets.base import AdapterConfig, DatasetAdapter
+from moodflow.stores.prepared import LabelSpec, PreparedDataset
 
 BIBTEX = """
 @inproceedings{bogdanov2019mtg,
@@ -70,6 +73,15 @@ def short_tag(tag: str) -> str:
     return tag[len(TAG_PREFIX):] if tag.startswith(TAG_PREFIX) else tag
 
 
+@dataclass
+class JamendoConfig(AdapterConfig):
+    """``dataset.jamendo``."""
+
+    split: int = setting(0, min=0, max=4)  # which of MTG's five published splits
+    tags: str = setting("split", choices=("split", "all"))  # the 56 tags of the splits, or every tag
+    audio_dir: str = ""  # "" = <root>/audio
+
+
 @DATASETS.register("jamendo")
 class Jamendo(DatasetAdapter):
     """MTG-Jamendo mood/theme. Config: ``split`` (0-4, default 0), ``tags`` (split | all),
@@ -78,6 +90,7 @@ class Jamendo(DatasetAdapter):
     """
 
     name = "jamendo"
+    Config = JamendoConfig
 
     def load(self, work_dir: Path) -> PreparedDataset:
         root = self.require_root()
@@ -90,11 +103,9 @@ class Jamendo(DatasetAdapter):
                         sorted(set(tracks["track_id"][dup]))[:10])
             tracks = tracks[~dup].reset_index(drop=True)
 
-        k = int(self.config.get("split", 0))
+        k = self.config.split
         split_rows, split_tags = self._native_split(base, k, set(tracks["track_id"]))
-        mode = str(self.config.get("tags", "split"))
-        if mode not in ("split", "all"):
-            raise ValueError(f"dataset.jamendo.tags must be 'split' or 'all', not {mode!r}")
+        mode = self.config.tags
         all_tags = sorted({t for tags in tracks["tags"] for t in tags})
         vocab = sorted(split_tags) if mode == "split" and split_tags else all_tags
         if mode == "split" and split_tags:
@@ -117,16 +128,16 @@ class Jamendo(DatasetAdapter):
         labels = pd.DataFrame(matrix[has_tag], columns=names)
         labels.insert(0, "track_id", tracks["track_id"][has_tag].to_numpy())
 
-        audio_dir = Path(self.config.get("audio_dir") or base / "audio")
+        audio_dir = Path(self.config.audio_dir or base / "audio")
         # every track of the TSV is listed (those without a used tag too, for extraction)
         listed = {t: self._audio_path(audio_dir, p) for t, p in zip(tracks["track_id"], tracks["path"])}
         on_disk = self._not_listed_on_disk(audio_dir, tracks)
         durations = dict(zip(tracks["track_id"], tracks["duration_s"]))
         manifest = build_manifest(listed, on_disk, self.name, durations)
 
-        if self.config.get("split_dir"):
-            splits = read_split_dir(self.config["split_dir"], manifest["track_id"], self.name)
-            split_source = str(self.config["split_dir"])
+        if self.config.split_dir:
+            splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name)
+            split_source = str(self.config.split_dir)
         elif split_rows:
             splits = splits_table(split_rows, self.name, str(base / SPLIT_TSV.format(k=k, split="*")))
             split_source = SPLIT_TSV.format(k=k, split="{train,validation,test}")

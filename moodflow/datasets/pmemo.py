@@ -9,6 +9,7 @@ that the ``provided`` feature set imports.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from moodflow.datasets import DATASETS
@@ -16,7 +17,8 @@ from moodflow.datasets._common import (
     build_manifest, check_range, dataset_info, drop_duplicates, normalise_id, read_split_dir,
     read_table, require_file, scan_audio, sort_dynamic, to_float,
 )
-from moodflow.datasets.base import DatasetAdapter, LabelSpec, PreparedDataset
+from moodflow.datasets.base import AdapterConfig, DatasetAdapter
+from moodflow.stores.prepared import LabelSpec, PreparedDataset
 
 BIBTEX = """
 @inproceedings{zhang2018pmemo,
@@ -43,15 +45,23 @@ ANNOTATION_GRID = {"hop_s": 0.5, "first_label_s": 15.5, "window_s": 1.0}
 _STATIC_COLS = {"Valence(mean)": "valence", "Arousal(mean)": "arousal"}
 
 
+@dataclass
+class PMEmoConfig(AdapterConfig):
+    """``dataset.pmemo``."""
+
+    audio_dir: str = ""  # "" = <root>/chorus
+
+
 @DATASETS.register("pmemo")
 class PMEmo(DatasetAdapter):
     """PMEmo in its authors' layout; ``dataset.pmemo.audio_dir`` overrides ``<root>/chorus``."""
 
     name = "pmemo"
+    Config = PMEmoConfig
 
     def load(self, work_dir: Path) -> PreparedDataset:
         root = self.require_root()
-        audio_dir = Path(self.config.get("audio_dir") or root / "chorus")
+        audio_dir = Path(self.config.audio_dir or root / "chorus")
         static_path = require_file(root / "annotations" / "static_annotations.csv", self.name, "static annotations")
         static = read_table(static_path, self.name, id_column="musicId")
         static = to_float(static, list(_STATIC_COLS), static_path, self.name)
@@ -89,8 +99,8 @@ class PMEmo(DatasetAdapter):
         manifest = build_manifest(labelled, scan_audio(audio_dir, recursive=False), self.name, durations)
 
         splits = None
-        if self.config.get("split_dir"):
-            splits = read_split_dir(self.config["split_dir"], manifest["track_id"], self.name)
+        if self.config.split_dir:
+            splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name)
 
         provided = {}
         feat_static = root / "features" / "static_features.csv"
@@ -111,7 +121,7 @@ class PMEmo(DatasetAdapter):
             dynamic_scale_name="0-1" if dynamic is not None else "",
         )
         info = dataset_info(sys.modules[__name__], root, audio_dir=str(audio_dir.absolute()),
-                            split_source=self.config.get("split_dir") or None)
+                            split_source=self.config.split_dir or None)
         if provided:
             info["provided_features"] = provided
         return PreparedDataset(self.name, manifest, static, spec,

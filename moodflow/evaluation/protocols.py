@@ -18,6 +18,9 @@ import pandas as pd
 from sklearn.model_selection import KFold, StratifiedKFold
 
 
+PROTOCOLS = ("auto", "split", "kfold", "stratified")
+
+
 @dataclass
 class Fold:
     """One train/test partition of track ids; ``name`` is e.g. ``r0f3`` or ``split``."""

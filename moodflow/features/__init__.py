@@ -1,17 +1,30 @@
 """Feature extractors, registered by name (``features.sets`` in params.yaml).
 
-Adding an extractor: write ``moodflow/features/<name>.py`` with an ``Extractor`` subclass
-decorated ``@EXTRACTORS.register("<name>")`` and add one line to ``_MODULES`` below.
+Adding an extractor: write ``moodflow/features/<name>.py`` (or a folder of modules, as
+``opensmile/`` and ``mert/``) with an ``Extractor`` subclass decorated
+``@EXTRACTORS.register("<name>")`` and add one line to ``_MODULES`` below.
 """
 
-from moodflow.registry import Registry
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from moodflow.core.registry import Registry
+
+if TYPE_CHECKING:
+    from moodflow.features.base import Extractor
 
 _MODULES = {
-    "compare": "compare",
-    "egemaps": "egemaps",
+    "compare": "opensmile.compare",
+    "egemaps": "opensmile.egemaps",
     "chroma": "chroma",
-    "mert": "mert",
+    "mert": "mert.extractor",
     "provided": "provided",
 }
 
-EXTRACTORS: Registry = Registry("feature set", __name__, _MODULES)
+EXTRACTORS: Registry = Registry("feature set", __name__, _MODULES, key="features.sets")
+
+
+def build_extractor(name: str, config: dict[str, Any] | None, grid: dict[str, Any] | None = None) -> Extractor:
+    """Instantiate the registered extractor ``name`` with its ``features.<name>`` settings."""
+    return EXTRACTORS.get(name)(config or {}, grid or {})

@@ -1,7 +1,7 @@
 """Feature extractors: a config dataclass, an ``extract`` function, registration by name.
 
 An extractor turns one decoded mono signal into a :class:`TrackFeatures`: one static vector
-per track and one row per frame on the shared grid (``moodflow.grid``). The extractor's full
+per track and one row per frame on the shared grid (``moodflow.stores.grid``). The extractor's full
 config is written into the store, so a store says exactly how it was made.
 """
 
@@ -10,9 +10,13 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator
+from typing import Any, ClassVar, Iterator, Mapping
 
 import numpy as np
+
+from moodflow.core.config import build
+from moodflow.stores.audio_store import AudioStore
+from moodflow.stores.grid import GridConfig
 
 
 @dataclass
@@ -23,14 +27,6 @@ class TrackFeatures:
     frames: np.ndarray
     start_s: np.ndarray
     end_s: np.ndarray
-
-
-@dataclass
-class GridConfig:
-    """Frame grid settings every extractor shares (``features.grid`` in params.yaml)."""
-
-    win_s: float = 1.0
-    hop_s: float = 0.5
 
 
 class Extractor(ABC):
@@ -50,16 +46,9 @@ class Extractor(ABC):
     # the runner then calls it once before starting worker processes (``extraction.warm_up``).
     jit_compiled: ClassVar[bool] = False
 
-    def __init__(self, config: dict[str, Any] | None = None, grid: GridConfig | None = None):
-        config = dict(config or {})
-        known = {f.name for f in dataclasses.fields(self.Config)}
-        unknown = set(config) - known
-        if unknown:
-            raise ValueError(
-                f"features.{self.name}: unknown setting(s) {sorted(unknown)}; known: {sorted(known)}"
-            )
-        self.config = self.Config(**config)
-        self.grid = grid or GridConfig()
+    def __init__(self, config: Mapping[str, Any] | None = None, grid: GridConfig | Mapping[str, Any] | None = None):
+        self.config = build(self.Config, config, f"features.{self.name}")
+        self.grid = build(GridConfig, grid, "features.grid")
 
     def config_dict(self) -> dict[str, Any]:
         """Everything that determines the output, as written into the store's provenance."""
@@ -89,8 +78,6 @@ class Extractor(ABC):
     def extract_many(self, audio_path: str, track_ids: list[str]) -> Iterator[tuple[str, Any]]:
         """(track_id, TrackFeatures or the exception it raised) for each track, in order, in this
         process; extractors that can overlap reading with computing override it (MERT)."""
-        from moodflow.audio_store import AudioStore
-
         with AudioStore(audio_path) as audio:
             for track_id in track_ids:
                 try:

@@ -15,7 +15,7 @@ import numpy as np
 
 from moodflow.features import EXTRACTORS, cqt_filters
 from moodflow.features.base import Extractor, TrackFeatures
-from moodflow.grid import frame_grid, window_stats
+from moodflow.stores.grid import frame_grid, window_stats
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 KINDS = ("cqt", "stft")

@@ -38,7 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from moodflow.datasets.base import read_prepared_table
+from moodflow.stores.prepared import read_prepared_table
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import DatasetFeatureImporter, TrackFeatures
 

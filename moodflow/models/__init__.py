@@ -4,7 +4,7 @@ Adding a model: write ``moodflow/models/<name>.py`` with a ``Model`` subclass de
 ``@MODELS.register("<name>")`` and add one line to ``_MODULES`` below.
 """
 
-from moodflow.registry import Registry
+from moodflow.core.registry import Registry
 
 _MODULES = {
     "ridge": "ridge",
@@ -17,4 +17,4 @@ _MODULES = {
     "multitask": "multitask",
 }
 
-MODELS: Registry = Registry("model", __name__, _MODULES)
+MODELS: Registry = Registry("model", __name__, _MODULES, key="train.models")

@@ -9,26 +9,64 @@ per-song (T_i, F) arrays and return lists of (T_i, k); the others see frames as 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
+from moodflow.core.config import build
+
+
+@dataclass
+class NoSettings:
+    """A model without settings."""
+
+
+@dataclass
+class ModelRecipe:
+    """How to make a fresh model (one per fold): the registered name, its settings, and the
+    data's ``input_shape`` / ``n_classes``."""
+
+    name: str
+    config: Any = None
+    input_shape: list[int] | None = None
+    n_classes: int | None = None
+
+    @property
+    def cls(self) -> type["Model"]:
+        from moodflow.models import MODELS
+
+        return MODELS.get(self.name)
+
+    def new(self, task: str, seed: int = 0) -> "Model":
+        return self.cls(task, self.config, seed, input_shape=self.input_shape, n_classes=self.n_classes)
+
+
 class Model(ABC):
-    """Base class. Subclasses set ``name`` and ``tasks`` and implement fit/predict/save/load."""
+    """Base class. Subclasses set ``name``, ``tasks`` and ``Config`` (the dataclass of
+    ``train.<name>``) and implement fit/predict/save/load.
+
+    ``input_shape`` (layered features: [layers, dim]) and ``n_classes`` describe the data, not
+    settings: the training code passes them from the store and the label spec.
+    """
 
     name: ClassVar[str]
+    Config: ClassVar[type] = NoSettings
     tasks: ClassVar[frozenset[str]] = frozenset({"regression", "classification", "tagging", "dynamic"})
     sequence_input: ClassVar[bool] = False
     multitask: ClassVar[bool] = False
     neural: ClassVar[bool] = False  # a torch network (TorchPersistence): "model_kind" in model.json
 
-    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
+    def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, *,
+                 input_shape: list[int] | None = None, n_classes: int | None = None):
         if task not in self.tasks:
             raise ValueError(f"model {self.name!r} does not do {task}; it does {sorted(self.tasks)}")
         self.task = task
-        self.params = dict(params or {})
+        self.config = build(self.Config, config, f"train.{self.name}")
         self.seed = seed
+        self.input_shape = list(input_shape) if input_shape else None
+        self.n_classes = n_classes
 
     @property
     def kind(self) -> str:
@@ -56,6 +94,6 @@ class Model(ABC):
 
     @classmethod
     @abstractmethod
-    def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "Model":
-        """Read weights written by :meth:`save`."""
+    def load(cls, folder: Path, task: str, config: Mapping[str, Any], **data: Any) -> "Model":
+        """Read weights written by :meth:`save` (``data``: ``input_shape``, ``n_classes``)."""
 

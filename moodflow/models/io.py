@@ -35,6 +35,8 @@ def load_model(folder: str | Path, part: str = "static") -> Model:
         raise KeyError(f"{Path(folder) / 'model.json'}: no {part} model (has {sorted(tasks)})")
     entry = tasks[part]
     cls = MODELS.get(manifest["model"])
-    model = cls.load(Path(folder) / entry["path"], entry["task"], manifest.get("params") or {})
+    data = manifest.get("data") or {}
+    model = cls.load(Path(folder) / entry["path"], entry["task"], manifest.get("params") or {},
+                     input_shape=data.get("input_shape"), n_classes=data.get("n_classes"))
     model.seed = int(manifest.get("seed", 0))
     return model

@@ -2,25 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
+from moodflow.core.config import setting
 from moodflow.models import MODELS
-from moodflow.models.sklearn_model import SklearnModel
+from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
+
+
+@dataclass
+class KNNConfig(SklearnConfig):
+    """``train.knn``."""
+
+    n_neighbors: int = setting(7, min=1)
+    weights: str = setting("distance", choices=("distance", "uniform"))
+    metric: str = "minkowski"
+    # brute force keeps no KD/ball tree, whose types the safe loader does not trust
+    algorithm: str = setting("brute", choices=("brute",))
 
 
 @MODELS.register("knn")
 class KNNModel(SklearnModel):
     name = "knn"
+    Config = KNNConfig
     multioutput_native = True
 
     def estimator(self):
-        kwargs = dict(
-            n_neighbors=int(self.params.get("n_neighbors", 10)),
-            weights=self.params.get("weights", "distance"),
-            metric=self.params.get("metric", "minkowski"),
-            # brute force keeps no KD/ball tree, whose types the safe loader does not trust
-            algorithm=self.params.get("algorithm", "brute"),
-        )
+        c = self.config
+        kwargs = dict(n_neighbors=c.n_neighbors, weights=c.weights, metric=c.metric, algorithm=c.algorithm)
         if self.kind == "regression":
             return KNeighborsRegressor(**kwargs)
         return KNeighborsClassifier(**kwargs)

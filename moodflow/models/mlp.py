@@ -13,6 +13,7 @@ per label kind (regression, classification, tagging), losses masked where labels
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,10 +23,20 @@ from torch import nn
 
 from moodflow.models import MODELS
 from moodflow.models.base import Model
+from moodflow.core.config import setting
 from moodflow.models.torch_common import (
-    TorchPersistence, input_block, seed_everything, split_validation, train_loop,
+    TorchConfig, TorchPersistence, input_block, seed_everything, split_validation, train_loop,
     train_settings,
 )
+
+
+@dataclass
+class MLPConfig(TorchConfig):
+    """``train.mlp``: the MARBLE probe's shape, and which layers of a layered embedding."""
+
+    hidden: int = setting(512, min=1)
+    dropout: float = setting(0.2, min=0.0, max=0.9)
+    layers: list[int] | None = None  # layered features (MERT): these layers (a learned mix of several)
 
 
 class HeadNet(nn.Module):
@@ -75,7 +86,7 @@ class NeuralHeads(TorchPersistence, Model):
         for kind, Y in labels.items():
             if kind == "classification":
                 y = np.asarray(Y, dtype=np.int64).ravel()
-                heads[kind] = max(int(self.params.get("n_classes", 0)), int(y.max()) + 1)
+                heads[kind] = max(int(self.n_classes or 0), int(y.max()) + 1)
                 targets[kind] = torch.as_tensor(y)
             else:
                 Y = np.asarray(Y, dtype=np.float32).reshape(len(X), -1)
@@ -87,44 +98,43 @@ class NeuralHeads(TorchPersistence, Model):
                     Y = (Y - mean) / std
                 heads[kind] = Y.shape[1]
                 targets[kind] = torch.as_tensor(Y)
-        layers = self.params.get("layers")
-        self.config = {
-            "n_in": X.shape[1], "heads": heads, "hidden": int(self.params.get("hidden", 512)),
-            "dropout": float(self.params.get("dropout", 0.2)), "input_shape": self.params.get("input_shape"),
-            "layers": None if layers is None else [int(x) for x in layers], **y_stats,
+        c = self.config
+        self.architecture = {
+            "n_in": X.shape[1], "heads": heads, "hidden": c.hidden, "dropout": c.dropout,
+            "input_shape": self.input_shape, "layers": c.layers, **y_stats,
         }
-        net = build_headnet(self.config)
-        tr, va = split_validation(len(X), groups, float(self.params.get("val_fraction", 0.15)), self.seed)
+        net = build_headnet(self.architecture)
+        tr, va = split_validation(len(X), groups, c.val_fraction, self.seed)
         scaler = net.inp[0] if isinstance(net.inp, nn.Sequential) else net.inp
         scaler.fit(X[tr])
         net.to(self.device)
         Xt = torch.as_tensor(X)
-        weights = {k: float(v) for k, v in (self.params.get("loss_weights") or {}).items()}
+        weights = dict(getattr(c, "loss_weights", None) or {})
 
         def loss_on(idx: np.ndarray) -> torch.Tensor:
             out = net(Xt[idx].to(self.device))
             return sum(weights.get(k, 1.0) * head_loss(k, out[k], targets[k][idx].to(self.device)) for k in heads)
 
-        self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **train_settings(self.params))
+        self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **train_settings(c))
         self.net = net
 
     def _predict_heads(self, X: np.ndarray) -> dict[str, np.ndarray]:
         assert self.net is not None, "fit or load first"
         X = torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(len(X), -1))
-        outs: dict[str, list] = {k: [] for k in self.config["heads"]}
+        outs: dict[str, list] = {k: [] for k in self.architecture["heads"]}
         with torch.no_grad():
             for start in range(0, len(X), 4096):
                 for k, v in self.net(X[start:start + 4096].to(self.device)).items():
                     outs[k].append(v.float().cpu())
         result = {}
         for k, parts in outs.items():
-            v = torch.cat(parts) if parts else torch.zeros(0, self.config["heads"][k])
+            v = torch.cat(parts) if parts else torch.zeros(0, self.architecture["heads"][k])
             if k == "classification":
                 v = torch.softmax(v, dim=1)
             elif k == "tagging":
                 v = torch.sigmoid(v)
             else:
-                v = v * torch.tensor(self.config["y_std"]) + torch.tensor(self.config["y_mean"])
+                v = v * torch.tensor(self.architecture["y_std"]) + torch.tensor(self.architecture["y_mean"])
             result[k] = v.numpy().astype(np.float64)
         return result
 
@@ -132,6 +142,7 @@ class NeuralHeads(TorchPersistence, Model):
 @MODELS.register("mlp")
 class MLPModel(NeuralHeads):
     name = "mlp"
+    Config = MLPConfig
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "MLPModel":
         self._fit_heads(X, {self.kind: Y}, groups)

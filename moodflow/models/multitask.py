@@ -10,17 +10,28 @@ array it behaves like the MLP on the model's own task.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from moodflow.core.config import setting
 from moodflow.models import MODELS
-from moodflow.models.mlp import NeuralHeads
+from moodflow.models.mlp import MLPConfig, NeuralHeads
+
+
+@dataclass
+class MultitaskConfig(MLPConfig):
+    """``train.multitask``: the MLP's settings and one loss weight per head."""
+
+    hidden: int = setting(256, min=1)
+    loss_weights: dict[str, float] = setting(default_factory=dict)  # regression | classification | tagging → weight
 
 
 @MODELS.register("multitask")
 class MultitaskModel(NeuralHeads):
     name = "multitask"
+    Config = MultitaskConfig
     tasks = frozenset({"regression", "classification", "tagging"})
     multitask = True
 

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.multiclass import OneVsRestClassifier
 
+from moodflow.core.config import setting
 from moodflow.models import MODELS
-from moodflow.models.sklearn_model import SklearnModel
+from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
+
+
+@dataclass
+class RidgeConfig(SklearnConfig):
+    """``train.ridge``: L2 strength (logistic regression: C = 1 / alpha)."""
+
+    alpha: float = setting(100.0, gt=0.0)
 
 
 @MODELS.register("ridge")
 class RidgeModel(SklearnModel):
     name = "ridge"
+    Config = RidgeConfig
     multioutput_native = True
 
     def estimator(self):
-        alpha = float(self.params.get("alpha", 1.0))
+        alpha = self.config.alpha
         if self.kind == "regression":
             return Ridge(alpha=alpha)
         clf = LogisticRegression(C=1.0 / alpha, max_iter=2000)

@@ -1,4 +1,10 @@
-"""Loading saved scikit-learn pipelines with skops, trusting only known types.
+"""Saving and loading scikit-learn pipelines with skops: byte-reproducible files, and loading
+that trusts only known types.
+
+skops names each array file and memo entry after ``id(obj)`` (a memory address) and stamps
+zip entries with the wall clock, so two identical fits give different bytes. :func:`dump_skops`
+renumbers the ids in the order they appear in the schema and writes the zip with fixed times,
+so the same pipeline always gives the same file (DVC then sees the same hash).
 
 skops refuses every type outside its own default list unless the caller trusts it. Trusting
 whole package prefixes (``numpy.``) is not safe: a crafted file can name any *function* of a
@@ -12,7 +18,11 @@ parameters). Functions are never trusted, whatever their module.
 from __future__ import annotations
 
 import importlib
+import io
+import json
+import zipfile
 from pathlib import Path
+from typing import Any
 
 # Packages whose estimator classes may appear in a moodflow pipeline.
 TRUSTED_PREFIXES = ("sklearn.", "xgboost.")
@@ -80,3 +90,38 @@ def load_skops(path: Path):
         return sio.load(path, trusted=untrusted)
     except Exception as exc:  # noqa: BLE001 - a malformed file is the file's problem
         raise UntrustedModelError(f"{path}: malformed model file ({type(exc).__name__}: {exc})") from None
+
+
+_FIXED_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _renumber(node: Any, ids: dict[int, int], files: dict[str, str]) -> None:
+    if isinstance(node, dict):
+        if "__id__" in node:
+            node["__id__"] = ids.setdefault(node["__id__"], len(ids))
+        if node.get("type") == "numpy" and "file" in node:
+            node["file"] = files.setdefault(node["file"], f"{len(files)}.npy")
+        for value in node.values():
+            _renumber(value, ids, files)
+    elif isinstance(node, list):
+        for value in node:
+            _renumber(value, ids, files)
+
+
+def dump_skops(obj: Any, path: str | Path) -> None:
+    """Write ``obj`` as a skops file whose bytes depend only on ``obj`` (see the module docstring)."""
+    import skops.io as sio
+
+    with zipfile.ZipFile(io.BytesIO(sio.dumps(obj))) as src:
+        schema = json.loads(src.read("schema.json"))
+        arrays = {name: src.read(name) for name in src.namelist() if name != "schema.json"}
+    files: dict[str, str] = {}
+    _renumber(schema, {}, files)
+    entries = {"schema.json": json.dumps(schema, sort_keys=True, indent=1).encode()}
+    entries.update({new: arrays[old] for old, new in files.items()})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        for name in sorted(entries):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            out.writestr(info, entries[name])

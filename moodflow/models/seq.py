@@ -10,6 +10,7 @@ Saved as safetensors + JSON.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,26 @@ from torch.nn.utils.rnn import pad_sequence
 
 from moodflow.models import MODELS
 from moodflow.models.base import Model
+from moodflow.core.config import setting
 from moodflow.models.torch_common import (
-    TorchPersistence, input_block, seed_everything, split_validation, train_loop,
+    TorchConfig, TorchPersistence, input_block, seed_everything, split_validation, train_loop,
     train_settings,
 )
+
+
+@dataclass
+class SeqConfig(TorchConfig):
+    """``train.seq``."""
+
+    arch: str = setting("lstm", choices=("lstm", "attention"))
+    hidden: int = setting(64, min=1)
+    n_layers: int = setting(1, min=1)
+    dropout: float = setting(0.1, min=0.0, max=0.9)
+    heads: int = setting(4, min=1)  # attention heads (arch: attention)
+    layers: list[int] | None = None  # layered features (MERT): which layers
+    epochs: int = setting(100, min=1)
+    patience: int = setting(10, min=1)
+    batch_size: int = setting(8, min=1)  # songs per batch
 
 
 class SeqNet(nn.Module):
@@ -75,6 +92,7 @@ def build_seqnet(config: dict[str, Any]) -> SeqNet:
 @MODELS.register("seq")
 class SeqModel(TorchPersistence, Model):
     name = "seq"
+    Config = SeqConfig
     tasks = frozenset({"dynamic"})
     sequence_input = True
     network_builder = staticmethod(build_seqnet)
@@ -83,20 +101,17 @@ class SeqModel(TorchPersistence, Model):
         gen = seed_everything(self.seed)
         X = [np.asarray(x, dtype=np.float32).reshape(len(x), -1) for x in X]
         Y = [np.asarray(y, dtype=np.float32).reshape(len(y), -1) for y in Y]
-        tr, va = split_validation(len(X), None, float(self.params.get("val_fraction", 0.15)), self.seed)
+        c = self.config
+        tr, va = split_validation(len(X), None, c.val_fraction, self.seed)
         y_all = np.concatenate([Y[i] for i in tr])
         mean, std = np.nanmean(y_all, axis=0), np.nanstd(y_all, axis=0)
         std = np.where(std > 1e-8, std, 1.0)
-        layers = self.params.get("layers")
-        self.config = {
-            "n_in": X[0].shape[1], "n_out": Y[0].shape[1], "arch": str(self.params.get("arch", "lstm")),
-            "hidden": int(self.params.get("hidden", 64)), "n_layers": int(self.params.get("n_layers", 1)),
-            "dropout": float(self.params.get("dropout", 0.1)), "heads": int(self.params.get("heads", 4)),
-            "input_shape": self.params.get("input_shape"),
-            "layers": None if layers is None else [int(x) for x in layers],
-            "y_mean": mean.tolist(), "y_std": std.tolist(),
+        self.architecture = {
+            "n_in": X[0].shape[1], "n_out": Y[0].shape[1], "arch": c.arch, "hidden": c.hidden,
+            "n_layers": c.n_layers, "dropout": c.dropout, "heads": c.heads, "input_shape": self.input_shape,
+            "layers": c.layers, "y_mean": mean.tolist(), "y_std": std.tolist(),
         }
-        net = build_seqnet(self.config)
+        net = build_seqnet(self.architecture)
         scaler = net.inp[0] if isinstance(net.inp, nn.Sequential) else net.inp
         scaler.fit(np.concatenate([X[i] for i in tr]))
         net.to(self.device)
@@ -111,20 +126,19 @@ class SeqModel(TorchPersistence, Model):
             keep = mask[..., None] & ~torch.isnan(y)
             return torch.nn.functional.mse_loss(out[keep], y[keep])
 
-        settings = {**train_settings(self.params), "batch_size": int(self.params.get("batch_size", 8))}
-        self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **settings)
+        self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **train_settings(c))
         self.net = net
         return self
 
     def predict(self, X: list[np.ndarray]) -> list[np.ndarray]:
         assert self.net is not None, "fit or load first"
-        mean, std = np.asarray(self.config["y_mean"]), np.asarray(self.config["y_std"])
+        mean, std = np.asarray(self.architecture["y_mean"]), np.asarray(self.architecture["y_std"])
         out = []
         with torch.no_grad():
             for x in X:
                 x = torch.as_tensor(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
                 if len(x) == 0:
-                    out.append(np.zeros((0, self.config["n_out"])))
+                    out.append(np.zeros((0, self.architecture["n_out"])))
                     continue
                 mask = torch.ones(1, len(x), dtype=torch.bool, device=self.device)
                 pred = self.net(x[None].to(self.device), mask)[0].float().cpu().numpy()

@@ -9,8 +9,9 @@ i.e. inside each training fold, and refits the best setting on the whole trainin
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -19,25 +20,36 @@ from sklearn.multioutput import MultiOutputRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from moodflow.core.config import setting
 from moodflow.models.base import Model
 
 MODEL_FILE = "model.skops"
 _SCORING = {"regression": "r2", "classification": "f1_macro", "tagging": "average_precision"}
 
 
+@dataclass
+class SklearnConfig:
+    """Settings every scikit-learn model takes (beside its own)."""
+
+    pca: float | None = setting(None, gt=0.0)  # components (≥ 1) or a variance fraction (< 1); null = none
+    search: dict[str, list] = setting(default_factory=dict)  # {param: [values…]}: grid search inside each training fold
+    search_folds: int = setting(3, min=2)
+
+
 class SklearnModel(Model):
     """Imputer → scaler → (optional PCA) → estimator; one estimator per regression target
     where the estimator is single-output."""
 
+    Config: ClassVar[type] = SklearnConfig
     multioutput_native: ClassVar[bool] = False
 
-    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
-        super().__init__(task, params, seed)
+    def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, **data: Any):
+        super().__init__(task, config, seed, **data)
         self.pipeline: Pipeline | None = None
         self.best_params_: dict[str, Any] | None = None
 
     def estimator(self) -> BaseEstimator:
-        """The final estimator for ``self.kind`` with ``self.params``."""
+        """The final estimator for ``self.kind`` with ``self.config``."""
         raise NotImplementedError
 
     def preprocessing(self) -> list[tuple[str, Any]]:
@@ -46,11 +58,12 @@ class SklearnModel(Model):
             ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
             ("scale", StandardScaler()),
         ]
-        pca = self.params.get("pca")
+        pca = self.config.pca
         if pca:
             from sklearn.decomposition import PCA
 
-            steps.append(("pca", PCA(n_components=pca, random_state=self.seed)))
+            n = int(pca) if pca >= 1 else float(pca)
+            steps.append(("pca", PCA(n_components=n, random_state=self.seed)))
         return steps
 
     def build(self) -> Pipeline:
@@ -61,7 +74,7 @@ class SklearnModel(Model):
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "SklearnModel":
         pipeline = self.build()
-        grid = self.params.get("search")
+        grid = self.config.search
         if grid:
             pipeline = self._search(pipeline, grid, X, Y, groups)
         else:
@@ -81,7 +94,7 @@ class SklearnModel(Model):
                     break
             else:
                 raise ValueError(f"train.{self.name}.search: {key!r} is not a parameter of the {self.name} pipeline")
-        n = int(self.params.get("search_folds", 3))
+        n = self.config.search_folds
         if groups is not None:
             cv = GroupKFold(n_splits=min(n, len(np.unique(groups))))
         elif self.kind == "classification":
@@ -104,15 +117,15 @@ class SklearnModel(Model):
         return np.asarray(self.pipeline.predict(X)).astype(np.int64)
 
     def save(self, folder: Path) -> None:
-        import skops.io as sio
+        from moodflow.models.safe_load import dump_skops
 
-        sio.dump(self.pipeline, Path(folder) / MODEL_FILE)
+        dump_skops(self.pipeline, Path(folder) / MODEL_FILE)
 
     @classmethod
-    def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "SklearnModel":
+    def load(cls, folder: Path, task: str, config: Mapping[str, Any], **data: Any) -> "SklearnModel":
         from moodflow.models.safe_load import load_skops
 
-        model = cls(task, params)
+        model = cls(task, config, **data)
         model.pipeline = load_skops(Path(folder) / MODEL_FILE)
         return model
 

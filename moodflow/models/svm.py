@@ -6,24 +6,42 @@ decision values unless ``probability: true`` asks for Platt-scaled probabilities
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sklearn.multiclass import OneVsRestClassifier
 from sklearn.svm import SVC, SVR
 
+from moodflow.core.config import setting
 from moodflow.models import MODELS
-from moodflow.models.sklearn_model import SklearnModel
+from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
+
+
+@dataclass
+class SVMConfig(SklearnConfig):
+    """``train.svm``."""
+
+    C: float = setting(1.0, gt=0.0)
+    gamma: float | str = "scale"  # a number, or scale | auto
+    epsilon: float = setting(0.1, min=0.0)  # SVR only
+    kernel: str = setting("rbf", choices=("rbf", "linear", "poly", "sigmoid"))
+    probability: bool = False  # classes/tags: Platt-scaled probabilities as scores
+
+    def __post_init__(self) -> None:
+        if isinstance(self.gamma, str) and self.gamma not in ("scale", "auto"):
+            from moodflow.core.errors import SettingsError
+
+            raise SettingsError(f"train.svm.gamma: {self.gamma!r} is not a number, scale or auto")
 
 
 @MODELS.register("svm")
 class SVMModel(SklearnModel):
     name = "svm"
+    Config = SVMConfig
 
     def estimator(self):
-        kernel = self.params.get("kernel", "rbf")
-        C = float(self.params.get("C", 1.0))
-        gamma = self.params.get("gamma", "scale")
-        gamma = gamma if isinstance(gamma, str) else float(gamma)
+        c = self.config
         if self.kind == "regression":
-            return SVR(kernel=kernel, C=C, gamma=gamma, epsilon=float(self.params.get("epsilon", 0.1)))
-        extra = {"probability": True} if self.params.get("probability") else {}
-        clf = SVC(kernel=kernel, C=C, gamma=gamma, random_state=self.seed, **extra)
+            return SVR(kernel=c.kernel, C=c.C, gamma=c.gamma, epsilon=c.epsilon)
+        extra = {"probability": True} if c.probability else {}
+        clf = SVC(kernel=c.kernel, C=c.C, gamma=c.gamma, random_state=self.seed, **extra)
         return clf if self.kind == "classification" else OneVsRestClassifier(clf)

@@ -10,15 +10,31 @@ from __future__ import annotations
 import copy
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 from torch import nn
 
+from moodflow.core.config import setting
+
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "network.json"
+
+
+@dataclass
+class TorchConfig:
+    """Training settings every neural head takes."""
+
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
+    epochs: int = setting(200, min=1)
+    batch_size: int = setting(64, min=1)
+    lr: float = setting(1e-3, gt=0.0)
+    weight_decay: float = setting(1e-4, min=0.0)
+    patience: int = setting(20, min=1)  # epochs without a better validation loss before stopping
+    val_fraction: float = setting(0.15, min=0.0, max=0.5)  # of the training fold's songs, for early stopping
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -182,37 +198,32 @@ def load_network(folder: Path, build: Callable[[dict[str, Any]], nn.Module]) -> 
     return net, config
 
 
-def train_settings(params: dict[str, Any]) -> dict[str, Any]:
-    """The training-loop settings of a model's params, with defaults."""
-    return dict(
-        epochs=int(params.get("epochs", 200)),
-        batch_size=int(params.get("batch_size", 64)),
-        lr=float(params.get("lr", 1e-3)),
-        weight_decay=float(params.get("weight_decay", 1e-4)),
-        patience=int(params.get("patience", 10)),
-    )
+def train_settings(config: TorchConfig) -> dict[str, Any]:
+    """The training-loop keyword arguments of a model's settings."""
+    return dict(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                weight_decay=config.weight_decay, patience=config.patience)
 
 
 class TorchPersistence:
-    """save/load for a ``Model`` whose network lives in ``self.net`` with ``self.config``;
-    subclasses name the function that rebuilds the network from its config."""
+    """save/load for a ``Model`` whose network lives in ``self.net``, rebuilt from
+    ``self.architecture``; subclasses name the function that rebuilds the network."""
 
     network_builder: Callable[[dict[str, Any]], nn.Module]
     neural = True
 
-    def __init__(self, task: str, params: dict[str, Any] | None = None, seed: int = 0):
-        super().__init__(task, params, seed)
+    def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, **data: Any):
+        super().__init__(task, config, seed, **data)
         self.net: nn.Module | None = None
-        self.config: dict[str, Any] = {}
-        self.device = resolve_device(str(self.params.get("device", "auto")))
+        self.architecture: dict[str, Any] = {}  # what rebuilds the network (network.json)
+        self.device = resolve_device(self.config.device)
 
     def save(self, folder: Path) -> None:
         assert self.net is not None, "fit first"
-        save_network(folder, self.net, self.config)
+        save_network(folder, self.net, self.architecture)
 
     @classmethod
-    def load(cls, folder: Path, task: str, params: dict[str, Any]):
-        model = cls(task, params)
-        model.net, model.config = load_network(folder, cls.network_builder)
+    def load(cls, folder: Path, task: str, config: Mapping[str, Any], **data: Any):
+        model = cls(task, config, **data)
+        model.net, model.architecture = load_network(folder, cls.network_builder)
         model.net.to(model.device)
         return model

@@ -7,38 +7,49 @@ CUDA when torch sees a GPU.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 from sklearn.pipeline import Pipeline
 
+from moodflow.core.config import setting
 from moodflow.models import MODELS
-from moodflow.models.sklearn_model import SklearnModel
+from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
 
 PREPROCESS_FILE = "preprocess.skops"
 BOOSTER_FILE = "model.ubj"
 
 
+@dataclass
+class XGBoostConfig(SklearnConfig):
+    """``train.xgboost``."""
+
+    n_estimators: int = setting(300, min=1)
+    max_depth: int = setting(4, min=1)
+    learning_rate: float = setting(0.05, gt=0.0)
+    subsample: float = setting(0.8, gt=0.0, max=1.0)
+    colsample_bytree: float = setting(0.5, gt=0.0, max=1.0)
+    reg_lambda: float = setting(1.0, min=0.0)
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
+    n_jobs: int = 1
+
+
 @MODELS.register("xgboost")
 class XGBoostModel(SklearnModel):
     name = "xgboost"
+    Config = XGBoostConfig
     multioutput_native = True
 
     def _xgb_kwargs(self) -> dict[str, Any]:
         from moodflow.models.torch_common import resolve_device  # imports torch: only when used
 
+        c = self.config
         return dict(
-            n_estimators=int(self.params.get("n_estimators", 300)),
-            max_depth=int(self.params.get("max_depth", 4)),
-            learning_rate=float(self.params.get("learning_rate", 0.05)),
-            subsample=float(self.params.get("subsample", 0.8)),
-            colsample_bytree=float(self.params.get("colsample_bytree", 0.5)),
-            reg_lambda=float(self.params.get("reg_lambda", 1.0)),
-            tree_method="hist",
-            device=str(resolve_device(str(self.params.get("device", "auto")))),
-            random_state=self.seed,
-            n_jobs=int(self.params.get("n_jobs", 1)),
+            n_estimators=c.n_estimators, max_depth=c.max_depth, learning_rate=c.learning_rate,
+            subsample=c.subsample, colsample_bytree=c.colsample_bytree, reg_lambda=c.reg_lambda,
+            tree_method="hist", device=str(resolve_device(c.device)), random_state=self.seed, n_jobs=c.n_jobs,
         )
 
     def estimator(self):
@@ -49,17 +60,17 @@ class XGBoostModel(SklearnModel):
         return XGBClassifier(**self._xgb_kwargs())
 
     def save(self, folder: Path) -> None:
-        import skops.io as sio
+        from moodflow.models.safe_load import dump_skops
 
         assert self.pipeline is not None, "fit first"
-        sio.dump(Pipeline(self.pipeline.steps[:-1]), Path(folder) / PREPROCESS_FILE)
+        dump_skops(Pipeline(self.pipeline.steps[:-1]), Path(folder) / PREPROCESS_FILE)
         self.pipeline.steps[-1][1].save_model(Path(folder) / BOOSTER_FILE)
 
     @classmethod
-    def load(cls, folder: Path, task: str, params: dict[str, Any]) -> "XGBoostModel":
+    def load(cls, folder: Path, task: str, config: Mapping[str, Any], **data: Any) -> "XGBoostModel":
         from moodflow.models.safe_load import load_skops
 
-        model = cls(task, params)
+        model = cls(task, config, **data)
         pre = load_skops(Path(folder) / PREPROCESS_FILE)
         est = model.estimator()
         est.load_model(Path(folder) / BOOSTER_FILE)

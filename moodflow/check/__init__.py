@@ -1,0 +1,1 @@
+"""Stage ``check`` and ``moodflow check``: params.yaml validated before any work runs."""

@@ -1,0 +1,267 @@
+"""The extract stage: run one extractor over every decoded track into one feature store.
+
+Two ways through:
+
+- without a cache (``cache_dir=None``, local executor) tracks stream from the workers into the
+  store writer in order;
+- with a per-track cache (``moodflow.extract.cache``) every track's audio is hashed, only tracks
+  without an entry are extracted — each result saved as its own entry the moment it is done,
+  by local threads/processes or by Dask workers (``moodflow.extract.distributed``) — and then this
+  process alone consolidates the entries into the store. A killed run keeps its finished
+  entries and leaves no store; the next run resumes. The store holds the same values either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections import deque
+from contextlib import ExitStack, closing
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from moodflow.core.config import to_dict
+from moodflow.extract.cache import TrackCache
+from moodflow.extract.settings import EXECUTORS
+from moodflow.extract.worker import (
+    extract_into, init_process, save_outcome, default_workers, extract_track, extract_track_to_cache,
+    make_job, warm_up,
+)
+from moodflow.features import build_extractor
+from moodflow.features.base import Extractor, TrackFeatures
+from moodflow.stores.audio_store import AudioStore
+from moodflow.stores.feature_store import FeatureStoreWriter
+
+log = logging.getLogger(__name__)
+
+
+
+def _local_pool(extractor: Extractor, n_workers: int) -> Executor | None:
+    parallel = extractor.parallel
+    if parallel == "none" or n_workers <= 1:
+        return None
+    if parallel == "threads":  # openSMILE releases the GIL
+        return ThreadPoolExecutor(max_workers=n_workers)
+    warm_up(extractor)
+    return ProcessPoolExecutor(max_workers=n_workers, initializer=init_process)
+
+
+def _ordered(pool: Executor, fn: Callable, ids: list[str], window: int) -> Iterator[TrackFeatures | BaseException]:
+    """Submit ``fn(id)`` keeping at most ``window`` tasks in flight; yield outcomes in order
+    (the result, or the exception the task raised)."""
+    pending: deque[Future] = deque()
+
+    def outcome(future: Future) -> TrackFeatures | BaseException:
+        try:
+            return future.result()
+        except Exception as exc:  # noqa: BLE001 - reported for this track only
+            return exc
+
+    for track_id in ids:
+        pending.append(pool.submit(fn, track_id))
+        if len(pending) >= window:
+            yield outcome(pending.popleft())
+    while pending:
+        yield outcome(pending.popleft())
+
+
+def _unordered(pool: Executor, fn: Callable, items: Iterable[tuple], window: int) -> Iterator[tuple[tuple, Any]]:
+    """Submit ``fn(*item)`` with at most ``window`` in flight; yield (item, result) as they finish."""
+    pending: dict[Future, tuple] = {}
+    for item in items:
+        pending[pool.submit(fn, *item)] = item
+        while len(pending) >= window:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                yield pending.pop(fut), fut.result()
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            yield pending.pop(fut), fut.result()
+
+
+def extract_store(
+    *,
+    name: str,
+    config: dict[str, Any] | None,
+    grid: dict[str, Any] | None,
+    audio_path: str | Path,
+    prepared_dir: str | Path,
+    out_path: str | Path,
+    dataset: str,
+    workers: int = 0,
+    cache_dir: str | Path | None = None,
+    executor: str = "local",
+    scheduler: str = "",
+) -> dict[str, int]:
+    """Extract feature set ``name`` for every track into ``out_path`` (written atomically).
+
+    ``cache_dir``: root of the per-track cache (None: no cache). ``executor``: ``local``
+    (threads/processes on ``workers`` cores) or ``dask`` (``scheduler`` address, empty = a
+    LocalCluster of ``workers`` processes; without ``cache_dir`` a temporary cache beside
+    ``out_path`` is used). A track whose extraction raises keeps a NaN static row and no
+    frames, and is logged; the run goes on. Returns counts: tracks, failed, cached (entries
+    reused) and extracted (tracks computed in this run).
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f"features.executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
+    extractor = build_extractor(name, config, grid)
+    grid = to_dict(extractor.grid)  # plain values: jobs travel to worker processes as JSON
+    if not extractor.needs_audio:
+        extractor.bind(prepared_dir)  # imported features take their names from the dataset's files
+    else:
+        config = extractor.worker_config()  # e.g. MERT's `dtype: auto` resolved once, here
+    writer_args = dict(
+        feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
+        frame_names=extractor.frame_names(), extractor=name,
+        extractor_version=extractor.version, config=extractor.config_dict(), dataset=dataset,
+    )
+    if not extractor.needs_audio:
+        return _import_store(extractor, prepared_dir, out_path, writer_args)
+    if cache_dir is None and executor == "local":
+        return _stream_store(extractor, config, grid, audio_path, out_path, writer_args, default_workers(workers))
+    tmp_cache = None
+    if cache_dir is None:  # Dask workers hand results over through a cache folder
+        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
+        cache_dir = tmp_cache = tempfile.mkdtemp(prefix=f".{Path(out_path).name}.cache-", dir=Path(out_path).parent)
+    try:
+        return _cached_store(
+            extractor, config, grid, audio_path, out_path, writer_args, workers=workers,
+            cache_dir=cache_dir, executor=executor, scheduler=scheduler,
+        )
+    finally:
+        if tmp_cache:
+            shutil.rmtree(tmp_cache, ignore_errors=True)
+
+
+def _import_store(extractor: Extractor, prepared_dir, out_path, writer_args) -> dict[str, int]:
+    counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
+    with FeatureStoreWriter(out_path, sample_rate=None, **writer_args) as writer:
+        for track_id, duration, feats in tqdm(
+            extractor.import_tracks(str(prepared_dir)), desc=f"import {extractor.name}", unit="track"
+        ):
+            writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
+            counts["tracks"] += 1
+    return counts
+
+
+def _append_failed(writer: FeatureStoreWriter, extractor: Extractor, track_id: str, duration: float) -> None:
+    empty = np.empty((0, *extractor.frame_shape()), dtype=np.float32)
+    nan = np.full(len(extractor.feature_names()), np.nan, dtype=np.float32)
+    writer.append(track_id, duration, nan, empty, np.empty(0), np.empty(0))
+
+
+def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_workers: int) -> dict[str, int]:
+    """No cache: results go from the workers straight into the writer, in track order."""
+    name = extractor.name
+    counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
+    audio = AudioStore(audio_path)
+    job = make_job(name, config, grid, audio_path)
+    pool = _local_pool(extractor, n_workers)
+    try:
+        # the ExitStack ends the extractor's own stream (MERT's loader) before the store closes
+        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer, ExitStack() as stack:
+            ids = list(audio.ids)
+            if pool:
+                outcomes = _ordered(pool, _bind(extract_track, job), ids, window=2 * n_workers)
+            else:
+                stream = stack.enter_context(closing(extractor.extract_many(str(audio_path), ids)))
+                outcomes = (outcome for _, outcome in stream)
+            for i, (track_id, feats) in enumerate(zip(tqdm(ids, desc=f"extract {name}", unit="track"), outcomes)):
+                duration = float(audio.durations[i])
+                if isinstance(feats, BaseException):  # one bad track must not lose the others
+                    log.warning("extract %s: track %s failed: %s", name, track_id, feats)
+                    counts["failed"] += 1
+                    _append_failed(writer, extractor, track_id, duration)
+                    continue
+                writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
+                counts["tracks"] += 1
+                counts["extracted"] += 1
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+        audio.close()
+    return counts
+
+
+class _bind:
+    """``functools.partial`` that pickles by reference to a module-level function."""
+
+    def __init__(self, fn: Callable, job: dict):
+        self.fn, self.job = fn, job
+
+    def __call__(self, *args):
+        return self.fn(self.job, *args)
+
+
+def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *, workers, cache_dir,
+                  executor, scheduler) -> dict[str, int]:
+    name = extractor.name
+    cache = TrackCache.for_extractor(cache_dir, extractor)
+    cache.prepare()
+    audio = AudioStore(audio_path)
+    try:
+        ids = list(audio.ids)
+        keys = audio.audio_hashes()
+        todo: dict[str, str] = {}  # key -> one track id with that audio
+        for track_id, key in zip(ids, keys):
+            if key not in cache and key not in todo:
+                todo[key] = track_id
+        log.info("extract %s: %d of %d tracks cached in %s, %d to extract (%s)",
+                 name, len(ids) - len(todo), len(ids), cache.dir, len(todo), executor)
+        job = make_job(name, config, grid, audio_path, cache)
+        errors: dict[str, str] = {}
+        items = [(tid, key) for key, tid in todo.items()]
+        if executor == "dask":
+            from moodflow.extract.distributed import run_on_dask
+
+            warm_up(extractor, audio.sample_rate)
+            results = run_on_dask(job, items, scheduler=scheduler, n_workers=workers)
+        else:
+            results = _run_local(extractor, job, items, default_workers(workers))
+        for (track_id, key), error in tqdm(results, total=len(items), desc=f"extract {name}", unit="track"):
+            if error is not None:
+                log.warning("extract %s: track %s failed: %s", name, track_id, error)
+                errors[key] = error
+        counts = {"tracks": 0, "failed": 0, "cached": len(ids) - len(items), "extracted": len(items)}
+        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer:
+            for i, (track_id, key) in enumerate(zip(ids, keys)):
+                duration = float(audio.durations[i])
+                feats = None if key in errors else cache.load(key)
+                if feats is None and key not in errors:  # entry damaged or removed meanwhile: redo here
+                    error = extract_into(extractor, audio, cache, track_id, key)
+                    feats = cache.load(key) if error is None else None
+                    counts["extracted"] += 1
+                    if error is not None:
+                        log.warning("extract %s: track %s failed: %s", name, track_id, error)
+                        errors[key] = error
+                if feats is None:
+                    counts["failed"] += 1
+                    _append_failed(writer, extractor, track_id, duration)
+                    continue
+                writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
+                counts["tracks"] += 1
+    finally:
+        audio.close()
+    return counts
+
+
+def _run_local(extractor: Extractor, job: dict, items: list[tuple[str, str]], n_workers: int):
+    """Yield ((track_id, key), error or None) for every item, extracted on this machine."""
+    pool = _local_pool(extractor, min(n_workers, len(items)))
+    if pool is None:  # in this process, with the stage's own extractor (MERT loads its model once)
+        cache = TrackCache.from_spec(job["cache"])
+        with closing(extractor.extract_many(job["audio_path"], [track_id for track_id, _ in items])) as stream:
+            for item, (_, outcome) in zip(items, stream):
+                yield item, save_outcome(cache, item[1], outcome)
+        return
+    try:
+        for item, error in _unordered(pool, _bind(extract_track_to_cache, job), items, window=2 * n_workers):
+            yield item, error
+    finally:
+        pool.shutdown(cancel_futures=True)

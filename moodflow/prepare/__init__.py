@@ -1,0 +1,1 @@
+"""Stage ``prepare``: a dataset adapter → ``data/prepared`` (manifest, labels, splits)."""

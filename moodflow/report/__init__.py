@@ -1,0 +1,1 @@
+"""Stage ``report``: ``reports/metrics.json`` and the comparison with published numbers."""

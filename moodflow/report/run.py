@@ -1,0 +1,314 @@
+"""The report stage: reports/metrics.json (the DVC metric), DVC plot data, figures, and the
+comparison with published numbers (reports/comparison.md and .html; see docs/reports.md).
+
+Keys name the feature set, model, target and metric: ``compare.svm.valence.r2``. Static
+targets sit directly under the model; other tasks under their task name
+(``compare.seq.dynamic.arousal.kendall_tau``, ``provided.svm.classification.macro_f1``).
+``best`` names the model with the highest mean static R² over targets.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from moodflow.report import figures
+from moodflow.core.atomic import write_csv, write_json, write_text
+from moodflow.evaluation.summary import confusion_table
+from moodflow.report.references import describe_protocol, load_references, references_for, scale_name
+from moodflow.report.tables import Run, comparison_rows, example_songs, load_runs, our_rows, protocol_of
+
+log = logging.getLogger(__name__)
+_HEADLINE = ("r2", "rmse", "pearson", "kendall_tau", "macro_f1", "accuracy", "pr_auc", "roc_auc")
+
+
+def _headline(entry: dict[str, Any]) -> dict[str, Any]:
+    """Keep the metric means and their stds; drop counts and nested tables."""
+    return {
+        k: round(float(v), 6)
+        for k, v in entry.items()
+        if isinstance(v, (int, float)) and (k in _HEADLINE or k.removesuffix("_std") in _HEADLINE or k.startswith(_HEADLINE))
+    }
+
+
+def collect_metrics(feature_sets: list[str], models: list[str], models_dir: str | Path) -> dict[str, Any]:
+    """Nested metrics of every listed (set, model) pair that has a metrics.json."""
+    out: dict[str, Any] = {}
+    for feature_set in feature_sets:
+        for model in models:
+            path = Path(models_dir) / feature_set / model / "metrics.json"
+            if not path.exists():
+                log.warning("no metrics for %s/%s (%s missing)", feature_set, model, path)
+                continue
+            raw = json.loads(path.read_text())
+            entry: dict[str, Any] = {}
+            for target, metrics in (raw.get("static") or {}).items():
+                entry[target] = _headline(metrics)
+            for task, per_target in raw.items():
+                if task == "static" or not isinstance(per_target, dict):
+                    continue
+                if all(isinstance(v, dict) for v in per_target.values()):
+                    entry[task] = {t: _headline(m) for t, m in per_target.items()}
+                else:
+                    entry[task] = _headline(per_target)
+            out.setdefault(feature_set, {})[model] = entry
+    return out
+
+
+def best_static_model(metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The (set, model) with the highest mean static R² over its targets."""
+    best = None
+    for feature_set, models in metrics.items():
+        for model, entry in models.items():
+            r2s = [m["r2"] for m in entry.values() if isinstance(m, dict) and "r2" in m and "r2_std" in m]
+            if not r2s:
+                continue
+            score = sum(r2s) / len(r2s)
+            if best is None or score > best["mean_r2"]:
+                best = {"feature_set": feature_set, "model": model, "mean_r2": round(score, 6)}
+    return best
+
+
+def write_report(
+    params: dict[str, Any], models_dir: str | Path = "models", reports_dir: str | Path = "reports",
+    references: str | Path | None = None,
+) -> dict[str, Any]:
+    """Write every report output for the feature sets and models listed in params.
+
+    ``reports/metrics.json`` (DVC metric), ``reports/plots/`` (DVC plot data),
+    ``reports/figures/*.png`` and ``reports/comparison.{md,html}``. Returns metrics.json's dict.
+    """
+    reports_dir = Path(reports_dir)
+    params = _report_params(params)
+    sets, models = params["features"]["sets"], params["train"]["models"]
+    metrics = collect_metrics(sets, models, models_dir)
+    best = best_static_model(metrics)
+    report = {**metrics, "best": best or {}}
+    write_json(reports_dir / "metrics.json", report)
+    runs = load_runs(sets, models, models_dir)
+    write_plot_data(runs, reports_dir / "plots")
+    figs = write_figures(runs, reports_dir / "figures", load_references(references))
+    text = comparison_markdown(params, runs, best, figs, reports_dir, load_references(references))
+    write_text(reports_dir / "comparison.md", text)
+    write_text(reports_dir / "comparison.html", markdown_to_html(text, reports_dir))
+    return report
+
+
+def _report_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings the report reads (and declares in dvc.yaml), as plain values."""
+    train = params["train"]
+    protocol = train.get("protocol") or {}
+    return {
+        "dataset": {"name": params["dataset"]["name"]},
+        "features": {"sets": list(params["features"]["sets"])},
+        "train": {"models": list(train["models"]), "seed": train.get("seed", 0),
+                  "protocol": protocol.to_dict() if hasattr(protocol, "to_dict") else dict(protocol)},
+    }
+
+
+def _static_table(runs: list[Run]) -> pd.DataFrame:
+    parts = [r.predictions[r.predictions["task"] == "static"].assign(set=r.feature_set, model=r.model)
+             for r in runs if (r.manifest.get("label_spec") or {}).get("task", "regression") == "regression"]
+    cols = ["set", "model", "target", "track_id", "fold", "y_true", "y_pred"]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
+
+
+def _dynamic_examples(runs: list[Run], n_songs: int = 2) -> pd.DataFrame:
+    parts = []
+    for r in runs:
+        songs = example_songs(r.predictions, n_songs)
+        rows = r.predictions[(r.predictions["task"] == "dynamic") & r.predictions["track_id"].isin(songs)]
+        parts.append(rows.assign(set=r.feature_set, model=r.model))
+    cols = ["set", "model", "track_id", "target", "time_s", "y_true", "y_pred"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
+
+
+def write_plot_data(runs: list[Run], plots_dir: Path) -> None:
+    """DVC plot data: ``predictions.csv`` (static; scatter y_pred vs y_true) and one
+    ``dynamic/<set>-<model>.csv`` per run with dynamic predictions (the first example song's
+    curves: time_s, <target>_true, <target>_pred)."""
+    static = _static_table(runs).sort_values(["set", "model", "target", "track_id"], kind="stable")
+    write_csv(plots_dir / "predictions.csv", static)
+    dyn_dir = plots_dir / "dynamic"
+    dyn_dir.mkdir(parents=True, exist_ok=True)
+    for stale in dyn_dir.glob("*.csv"):
+        stale.unlink()
+    for r in runs:
+        songs = example_songs(r.predictions, 1)
+        if not songs:
+            continue
+        rows = r.predictions[(r.predictions["task"] == "dynamic") & (r.predictions["track_id"] == songs[0])]
+        wide = rows.pivot_table(index="time_s", columns="target", values=["y_true", "y_pred"], aggfunc="mean")
+        table = pd.DataFrame({"time_s": wide.index.to_numpy()})
+        for target in sorted(rows["target"].unique()):
+            table[f"{target}_true"] = wide["y_true"][target].to_numpy()
+            table[f"{target}_pred"] = wide["y_pred"][target].to_numpy()
+        write_csv(dyn_dir / f"{r.feature_set}-{r.model}.csv", table)
+
+
+def write_figures(runs: list[Run], fig_dir: Path, refs: pd.DataFrame) -> dict[str, Path]:
+    """The PNG figures that apply to these runs, by name."""
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for stale in fig_dir.glob("*.png"):
+        stale.unlink()
+    out: dict[str, Path] = {}
+    if not runs:
+        return out
+    first = runs[0]
+    static = _static_table(runs)
+    if {"valence", "arousal"} <= set(static["target"]):
+        scale = first.scale("static")
+        out["va_plane"] = figures.va_plane(static, fig_dir / "va_plane.png", scale, scale_name(scale))
+    dyn = _dynamic_examples(runs)
+    if len(dyn):
+        out["dynamic_curves"] = figures.dynamic_curves(dyn, fig_dir / "dynamic_curves.png", scale_name(first.scale("dynamic")))
+    for r in runs:
+        rows = r.predictions[r.predictions["task"] == "classification"]
+        if len(rows):
+            classes = [str(c) for c in (r.manifest.get("label_spec") or {}).get("classes") or []]
+            table = confusion_table(rows, classes)
+            out[f"confusion_{r.feature_set}_{r.model}"] = figures.confusion(
+                table.to_numpy(), classes, fig_dir / f"confusion_{r.feature_set}-{r.model}.png",
+                f"{r.feature_set}/{r.model}: confusion (per repeat)")
+    ours = our_rows(runs)
+    r2 = ours[(ours["task"] == "static") & (ours["metric"] == "r2")]
+    if len(r2):
+        bars = r2.rename(columns={"mean": "r2", "std": "r2_std"})
+        published = references_for(first.manifest.get("dataset", ""), refs)
+        published = published[(published["task"] == "static") & (published["metric"] == "r2")]
+        out["r2_bars"] = figures.r2_bars(bars, fig_dir / "r2_bars.png", published)
+    return out
+
+
+def _fmt(mean: Any, std: Any = np.nan) -> str:
+    if mean is None or (isinstance(mean, float) and np.isnan(mean)):
+        return "—"
+    text = f"{mean:.3f}"
+    if std is not None and not (isinstance(std, float) and np.isnan(std)):
+        text += f" ± {std:.3f}"
+    return text
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    clean = lambda c: str(c).replace("|", "\\|").replace("\n", " ")  # noqa: E731
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(clean(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict | None, figs: dict[str, Path],
+                        reports_dir: Path, refs: pd.DataFrame) -> str:
+    """The report as Markdown (comparison.html renders the same text)."""
+    dataset = runs[0].manifest.get("dataset") if runs else params.get("dataset", {}).get("name", "?")
+    lines = [f"# moodflow report: {dataset}", "", "## Experiment", ""]
+    protocols = {describe_protocol(protocol_of(r)) for r in runs}
+    spec = runs[0].manifest.get("label_spec", {}) if runs else {}
+    lines += [
+        f"- dataset: `{dataset}` (params `dataset.name: {params.get('dataset', {}).get('name')}`)",
+        f"- label scale: {spec.get('scale_name') or scale_name(spec.get('scale')) or 'none (classes/tags)'}"
+        + (f"; dynamic labels: {scale_name(spec['dynamic_scale'])}" if spec.get("dynamic_scale") else ""),
+        f"- feature sets: {', '.join(params['features']['sets'])}",
+        f"- models: {', '.join(params['train']['models'])}",
+        f"- protocol (params `train.protocol`): {json.dumps(params['train'].get('protocol') or {}, sort_keys=True)};"
+        f" as run: {', '.join(sorted(protocols)) or '—'}; seed {params['train'].get('seed', 0)}",
+        "- best static model (mean R² over targets): "
+        + (f"{best['feature_set']}/{best['model']} ({best['mean_r2']:.3f})" if best else "—"),
+        "",
+    ]
+    missing = [f"{s}/{m}" for s in params["features"]["sets"] for m in params["train"]["models"]
+               if not any(r.feature_set == s and r.model == m for r in runs)]
+    if missing:
+        lines += [f"Not in this report (no trained model folder): {', '.join(missing)}.", ""]
+    ours = our_rows(runs)
+    lines += ["## Our results", "", "Mean ± std over folds, recomputed from each model's predictions.csv.", ""]
+    for task, group in ours.groupby("task", sort=False):
+        metrics = list(dict.fromkeys(group["metric"]))
+        scale = group["scale"].iloc[0]
+        lines += [f"### {task}" + (f" (labels {scale})" if scale else ""), ""]
+        rows = []
+        for (fset, model, target), g in group.groupby(["set", "model", "target"], sort=False):
+            by = g.set_index("metric")
+            rows.append([fset, model, target] + [_fmt(by["mean"].get(m, np.nan), by["std"].get(m, np.nan)) for m in metrics])
+        lines += _md_table(["set", "model", "target", *metrics], rows)
+    lines += ["## Published numbers", ""]
+    published = references_for(dataset, refs)
+    if dataset == "demo":
+        lines += ["No published number exists for the demo dataset: it is synthesised by moodflow "
+                  "(moodflow/datasets/demo.py) and only shows that the pipeline learns.", ""]
+    elif not len(published):
+        lines += [f"No published number for `{dataset}` is in moodflow/report/references.csv.", ""]
+    else:
+        proto = protocol_of(runs[0]) if runs else {}
+        comp = comparison_rows(ours, published, proto)
+        lines += ["Ours = our best model for that metric, on the paper's label scale. R², r, τ, F1 and AUC "
+                  "are scale-free; RMSE scales with the label range (−1..1 = 2 × 0–1, 1–9 = 8 × 0–1).", ""]
+        rows = []
+        for _, c in comp.iterrows():
+            scale_txt = ("same" if c["scale_match"] else f"differs: {c['rescaled'] or 'scale-free metric'}")
+            rows.append([c["id"], c["task"], c["target"], c["metric"], _fmt(c["paper"], c["paper_std"]),
+                         c["paper_scale"] or "—", _fmt(c["ours"], c["ours_std"]), c["ours_from"] or "—",
+                         scale_txt, ("yes: " if c["protocol_match"] else "no: ") + c["protocol_note"],
+                         f"{c['features']}; {c['paper_model']}", c["source"]])
+        lines += _md_table(["paper", "task", "target", "metric", "paper value", "paper scale", "ours",
+                            "ours from", "label scale", "protocol matches", "features + model", "source"], rows)
+    if figs:
+        lines += ["## Figures", ""]
+        for name, path in figs.items():
+            lines += [f"![{name}]({Path(path).relative_to(reports_dir).as_posix()})", ""]
+    return "\n".join(lines)
+
+
+def markdown_to_html(text: str, base_dir: Path) -> str:
+    """The report's Markdown as one HTML page: images inlined as base64 PNG (opens offline)."""
+    body, table = [], []
+
+    def inline(s: str) -> str:
+        return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(s, quote=False))
+
+    def flush_table() -> None:
+        if table:
+            cells = [[c.replace("\\|", "|").strip() for c in re.split(r"(?<!\\)\|", row.strip())[1:-1]] for row in table]
+            head, rows = cells[0], cells[2:]
+            body.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr>"
+                        + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rows)
+                        + "</table>")
+            table.clear()
+
+    in_list = False
+    for line in text.split("\n"):
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush_table()
+        if in_list and not line.startswith("- "):
+            body.append("</ul>")
+            in_list = False
+        if m := re.match(r"(#+) (.*)", line):
+            level = len(m.group(1))
+            body.append(f"<h{level}>{inline(m.group(2))}</h{level}>")
+        elif m := re.match(r"!\[(.*)\]\((.*)\)", line):
+            uri = figures.png_data_uri(base_dir / m.group(2))
+            body.append(f'<figure><img alt="{html.escape(m.group(1))}" src="{uri}"><figcaption>{inline(m.group(1))}</figcaption></figure>')
+        elif line.startswith("- "):
+            if not in_list:
+                body.append("<ul>")
+                in_list = True
+            body.append(f"<li>{inline(line[2:])}</li>")
+        elif line.strip():
+            body.append(f"<p>{inline(line)}</p>")
+    flush_table()
+    if in_list:
+        body.append("</ul>")
+    style = ("body{font-family:sans-serif;max-width:1200px;margin:2em auto}table{border-collapse:collapse;"
+             "font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px}img{max-width:100%}")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>moodflow report</title>"
+            f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")

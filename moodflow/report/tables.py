@@ -1,0 +1,137 @@
+"""Tables of the comparison report, all recomputed from the models' predictions.csv.
+
+A *run* is one model folder ``models/<set>/<model>/``. :func:`our_rows` gives one row per
+(set, model, task, target, metric) with mean ± std over folds, recomputed with
+:func:`moodflow.evaluation.summary.metrics_from_predictions`; :func:`comparison_rows` puts
+each published number for the dataset beside our best number for the same key, on the
+paper's label scale, saying whether protocol and scale match.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from moodflow.evaluation.summary import metrics_from_predictions
+from moodflow.report.references import LOWER_IS_BETTER, protocol_matches, rescale, same_scale, scale_name
+
+log = logging.getLogger(__name__)
+
+TASK_METRICS = {
+    "static": ("r2", "rmse", "pearson"),
+    "dynamic": ("r2", "rmse", "pearson", "rmse_song", "pearson_song", "kendall_tau"),
+    "classification": ("macro_f1", "weighted_f1", "accuracy"),
+    "tagging": ("pr_auc", "roc_auc", "pr_auc_micro"),
+}
+
+
+@dataclass
+class Run:
+    """One trained model folder with its manifest, predictions and recomputed metrics."""
+
+    feature_set: str
+    model: str
+    folder: Path
+    manifest: dict[str, Any]
+    predictions: pd.DataFrame
+    metrics: dict[str, Any]
+
+    def scale(self, task: str) -> tuple[float, float] | None:
+        """Label range of ``task``'s targets (None for classes and tags)."""
+        spec = self.manifest.get("label_spec") or {}
+        if task == "dynamic" and spec.get("dynamic_scale"):
+            return tuple(spec["dynamic_scale"])
+        if task in ("static", "dynamic") and spec.get("task", "regression") == "regression" and spec.get("scale"):
+            return tuple(spec["scale"])
+        return None
+
+
+def load_runs(feature_sets: list[str], models: list[str], models_dir: str | Path) -> list[Run]:
+    """Every listed (set, model) folder that holds model.json and predictions.csv."""
+    runs = []
+    for fset in feature_sets:
+        for model in models:
+            folder = Path(models_dir) / fset / model
+            if not (folder / "model.json").exists() or not (folder / "predictions.csv").exists():
+                log.warning("report: %s has no model.json/predictions.csv; left out", folder)
+                continue
+            manifest = json.loads((folder / "model.json").read_text())
+            preds = pd.read_csv(folder / "predictions.csv", dtype={"track_id": str, "fold": str})
+            if "task" not in preds.columns:
+                preds["task"] = "static"
+            classes = [str(c) for c in (manifest.get("label_spec") or {}).get("classes") or []] or None
+            runs.append(Run(fset, model, folder, manifest, preds, metrics_from_predictions(preds, classes)))
+    return runs
+
+
+def protocol_of(run: Run) -> dict[str, Any]:
+    """The protocol as run, read from the fold names of the predictions (``r<rep>f<fold>``)."""
+    folds = sorted(set(run.predictions["fold"].astype(str)))
+    if folds == ["split"]:
+        return {"kind": "split", "folds": 1, "repeats": 1}
+    repeats = {f.split("f")[0] for f in folds}
+    kind = (run.manifest.get("protocol") or {}).get("kind", "auto")
+    if kind not in ("kfold", "stratified"):
+        kind = "stratified" if run.manifest.get("task") == "classification" else "kfold"
+    return {"kind": kind, "folds": len(folds) // max(len(repeats), 1), "repeats": len(repeats)}
+
+
+def our_rows(runs: list[Run]) -> pd.DataFrame:
+    """One row per (set, model, task, target, metric): mean, std, n_folds, label scale."""
+    rows = []
+    for run in runs:
+        for task, per_target in run.metrics.items():
+            for target, m in per_target.items():
+                for metric in TASK_METRICS.get(task, ()):
+                    if metric not in m:
+                        continue
+                    rows.append({
+                        "set": run.feature_set, "model": run.model, "task": task, "target": target,
+                        "metric": metric, "mean": m[metric], "std": m.get(f"{metric}_std", np.nan),
+                        "n_folds": m.get("n_folds"), "scale": scale_name(run.scale(task)),
+                    })
+    return pd.DataFrame(rows, columns=["set", "model", "task", "target", "metric", "mean", "std", "n_folds", "scale"])
+
+
+def comparison_rows(ours: pd.DataFrame, refs: pd.DataFrame, protocol: dict[str, Any]) -> pd.DataFrame:
+    """Each published number beside our best one for the same task/target/metric.
+
+    Our value (and std) is expressed on the paper's label scale; ``rescaled`` says by how
+    much when the scales differ (RMSE only; the other metrics are scale-free).
+    """
+    out = []
+    for _, ref in refs.iterrows():
+        mine = ours[(ours["task"] == ref["task"]) & (ours["target"] == ref["target"]) & (ours["metric"] == ref["metric"])]
+        mine = mine.dropna(subset=["mean"])
+        row = {
+            "id": ref["id"], "task": ref["task"], "target": ref["target"], "metric": ref["metric"],
+            "paper": float(ref["value"]), "paper_std": ref["std"], "paper_scale": ref["scale"],
+            "features": ref["features"], "paper_model": ref["model"], "source": ref["source"],
+            "protocol": ref["protocol"], "note": ref["note"],
+            "ours": np.nan, "ours_std": np.nan, "ours_from": "", "our_scale": "", "scale_match": True, "rescaled": "",
+        }
+        ok, why = protocol_matches(ref, protocol)
+        row["protocol_match"], row["protocol_note"] = ok, why
+        if len(mine):
+            best = mine.loc[mine["mean"].idxmin() if ref["metric"] in LOWER_IS_BETTER else mine["mean"].idxmax()]
+            row["ours_from"] = f"{best['set']}/{best['model']}"
+            row["our_scale"] = best["scale"]
+            row["scale_match"] = same_scale(best["scale"] or None, ref["scale"] or None)
+            row["ours"] = rescale(best["mean"], ref["metric"], best["scale"] or None, ref["scale"] or None)
+            row["ours_std"] = rescale(best["std"], ref["metric"], best["scale"] or None, ref["scale"] or None)
+            if not row["scale_match"] and row["ours"] != best["mean"]:
+                row["rescaled"] = f"ours rescaled {best['scale']} → {ref['scale']} (× {row['ours'] / best['mean']:g})"
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def example_songs(predictions: pd.DataFrame, n: int = 3) -> list[str]:
+    """Up to ``n`` songs with dynamic predictions (the first by id, deterministic)."""
+    dyn = predictions[predictions["task"] == "dynamic"]
+    return sorted(dyn["track_id"].unique())[:n]

@@ -1,0 +1,65 @@
+"""The dynamic-frame grid shared by every extractor: windows of ``win_s`` every ``hop_s``.
+
+Frame k covers [k*hop_s, k*hop_s + win_s); its centre k*hop_s + win_s/2 is the time labels
+are aligned to (with the defaults, 1 s windows and a 0.5 s hop, centres fall on 0.5, 1.0, …,
+exactly the 2 Hz annotation times of PMEmo, DEAM and emoMusic).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from moodflow.core.config import setting
+
+
+@dataclass
+class GridConfig:
+    """``features.grid``: the frame grid every extractor shares (seconds)."""
+
+    win_s: float = setting(1.0, gt=0.0)
+    hop_s: float = setting(0.5, gt=0.0)
+
+
+def frame_grid(duration_s: float, *, win_s: float = 1.0, hop_s: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(start_s, end_s) of every full window inside ``duration_s`` (none if shorter than win_s)."""
+    n = int(np.floor((duration_s - win_s) / hop_s + 1e-9)) + 1 if duration_s >= win_s - 1e-9 else 0
+    start = np.arange(max(n, 0), dtype=np.float64) * hop_s
+    return start, start + win_s
+
+
+def window_stats(
+    values: np.ndarray, times: np.ndarray, start_s: np.ndarray, end_s: np.ndarray
+) -> np.ndarray:
+    """Mean and std of the rows of ``values`` (n, F) whose ``times`` fall in each window.
+
+    Returns (T, 2F): the F means then the F stds (population std). A window with no rows
+    gets NaN.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    n_feat = values.shape[1]
+    out = np.full((len(start_s), 2 * n_feat), np.nan)
+    lo = np.searchsorted(times, start_s, side="left")
+    hi = np.searchsorted(times, end_s, side="left")
+    for k, (a, b) in enumerate(zip(lo, hi)):
+        if b > a:
+            block = values[a:b]
+            out[k, :n_feat] = block.mean(axis=0)
+            out[k, n_feat:] = block.std(axis=0)
+    return out
+
+
+def align_to_frames(
+    label_times: np.ndarray, start_s: np.ndarray, end_s: np.ndarray, tol_s: float = 0.26
+) -> np.ndarray:
+    """Index of the frame whose centre is nearest each label time; -1 when none within ``tol_s``."""
+    if len(start_s) == 0:
+        return np.full(len(label_times), -1, dtype=np.int64)
+    centres = (np.asarray(start_s) + np.asarray(end_s)) / 2
+    label_times = np.asarray(label_times, dtype=np.float64)
+    right = np.clip(np.searchsorted(centres, label_times), 0, len(centres) - 1)
+    left = np.clip(right - 1, 0, len(centres) - 1)
+    pos = np.where(np.abs(centres[left] - label_times) <= np.abs(centres[right] - label_times), left, right)
+    dist = np.abs(centres[pos] - label_times)
+    return np.where(dist <= tol_s, pos, -1).astype(np.int64)

@@ -1,0 +1,38 @@
+"""The ``train`` section of params.yaml: which models, the protocol, the seed, dynamic labels.
+
+``train.<model>`` subsections are each model's own settings (its ``Config`` dataclass).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from moodflow.core.config import build_section, setting
+from moodflow.evaluation.protocols import PROTOCOLS
+
+
+@dataclass
+class ProtocolSettings:
+    """``train.protocol``: how tracks are split into training and held-out folds."""
+
+    kind: str = setting("auto", choices=PROTOCOLS)
+    folds: int = setting(5, min=2)
+    repeats: int = setting(1, min=1)
+
+
+@dataclass
+class TrainSettings:
+    """``train``: the models to train on every feature set, and how they are evaluated."""
+
+    models: list[str] = field(default_factory=lambda: ["ridge", "svm"])
+    seed: int = 0
+    dynamic: bool = False  # also per-frame valence/arousal where the dataset has dynamic labels
+    protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
+
+
+def train_settings(section: Mapping[str, Any] | None) -> tuple[TrainSettings, dict[str, dict[str, Any]]]:
+    """The ``train`` section's own settings and each model's subsection (as plain dicts)."""
+    from moodflow.models import MODELS
+
+    return build_section(TrainSettings, section, "train", MODELS.names())
