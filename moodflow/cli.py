@@ -29,7 +29,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             "frames": n_frames,
             "frame_shape": list(store.frame_shape),
             "sample_rate": int(attrs.get("sample_rate", 0)),
-            "created": attrs.get("created"),
+            **({"created": attrs["created"]} if "created" in attrs else {}),
             "config": attrs.get("config"),
             "versions": attrs.get("versions"),
         }

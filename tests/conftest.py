@@ -1,26 +1,52 @@
-"""Shared fixtures: the shared real-data folder and small generated signals."""
+"""Shared fixtures: the real-data folder, small generated signals, and the one reproduced demo
+tree that every pipeline test reads or copies (built once per test run, in the background)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from pipeline_helpers import DEMO_TREE_ENV, copy_tree, wait_for_demo_tree
+from real_data import SHARED_ENV, shared_data_dir
+
 REPO = Path(__file__).resolve().parents[1]
+_builder: subprocess.Popen | None = None
 
 
 @pytest.fixture
 def shared_data() -> Path:
     """``$MOODFLOW_SHARED_DATA`` (real audio and annotations); skips when unset."""
-    value = os.environ.get("MOODFLOW_SHARED_DATA")
-    if not value:
-        pytest.skip("MOODFLOW_SHARED_DATA is not set (CI sets it to ../shared/data)")
-    path = Path(value)
-    if not path.is_dir():
-        pytest.skip(f"MOODFLOW_SHARED_DATA={value} is not a folder")
+    path = shared_data_dir()
+    if path is None:
+        pytest.skip(f"{SHARED_ENV} is not set or not a folder (CI sets it to ../shared/data)")
     return path
+
+
+@pytest.fixture(scope="session")
+def demo_tree() -> Path:
+    """Root of the shared demo tree: ``repo`` (a fresh clone after ``dvc repro`` with the committed
+    params, then committed), ``param-traces`` (what each stage read), ``status-after-run.txt``.
+    Read it; copy it (``demo_repo``) to change it."""
+    return wait_for_demo_tree()
+
+
+@pytest.fixture
+def demo_repo(demo_tree, tmp_path) -> Path:
+    """A private copy of the reproduced demo repository."""
+    return copy_tree(demo_tree / "repo", tmp_path / "repo")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that need the shared demo tree run last, so that no worker waits for its build."""
+    uses_tree = lambda item: bool({"demo_tree", "demo_repo"} & set(getattr(item, "fixturenames", ())))  # noqa: E731
+    items.sort(key=uses_tree)
 
 
 def tone(freq: float = 440.0, seconds: float = 2.0, sample_rate: int = 22050, amp: float = 0.5) -> np.ndarray:
@@ -30,11 +56,29 @@ def tone(freq: float = 440.0, seconds: float = 2.0, sample_rate: int = 22050, am
 
 
 def pytest_configure(config):
-    """Compile librosa's numba code once, in the controlling process, before xdist workers start:
-    workers compiling it at the same moment can corrupt numba's on-disk cache."""
+    """In the controlling process, before xdist workers start: compile librosa's numba code once
+    (workers compiling it at the same moment can corrupt numba's on-disk cache), then start
+    building the shared demo tree in the background while the first tests run."""
+    global _builder
     if hasattr(config, "workerinput"):
         return
     from moodflow.extract.worker import warm_up
     from moodflow.features import build_extractor
 
     warm_up(build_extractor("chroma", {}, {}))
+    if os.environ.get(DEMO_TREE_ENV):  # given by the caller (e.g. reused between runs)
+        return
+    root = Path(tempfile.mkdtemp(prefix="moodflow-demo-tree-"))
+    os.environ[DEMO_TREE_ENV] = str(root)
+    log = open(root / "builder.log", "w")  # noqa: SIM115 - closed with the process
+    _builder = subprocess.Popen([sys.executable, str(Path(__file__).parent / "pipeline_helpers.py"), str(root)],
+                                cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+
+def pytest_unconfigure(config):
+    if hasattr(config, "workerinput") or _builder is None:
+        return
+    if _builder.poll() is None:
+        _builder.kill()
+        _builder.wait()
+    shutil.rmtree(os.environ.pop(DEMO_TREE_ENV), ignore_errors=True)

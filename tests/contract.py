@@ -23,6 +23,7 @@ PACKAGE = "moodflow"
 class Stage:
     name: str
     script: str
+    cmd: str
     deps: list[str]
     params: list[str]
 
@@ -66,6 +67,9 @@ def stages(repo: Path = REPO, params: dict | None = None) -> list[Stage]:
     """Every stage of dvc.yaml, with ``matrix`` stages expanded over ``params`` (params.yaml)."""
     spec = yaml.safe_load((repo / "dvc.yaml").read_text())
     params = params if params is not None else yaml.safe_load((repo / "params.yaml").read_text())
+    for block in spec.get("vars") or []:  # dvc.yaml's own variables (paths), beside params.yaml's
+        if isinstance(block, dict):
+            params = {**params, **block}
     out = []
     for name, stage in spec["stages"].items():
         combos = [{}]
@@ -78,7 +82,7 @@ def stages(repo: Path = REPO, params: dict | None = None) -> list[Stage]:
             cmd = _interpolate(stage["cmd"], scope)
             script = next(w for w in cmd.split() if w.endswith(".py"))
             label = name + ("@" + "-".join(str(v) for v in combo.values()) if combo else "")
-            out.append(Stage(label, script, _dep_paths(_interpolate(stage.get("deps"), scope)),
+            out.append(Stage(label, script, cmd, _dep_paths(_interpolate(stage.get("deps"), scope)),
                              _param_names(_interpolate(stage.get("params"), scope))))
     return out
 

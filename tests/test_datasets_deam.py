@@ -1,16 +1,15 @@
 """DEAM adapter: the shared static annotations (header quirk) and a synthetic dynamic layout."""
 
 import logging
-import os
 from pathlib import Path
 
 import pytest
 
+from real_data import SHARED, needs_shared
+
 from moodflow.datasets import DATASETS
 from moodflow.datasets.deam import DYNAMIC_FILES, STATIC_FILES
 
-SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
-needs_shared = pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (path to shared/data)")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +37,9 @@ def test_counts_scale_and_both_files(deam):
     assert deam.spec.scale == (1.0, 9.0) and deam.spec.scale_name == "1-9"
     v = deam.static_labels[["valence", "arousal"]].to_numpy()
     assert v.min() >= 1 and v.max() <= 9
-    assert deam.dynamic_labels is None  # the shared copy has no dynamic files
+    # the shared copy now holds DEAM's own dynamic files: all 1802 songs at 2 Hz on -1..1
+    assert deam.dynamic_labels is not None and deam.dynamic_labels["track_id"].nunique() == 1802
+    assert deam.spec.dynamic_scale == (-1.0, 1.0) and deam.spec.dynamic_targets == ["valence", "arousal"]
 
 
 @needs_shared

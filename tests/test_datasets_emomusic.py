@@ -1,15 +1,15 @@
 """emoMusic adapter against the shared real data."""
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from real_data import SHARED, needs_shared
+
 from moodflow.datasets import DATASETS
 
-SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
-pytestmark = pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (path to shared/data)")
+pytestmark = needs_shared
 
 
 @pytest.fixture(scope="module")

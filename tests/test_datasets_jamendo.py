@@ -1,15 +1,14 @@
 """MTG-Jamendo mood/theme adapter: the shared TSVs (CRLF, variable tag columns) and split-0."""
 
-import os
 from pathlib import Path
 
 import pytest
 
+from real_data import SHARED, needs_shared
+
 from moodflow.datasets import DATASETS
 from moodflow.datasets.jamendo import read_tsv
 
-SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
-needs_shared = pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (path to shared/data)")
 
 
 @pytest.fixture(scope="module")

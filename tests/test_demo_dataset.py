@@ -221,10 +221,12 @@ def test_labels_are_learnable_from_compare_functionals_short_clips(tmp_path):
     assert scores["valence"] >= 0.5 and scores["arousal"] >= 0.5, scores
 
 
-@pytest.mark.slow
-def test_labels_are_learnable_from_compare_functionals_default_size(tmp_path):
-    scores = _compare_r2(40, 10.0, tmp_path)
-    assert scores["valence"] >= 0.5 and scores["arousal"] >= 0.5, scores
+def test_labels_are_learnable_at_the_default_size(demo_tree):
+    """The pipeline's own run of the default demo (the shared tree): ComParE + ridge, 5-fold CV."""
+    import json
+
+    metrics = json.loads((demo_tree / "repo/reports/metrics.json").read_text())["compare"]["ridge"]
+    assert metrics["valence"]["r2"] >= 0.5 and metrics["arousal"]["r2"] >= 0.5, metrics
 
 
 @pytest.mark.parametrize("config", [

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -312,13 +311,10 @@ def test_do_normalize_is_read_and_recorded(tiny, tmp_path):
     assert json.loads((raw / "preprocessor_config.json").read_text())["do_normalize"] is False
 
 
-def test_real_clip_from_shared_data(extractor):
-    root = os.environ.get("MOODFLOW_SHARED_DATA")
-    if not root:
-        pytest.skip("MOODFLOW_SHARED_DATA is not set (point it at the shared data folder)")
+def test_real_clip_from_shared_data(extractor, shared_data):
     from moodflow.decode.audio import load_audio
 
-    path = Path(root) / "emoMusic" / "clips_45seconds" / "2.mp3"
+    path = shared_data / "emoMusic" / "clips_45seconds" / "2.mp3"
     y = load_audio(path, 22050)
     out = extractor.extract(y, 22050)
     duration = len(y) / 22050

@@ -1,12 +1,13 @@
 """The ``provided`` feature set: 4Q's top-100 CSV (real) and dynamic CSVs the tests write."""
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from real_data import SHARED, needs_shared
 
 from moodflow.datasets import DATASETS
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
@@ -14,7 +15,6 @@ from moodflow.features import EXTRACTORS
 from moodflow.stores.grid import GridConfig
 from moodflow.stores.feature_store import FeatureStore, FeatureStoreWriter
 
-SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
 
 
 def _store(ex, prepared_dir, path):
@@ -29,7 +29,7 @@ def _store(ex, prepared_dir, path):
     return FeatureStore(path)
 
 
-@pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (path to shared/data)")
+@needs_shared
 def test_fourq_top100_import(tmp_path):
     prepared = DATASETS.get("fourq")(Path(SHARED) / "4Q", {}).load(None)
     prepared.write(tmp_path / "prepared")

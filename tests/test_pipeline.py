@@ -1,76 +1,150 @@
-"""The whole pipeline, with real DVC, in a temporary git repository on a tiny demo dataset."""
+"""The whole pipeline with real DVC: the shared demo tree (a fresh clone after `dvc repro`, as
+`make run` leaves it) and copies of it for experiments."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
+import sys
 
 import h5py
+import numpy as np
+import pandas as pd
 import pytest
+import yaml
 
-from pipeline_helpers import dvc, git, make_clone
-
-TINY = {
-    "dataset": {"name": "demo", "demo": {"n_clips": 8, "duration_s": 3.0}},
-    "features": {"sets": ["chroma"]},
-    "train": {"models": ["ridge"], "protocol": {"folds": 4}},
-}
+from pipeline_helpers import dvc, env, git, make_clone
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    path = make_clone(tmp_path_factory.mktemp("pipeline") / "repo", TINY)
-    dvc(path, "repro")
-    return path
-
-
-def test_repro_builds_every_output(repo):
+def test_repro_builds_every_output(demo_tree):
+    repo = demo_tree / "repo"
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    n = params["dataset"]["demo"]["n_clips"]
     assert (repo / "data/prepared/manifest.csv").exists()
     with h5py.File(repo / "data/audio.h5") as h:
-        assert len(h["tracks/id"]) == 8
-    with h5py.File(repo / "features/chroma.h5") as h:
-        assert h.attrs["extractor"] == "chroma"
-        assert h["static/values"].shape[0] == 8
-        assert h["frames/offsets"][-1] > 0
-    assert (repo / "models/chroma/ridge/model.json").exists()
+        assert len(h["tracks/id"]) == n
+    for name in params["features"]["sets"]:
+        with h5py.File(repo / f"features/{name}.h5") as h:
+            assert h.attrs["extractor"] == name
+            assert h["static/values"].shape[0] == n
+            assert h["frames/offsets"][-1] > 0
     metrics = json.loads((repo / "reports/metrics.json").read_text())
-    assert set(metrics["chroma"]["ridge"]) >= {"valence", "arousal"}
-    assert {"r2", "rmse", "pearson"} <= set(metrics["chroma"]["ridge"]["valence"])
+    for name in params["features"]["sets"]:
+        for model in params["train"]["models"]:
+            assert (repo / f"models/{name}/{model}/model.json").exists()
+            assert {"r2", "rmse", "pearson"} <= set(metrics[name][model]["valence"])
 
 
-def test_h5dump_reads_every_store(repo):
+def test_make_run_leaves_no_untracked_files(demo_tree):
+    """Everything a fresh clone's `dvc repro` writes is either git-ignored or committed."""
+    status = (demo_tree / "status-after-run.txt").read_text().splitlines()
+    assert [line for line in status if not line.startswith(" M ")] == []
+
+
+def test_h5dump_reads_every_store(demo_tree):
     """A non-Python HDF5 tool (the real h5dump binary) reads what the pipeline wrote."""
     if shutil.which("h5dump") is None:
         pytest.skip("h5dump is not installed (Debian package hdf5-tools; .ci/run installs it)")
+    repo = demo_tree / "repo"
     for store in sorted((repo / "features").glob("*.h5")) + [repo / "data/audio.h5"]:
         out = subprocess.run(["h5dump", "-A", "-H", str(store)], capture_output=True, text=True)
         assert out.returncode == 0, f"{store}: {out.stderr}"
         assert "schema" in out.stdout or "sample_rate" in out.stdout
 
 
-def test_second_repro_does_nothing(repo):
-    out = dvc(repo, "repro").stdout
-    assert "didn't change" in out or "up to date" in out
+def test_nothing_to_do_after_repro_predict_and_imports(demo_repo):
+    """Running the code (imports write __pycache__ beside it) never makes DVC re-run a stage."""
+    wav = sorted((demo_repo / "data/prepared/audio").glob("*.wav"))[0]
+    e = {k: v for k, v in env(demo_repo).items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, "-m", "moodflow", "predict", str(wav)], cwd=demo_repo, env=e,
+                   check=True, capture_output=True)
+    subprocess.run([sys.executable, "-c", "import moodflow.check.validate, moodflow.report.run, moodflow.train.run"],
+                   cwd=demo_repo, env=e, check=True)
+    assert list(demo_repo.glob("moodflow/**/__pycache__"))
+    assert json.loads(dvc(demo_repo, "status", "--json").stdout or "{}") == {}
+    out = dvc(demo_repo, "repro").stdout
     assert "Running stage" not in out
 
 
-def test_experiment_changes_metrics(repo):
-    git(repo, "add", "-A")
-    git(repo, "commit", "-qm", "baseline run")
-    out = dvc(repo, "exp", "run", "-S", "train.ridge.alpha=0.001").stdout
-    assert "Running stage 'train@chroma-ridge'" in out
-    assert "Running stage 'extract@chroma'" not in out  # only what changed re-runs
-    diff = dvc(repo, "metrics", "diff", "--json").stdout
+def _changed_stages(repo) -> set[str]:
+    return set(json.loads(dvc(repo, "status", "--json").stdout or "{}"))
+
+
+def test_editing_code_reruns_exactly_the_stages_that_import_it(demo_repo):
+    stages = set(yaml.safe_load((demo_repo / "dvc.lock").read_text())["stages"])
+    trains = {s for s in stages if s.startswith("train@")}
+    expected = {
+        "moodflow/models/knn.py": {"check"} | trains,
+        "moodflow/evaluation/metrics.py": trains | {"report"},
+        "moodflow/report/figures.py": {"report"},
+        "moodflow/features/chroma.py": {"check", "extract@compare", "extract@chroma"},
+        "moodflow/stores/grid.py": stages - {"report"},
+    }
+    for path, want in expected.items():
+        original = (demo_repo / path).read_text()
+        (demo_repo / path).write_text(original + "\n# edited\n")
+        assert _changed_stages(demo_repo) == want, path
+        (demo_repo / path).write_text(original)
+    assert _changed_stages(demo_repo) == set()
+
+
+def test_experiment_changes_metrics_and_plots(demo_repo):
+    out = dvc(demo_repo, "exp", "run", "-n", "lowalpha", "-S", "train.ridge.alpha=0.001").stdout
+    assert "Running stage 'train@chroma-ridge'" in out and "Running stage 'train@compare-ridge'" in out
+    assert "Running stage 'extract@chroma'" not in out and "Running stage 'train@chroma-svm'" not in out
+    diff = dvc(demo_repo, "metrics", "diff", "--json").stdout
     changed = json.loads(diff)["reports/metrics.json"]
     assert any(key.startswith("chroma.ridge.") and v["diff"] not in (0, None) for key, v in changed.items())
-    table = dvc(repo, "exp", "show", "--md", "--only-changed").stdout
+    table = dvc(demo_repo, "exp", "show", "--md", "--only-changed").stdout
     assert "train.ridge.alpha" in table
+    plots = json.loads(dvc(demo_repo, "plots", "diff", "HEAD", "lowalpha", "--json").stdout)["data"]
+    key = next(k for k in plots if k.endswith("predictions.csv"))
+    assert plots[key][0]["revisions"] == ["HEAD", "lowalpha"]
+    points = pd.DataFrame(plots[key][0]["content"]["data"]["values"])
+    by_rev = points.groupby("rev")["y_pred"].apply(lambda s: np.round(s.astype(float), 6).tolist())
+    assert by_rev["HEAD"] != by_rev["lowalpha"]  # the experiment changed the predictions
 
 
-def test_models_list_reshapes_dag(repo):
-    out = dvc(repo, "exp", "run", "-S", "train.models=[ridge,svm]").stdout
-    assert "Running stage 'train@chroma-svm'" in out
+def test_dynamic_switch_trains_dynamic_models(demo_repo):
+    """`train.dynamic` is a declared param of every train stage: DVC re-runs them on it."""
+    out = dvc(demo_repo, "exp", "run", "-S", "train.dynamic=true", "-S", "train.models=[ridge]").stdout
+    assert "Running stage 'train@compare-ridge'" in out and "Running stage 'train@chroma-ridge'" in out
+    metrics = json.loads((demo_repo / "reports/metrics.json").read_text())
+    for name in ("compare", "chroma"):
+        assert {"kendall_tau", "rmse_song"} <= set(metrics[name]["ridge"]["dynamic"]["arousal"])
+    model = json.loads((demo_repo / "models/chroma/ridge/model.json").read_text())
+    assert set(model["tasks"]) == {"static", "dynamic"}
+
+
+def test_models_list_reshapes_dag(demo_repo):
+    params = yaml.safe_load((demo_repo / "params.yaml").read_text())
+    params["train"]["models"] = ["ridge", "svm", "knn"]
+    (demo_repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = dvc(demo_repo, "repro").stdout
+    assert "Running stage 'train@chroma-knn'" in out
     assert "Running stage 'train@chroma-ridge'" not in out
-    metrics = json.loads((repo / "reports/metrics.json").read_text())
-    assert "svm" in metrics["chroma"] and "ridge" in metrics["chroma"]
+    metrics = json.loads((demo_repo / "reports/metrics.json").read_text())
+    assert {"knn", "svm", "ridge"} <= set(metrics["chroma"])
+
+
+def test_misspelt_feature_set_gets_moodflows_message(demo_repo):
+    proc = dvc(demo_repo, "exp", "run", "-S", "features.sets=[egemap]", check=False)
+    assert proc.returncode != 0
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("moodflow: error")]
+    assert lines == ["moodflow: error: features.sets: unknown feature set 'egemap' (did you mean 'egemaps'?); "
+                     "known: chroma, compare, egemaps, mert, provided"]
+    assert "are missing from" not in proc.stdout + proc.stderr  # DVC never got to look the params up
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_targeted_experiment_in_a_fresh_clone(tmp_path):
+    """`dvc exp run … <stage>` in a clone with no outputs at all: the report's outputs live in git
+    (cache: false), so DVC finds every directory it lists."""
+    repo = make_clone(tmp_path / "fresh", keep_lock=True)
+    proc = dvc(repo, "exp", "run", "-S", "dataset.demo.n_clips=3", "-S", "dataset.demo.duration_s=2.0",
+               "extract@chroma")
+    assert "Running stage 'extract@chroma'" in proc.stdout
+    with h5py.File(repo / "features/chroma.h5") as h:
+        assert h["static/values"].shape[0] == 3
+    git(repo, "status")

@@ -16,13 +16,11 @@ from pipeline_helpers import dvc, make_clone
 pytestmark = pytest.mark.slow
 
 
-def _run(tmp_path, shared, name, root, extra=()):
-    repo = make_clone(tmp_path / "repo", {"train": {"models": ["ridge"]}})
-    dvc(
-        repo, "exp", "run",
-        "-S", f"dataset.name={name}", "-S", f"dataset.root={shared / root}",
-        "-S", "features.sets=[chroma]", *extra,
-    )
+def _run(tmp_path, params: dict):
+    """A clone with ``params`` applied, reproduced (what `dvc exp run -S …` does, minus the
+    experiment bookkeeping, which tests/test_pipeline.py covers)."""
+    repo = make_clone(tmp_path / "repo", params)
+    dvc(repo, "repro")
     return repo
 
 
@@ -39,10 +37,11 @@ def _h5dump_reads(path):
     [("pmemo", "PMEmo2019", 4, 15.5), ("emomusic", "emoMusic", 6, 15.0)],
 )
 def test_real_dataset_end_to_end(tmp_path, shared_data, name, root, n_clips, first_label_s):
-    repo = _run(tmp_path, shared_data, name, root, extra=(
-        "-S", "train.protocol.kind=kfold", "-S", "train.protocol.folds=3", "-S", "train.dynamic=true",
-        "-S", "train.models=[ridge,seq]", "-S", "train.seq.epochs=15",
-    ))
+    repo = _run(tmp_path, {
+        "dataset": {"name": name, "root": str(shared_data / root)}, "features": {"sets": ["chroma"]},
+        "train": {"models": ["ridge", "seq"], "dynamic": True, "protocol": {"kind": "kfold", "folds": 3},
+                  "seq": {"epochs": 15}},
+    })
     errors = pd.read_csv(repo / "data/decode_errors.csv")
     assert (errors["error"] == "file not found").all()  # annotated songs whose audio is not here
     store_path = repo / "features/chroma.h5"
@@ -77,12 +76,11 @@ def test_fourq_paper_reproduced_through_the_pipeline(tmp_path, shared_data):
     """Panda et al. 2018: SVM RBF (C=8, gamma=2^-9) on the authors' top-100 features, 20 x 10-fold
     stratified CV, macro F1 76.4 %: the documented `dvc exp run` reproduces it within 1.5 points,
     training all 900 clips from the provided features although only 20 clips have audio here."""
-    repo = make_clone(tmp_path / "repo", {"train": {"models": ["svm"]}})
-    dvc(
-        repo, "exp", "run", "-S", "dataset.name=fourq", "-S", f"dataset.root={shared_data / '4Q'}",
-        "-S", "features.sets=[provided]", "-S", "train.svm.C=8", "-S", "train.svm.gamma=0.001953125",
-        "-S", "train.protocol.kind=stratified", "-S", "train.protocol.folds=10", "-S", "train.protocol.repeats=20",
-    )
+    repo = _run(tmp_path, {
+        "dataset": {"name": "fourq", "root": str(shared_data / "4Q")}, "features": {"sets": ["provided"]},
+        "train": {"models": ["svm"], "svm": {"C": 8.0, "gamma": 0.001953125},
+                  "protocol": {"kind": "stratified", "folds": 10, "repeats": 20}},
+    })
     with h5py.File(repo / "features/provided.h5") as h:
         assert h["static/values"].shape == (900, 100)
     model = json.loads((repo / "models/provided/svm/model.json").read_text())

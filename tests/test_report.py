@@ -12,13 +12,7 @@ from moodflow.evaluation.summary import metrics_from_predictions
 from moodflow.report.references import load_references, parse_scale, protocol_matches, references_for, rescale
 from moodflow.report.tables import comparison_rows
 
-from pipeline_helpers import dvc, git, make_clone
-
-TINY = {
-    "dataset": {"name": "demo", "demo": {"n_clips": 8, "duration_s": 3.0}},
-    "features": {"sets": ["chroma"]},
-    "train": {"models": ["ridge"], "protocol": {"folds": 4}},
-}
+from pipeline_helpers import copy_tree, dvc
 
 
 def test_references_table_is_complete():
@@ -62,22 +56,19 @@ def test_comparison_rows_rescale_and_protocol():
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    path = make_clone(tmp_path_factory.mktemp("report") / "repo", TINY)
-    dvc(path, "repro")
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "baseline")
-    return path
+def repo(demo_tree, tmp_path_factory):
+    return copy_tree(demo_tree / "repo", tmp_path_factory.mktemp("report") / "repo")
 
 
-@pytest.mark.slow
 def test_report_outputs(repo):
     metrics = json.loads((repo / "reports/metrics.json").read_text())
-    assert metrics["best"] == {"feature_set": "chroma", "model": "ridge", "mean_r2": pytest.approx(
-        (metrics["chroma"]["ridge"]["valence"]["r2"] + metrics["chroma"]["ridge"]["arousal"]["r2"]) / 2, abs=1e-6)}
+    mean_r2 = {(s, m): (metrics[s][m]["valence"]["r2"] + metrics[s][m]["arousal"]["r2"]) / 2
+               for s in ("compare", "chroma") for m in ("ridge", "svm")}
+    (best_set, best_model), best_r2 = max(mean_r2.items(), key=lambda kv: kv[1])
+    assert metrics["best"] == {"feature_set": best_set, "model": best_model, "mean_r2": pytest.approx(best_r2, abs=1e-6)}
     md = (repo / "reports/comparison.md").read_text()
     assert "No published number exists for the demo dataset" in md
-    assert "- feature sets: chroma" in md and "- models: ridge" in md and "4-fold CV" in md
+    assert "- feature sets: compare, chroma" in md and "- models: ridge, svm" in md and "5-fold CV" in md
     html = (repo / "reports/comparison.html").read_text()
     assert "data:image/png;base64," in html and "<script" not in html and "http" not in html
     for name in ("va_plane", "r2_bars"):
@@ -86,7 +77,6 @@ def test_report_outputs(repo):
     assert list(plot.columns) == ["set", "model", "target", "track_id", "fold", "y_true", "y_pred"]
 
 
-@pytest.mark.slow
 def test_every_reported_number_is_recomputable(repo):
     """metrics.json and the comparison table come from predictions.csv alone."""
     metrics = json.loads((repo / "reports/metrics.json").read_text())
@@ -100,19 +90,10 @@ def test_every_reported_number_is_recomputable(repo):
         assert f"| chroma | ridge | {target} | {cells} |" in md
 
 
-@pytest.mark.slow
-def test_dvc_plots_offline_and_diff(repo, tmp_path):
+def test_dvc_plots_offline(repo, tmp_path):
     shown = json.loads(dvc(repo, "plots", "show", "--json").stdout)["data"]
     assert any(k.endswith("reports/plots/predictions.csv") for k in shown)
     out = tmp_path / "html"
     dvc(repo, "plots", "show", "reports/figures", "-o", str(out))
     page = (out / "index.html").read_text()
     assert "<img" in page and "<script" not in page  # images only: no CDN needed
-    dvc(repo, "exp", "run", "-n", "lowalpha", "-S", "train.ridge.alpha=0.001")
-    diff = json.loads(dvc(repo, "plots", "diff", "HEAD", "lowalpha", "--json").stdout)["data"]
-    key = next(k for k in diff if k.endswith("predictions.csv"))
-    revs = diff[key][0]["revisions"]
-    assert revs == ["HEAD", "lowalpha"]
-    datapoints = diff[key][0]["content"]["data"]["values"]
-    by_rev = pd.DataFrame(datapoints).groupby("rev")["y_pred"].apply(lambda s: np.round(s.astype(float), 6).tolist())
-    assert by_rev["HEAD"] != by_rev["lowalpha"]  # the experiment changed the predictions

@@ -2,16 +2,16 @@
 (C=8, gamma=2^-9) on the authors' top-100 features, 20 x 10-fold stratified CV — run through
 moodflow's own svm model, protocol, CV loop and metrics (benchmarks/reproduce_4q.py)."""
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
 
+from real_data import SHARED, needs_shared
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-SHARED = os.environ.get("MOODFLOW_SHARED_DATA")
-pytestmark = pytest.mark.skipif(not SHARED, reason="MOODFLOW_SHARED_DATA is not set (needs shared/data/4Q)")
+pytestmark = needs_shared
 
 
 def test_4q_macro_f1_matches_paper():

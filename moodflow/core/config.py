@@ -114,15 +114,16 @@ def _type_name(hint: Any) -> str:
         hint, getattr(hint, "__name__", str(hint)))
 
 
-def _check_range(value: Any, meta: Mapping[str, Any], key: str) -> None:
+def _check_range(value: Any, meta: Mapping[str, Any], key: str, given: Any) -> None:
+    """Range checks of ``value``; messages show the value as ``given`` in params.yaml."""
     if value is None or isinstance(value, (str, bool)) or not isinstance(value, (int, float)):
         return
     if meta.get("min") is not None and value < meta["min"]:
-        raise SettingsError(f"{key}: {value} is below the minimum {meta['min']}")
+        raise SettingsError(f"{key}: {given} is below the minimum {meta['min']}")
     if meta.get("max") is not None and value > meta["max"]:
-        raise SettingsError(f"{key}: {value} is above the maximum {meta['max']}")
+        raise SettingsError(f"{key}: {given} is above the maximum {meta['max']}")
     if meta.get("gt") is not None and value <= meta["gt"]:
-        raise SettingsError(f"{key}: {value} must be greater than {meta['gt']}")
+        raise SettingsError(f"{key}: {given} must be greater than {meta['gt']:g}")
 
 
 def build(cls: type[C], values: Mapping[str, Any] | C | None, where: str) -> C:
@@ -151,7 +152,7 @@ def build(cls: type[C], values: Mapping[str, Any] | C | None, where: str) -> C:
         if meta.get("choices") and converted not in meta["choices"]:
             raise SettingsError(f"{key}: {_show(value)} is not allowed{did_you_mean(str(value), map(str, meta['choices']))}; "
                                 f"valid: {', '.join(map(str, meta['choices']))}")
-        _check_range(converted, meta, key)
+        _check_range(converted, meta, key, value)
         kwargs[name] = converted
     try:
         return cls(**kwargs)

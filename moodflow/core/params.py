@@ -76,11 +76,6 @@ class Params(Mapping[str, Any]):
         return f"Params({self._prefix.rstrip('.') or 'params.yaml'})"
 
 
-def plain(value: Any) -> Any:
-    """A :class:`Params` section (or anything else) as plain data."""
-    return value.to_dict() if isinstance(value, Params) else value
-
-
 def load_params(path: str | Path = "params.yaml") -> Params:
     """The pipeline parameters (a mapping that records what is read, see the module docstring)."""
     try:
@@ -112,13 +107,3 @@ def _write_trace() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     record = {"argv": sys.argv, "cwd": os.getcwd(), "read": sorted(_READ)}
     (folder / f"{os.getpid()}.json").write_text(json.dumps(record, indent=1) + "\n")
-
-
-def section(params: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
-    """Return ``params['a']['b']`` for ``'a.b'``, or ``default`` when missing."""
-    node: Any = params
-    for key in dotted.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return default
-        node = node[key]
-    return node

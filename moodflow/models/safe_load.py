@@ -45,6 +45,30 @@ TRUSTED_TYPES = frozenset({
 })
 
 
+def skops_io():
+    """``skops.io``, imported without its start-up scan of scikit-learn.
+
+    On import skops lists every scikit-learn estimator (``sklearn.utils.all_estimators``, which
+    imports every sklearn module, and with torch installed sklearn's torch array-API shim): 2-3 s
+    of a classical model's cold start. That list only seeds skops' *default* trusted types, which
+    moodflow never uses (:func:`load_skops` passes its own), so the scan is skipped.
+    """
+    import sys
+
+    if "skops.io" in sys.modules:
+        return sys.modules["skops.io"]
+    import sklearn.utils
+
+    original = getattr(sklearn.utils, "all_estimators", None)
+    sklearn.utils.all_estimators = lambda *args, **kwargs: []
+    try:
+        import skops.io as sio
+    finally:
+        if original is not None:
+            sklearn.utils.all_estimators = original
+    return sio
+
+
 class UntrustedModelError(ValueError):
     """A model file holds types moodflow does not trust, or is not a skops file at all."""
 
@@ -67,10 +91,7 @@ def is_trusted(type_name: str) -> bool:
 
 def load_skops(path: Path):
     """Load a skops file, refusing it if it names any type outside the trusted set."""
-    import zipfile
-
-    import skops.io as sio
-
+    sio = skops_io()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model file not found")
@@ -110,8 +131,7 @@ def _renumber(node: Any, ids: dict[int, int], files: dict[str, str]) -> None:
 
 def dump_skops(obj: Any, path: str | Path) -> None:
     """Write ``obj`` as a skops file whose bytes depend only on ``obj`` (see the module docstring)."""
-    import skops.io as sio
-
+    sio = skops_io()
     with zipfile.ZipFile(io.BytesIO(sio.dumps(obj))) as src:
         schema = json.loads(src.read("schema.json"))
         arrays = {name: src.read(name) for name in src.namelist() if name != "schema.json"}
