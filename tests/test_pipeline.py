@@ -77,7 +77,6 @@ def test_editing_code_reruns_exactly_the_stages_that_import_it(demo_repo):
     expected = {
         "moodflow/models/knn.py": {"check"} | trains,
         "moodflow/evaluation/metrics.py": trains | {"report"},
-        "moodflow/report/figures.py": {"report"},
         "moodflow/features/chroma.py": {"check", "extract@compare", "extract@chroma"},
         "moodflow/stores/grid.py": stages - {"report"},
     }
