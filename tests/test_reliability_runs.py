@@ -19,15 +19,9 @@ import h5py
 import numpy as np
 import yaml
 
-from pipeline_helpers import REPO, dvc, dvc_bin, env, make_clone
+from pipeline_helpers import REPO, TINY, dvc, dvc_bin, env, make_clone
 
 REPORT_FILES = ("reports/metrics.json", "reports/comparison.md", "reports/comparison.html")
-# One extractor and a skops model on a few short clips (the shared tree runs the full demo).
-SMALL = {
-    "dataset": {"name": "demo", "demo": {"n_clips": 8, "duration_s": 3.0}},
-    "features": {"sets": ["chroma"], "workers": 1},
-    "train": {"models": ["ridge"], "protocol": {"kind": "kfold", "folds": 3}},
-}
 
 
 def _store_values(path: Path) -> dict[str, np.ndarray]:
@@ -61,7 +55,7 @@ def test_two_fresh_clones_reproduce_the_same_bytes_after_a_kill(tmp_path):
     byte-identical outputs: dvc.lock hashes every one (stores, model files, predictions,
     figures) and the report files match. Without the per-track cache the store is written
     while tracks are extracted, so the kill lands inside the write."""
-    params = {**SMALL, "features": {**SMALL["features"], "cache_dir": ""}}
+    params = {**TINY, "features": {**TINY["features"], "cache_dir": ""}}
     first = make_clone(tmp_path / "first", params)
     dvc(first, "repro")
     second = make_clone(tmp_path / "second", params)
