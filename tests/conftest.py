@@ -61,6 +61,9 @@ def pytest_configure(config):
     building the shared demo tree in the background while the first tests run."""
     global _builder
     if hasattr(config, "workerinput"):
+        # the shared demo tree is built meanwhile at normal priority: the tests that need it wait
+        # for it, the others only take the CPU it leaves
+        os.nice(5)
         return
     from moodflow.extract.worker import warm_up
     from moodflow.features import build_extractor
