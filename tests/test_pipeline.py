@@ -112,7 +112,7 @@ def test_experiment_reshapes_the_dag_and_trains_dynamic_models(demo_repo):
     assert set(model["tasks"]) == {"static", "dynamic"}
     diff = dvc(demo_repo, "metrics", "diff", "--json").stdout
     changed = json.loads(diff)["reports/metrics.json"]
-    assert any(key.startswith("chroma.ridge.") and v["diff"] not in (0, None) for key, v in changed.items())
+    assert any(key.startswith("chroma.ridge.") and v.get("diff") not in (0, None) for key, v in changed.items())
     table = dvc(demo_repo, "exp", "show", "--md", "--only-changed").stdout
     assert "train.ridge.alpha" in table and "train.dynamic" in table
     plots = json.loads(dvc(demo_repo, "plots", "diff", "HEAD", "lowalpha", "--json").stdout)["data"]
