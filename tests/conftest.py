@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline_helpers import DEMO_TREE_ENV, copy_tree, wait_for_demo_tree
+from pipeline_helpers import DEMO_TREE_ENV, build_demo_tree, copy_tree, wait_for_demo_tree
 from real_data import SHARED_ENV, shared_data_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,10 +30,20 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_tree() -> Path:
+def demo_tree(tmp_path_factory) -> Path:
     """Root of the shared demo tree: ``repo`` (a fresh clone after ``dvc repro`` with the committed
     params, then committed), ``param-traces`` (what each stage read), ``status-after-run.txt``.
-    Read it; copy it (``demo_repo``) to change it."""
+    Read it; copy it (``demo_repo``) to change it. Built in the background when the run's test
+    files use it (see ``pytest_configure``), else here, once for all workers."""
+    if not os.environ.get(DEMO_TREE_ENV):
+        from filelock import FileLock
+
+        root = tmp_path_factory.getbasetemp().parent / "demo-tree"
+        root.mkdir(exist_ok=True)
+        with FileLock(str(root) + ".lock"):
+            if not (root / "done").exists():
+                build_demo_tree(root)
+        os.environ[DEMO_TREE_ENV] = str(root)
     return wait_for_demo_tree()
 
 
@@ -69,13 +79,23 @@ def pytest_configure(config):
     from moodflow.features import build_extractor
 
     warm_up(build_extractor("chroma", {}, {}))
-    if os.environ.get(DEMO_TREE_ENV):  # given by the caller (e.g. reused between runs)
+    if os.environ.get(DEMO_TREE_ENV) or not _selected_tests_use_the_tree(config):
         return
     root = Path(tempfile.mkdtemp(prefix="moodflow-demo-tree-"))
     os.environ[DEMO_TREE_ENV] = str(root)
     log = open(root / "builder.log", "w")  # noqa: SIM115 - closed with the process
     _builder = subprocess.Popen([sys.executable, str(Path(__file__).parent / "pipeline_helpers.py"), str(root)],
                                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _selected_tests_use_the_tree(config) -> bool:
+    """Whether any test file the command line selects mentions the shared tree's fixtures."""
+    files: list[Path] = []
+    for arg in config.args or [str(Path(__file__).parent)]:
+        path = Path(str(arg).split("::")[0])
+        path = path if path.is_absolute() else Path(config.invocation_params.dir) / path
+        files += sorted(path.rglob("test_*.py")) if path.is_dir() else [path]
+    return any(f.is_file() and ("demo_tree" in f.read_text() or "demo_repo" in f.read_text()) for f in files)
 
 
 def pytest_unconfigure(config):
