@@ -26,10 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from moodflow.models.base import ModelRecipe
-from moodflow.train.crossval import cv_classification
+from moodflow.core.config import build
 from moodflow.evaluation.protocols import make_folds
 from moodflow.evaluation.summary import confusion_table, summarise_classification
+from moodflow.models.base import ModelRecipe
+from moodflow.models.svm import SVMConfig
+from moodflow.train.crossval import cross_validate
+from moodflow.train.problems import ClassesProblem
 
 FEATURES = "4Q/Features/top100_features.csv"
 ANNOTATIONS = "4Q/MER_audio_taffc_dataset/panda_dataset_taffc_annotations.csv"
@@ -61,13 +64,18 @@ def load_4q(shared_data: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return X, y, merged["Song"].to_numpy(dtype=str), classes
 
 
-def reproduce(shared_data: str | Path, *, repeats: int = 20, folds: int = 10, seed: int = 1) -> dict:
-    """Run the authors' protocol through moodflow; returns metrics, confusion and timing."""
+def reproduce(shared_data: str | Path, *, repeats: int = 20, folds: int = 10, seed: int = 1, jobs: int = 1,
+              settings: dict | None = None, tune: bool = False) -> dict:
+    """Run the authors' protocol through moodflow; returns metrics, confusion and timing.
+
+    ``settings`` replace the authors' SVM settings (e.g. a ``search`` grid); ``tune`` searches
+    the svm's documented default ranges inside every training fold."""
     X, y, ids, classes = load_4q(shared_data)
     t0 = time.perf_counter()
-    fold_iter = make_folds(ids, kind="stratified", folds=folds, repeats=repeats, seed=seed, classes=y)
-    predictions = cv_classification(ModelRecipe("svm", SVM_PARAMS), X, y, ids, classes, fold_iter, seed=seed,
-                                    target="quadrant")
+    run = make_folds(ids, kind="stratified", folds=folds, repeats=repeats, seed=seed, classes=y)
+    recipe = ModelRecipe("svm", build(SVMConfig, {**SVM_PARAMS, **(settings or {})}, "train.svm"))
+    problem = ClassesProblem(X, y, ids, classes, "quadrant")
+    predictions, tuning = cross_validate(recipe, problem, run.folds, seed=seed, jobs=jobs, tune_defaults=tune)
     seconds = time.perf_counter() - t0
     metrics = summarise_classification(predictions, classes)["quadrant"]
     return {
@@ -75,6 +83,7 @@ def reproduce(shared_data: str | Path, *, repeats: int = 20, folds: int = 10, se
         "confusion": confusion_table(predictions, classes),
         "seconds": seconds,
         "predictions": predictions,
+        "tuning": tuning,
         "paper": PAPER,
     }
 

@@ -6,7 +6,7 @@ from moodflow.core.config import build_from
 from moodflow.core.params import load_params
 from moodflow.core.stage import run_stage
 from moodflow.train.run import train_and_evaluate
-from moodflow.train.settings import TrainSettings
+from moodflow.train.settings import STAGE_KEYS, TrainSettings
 
 
 def main() -> None:
@@ -18,11 +18,10 @@ def main() -> None:
     parser.add_argument("out", help="model folder to write (models/<set>/<model>)")
     args = parser.parse_args()
     train = load_params()["train"]
-    settings = build_from(TrainSettings, train, "train", only=("seed", "dynamic", "protocol"))
+    settings = build_from(TrainSettings, train, "train", only=STAGE_KEYS)
     train_and_evaluate(
         store_path=args.store, prepared_dir=args.prepared, feature_set=args.set, model_name=args.model,
-        model_config=train[args.model].to_dict(), protocol=settings.protocol, seed=settings.seed,
-        dynamic=settings.dynamic, out_dir=args.out,
+        model_config=train[args.model].to_dict(), settings=settings, out_dir=args.out,
     )
 
 

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = {
     "dataset": {"name": "demo", "demo": {"n_clips": 6, "duration_s": 3.0}},
     "features": {"sets": ["chroma"], "workers": 1},
-    "train": {"models": ["ridge"], "protocol": {"kind": "kfold", "folds": 3}},
+    "train": {"models": ["ridge"], "protocol": {"kind": "kfold", "folds": 3}, "min_train": 2, "min_test": 1},
 }
 # Where conftest.py builds the shared demo tree (set by the controlling pytest process).
 DEMO_TREE_ENV = "MOODFLOW_TEST_DEMO_TREE"

@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
+
+# training-set size guards lowered for these tiny synthetic runs (train.min_train etc.)
+FEW_TRACKS = {"min_train": 2, "min_test": 1, "min_per_class": 1}
 from moodflow.stores.grid import frame_grid
 from moodflow.stores.feature_store import FeatureStoreWriter
 

@@ -12,6 +12,7 @@ from moodflow.extract.run import extract_store
 from moodflow.models import MODELS
 from moodflow.prepare.run import prepare_dataset
 from moodflow.train.run import train_and_evaluate
+from synthetic_data import FEW_TRACKS
 
 FAST = {  # small networks and few epochs: the test checks the path, not the accuracy
     "mlp": {"hidden": 32, "epochs": 30, "patience": 5},
@@ -37,6 +38,7 @@ def demo_store(tmp_path_factory):
 def test_model_trains_on_demo(demo_store, model):
     out = demo_store / "models" / model
     metrics = train_and_evaluate(
+        **FEW_TRACKS,
         store_path=demo_store / "chroma.h5", prepared_dir=demo_store / "prepared", feature_set="chroma",
         model_name=model, model_config=FAST.get(model, {}), protocol={"kind": "kfold", "folds": 3},
         seed=0, out_dir=out, dynamic=True,

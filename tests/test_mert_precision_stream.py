@@ -19,6 +19,7 @@ from mert_tiny import tiny_extractor, write_tiny_mert  # noqa: E402
 from moodflow.stores.audio_store import AudioStoreWriter  # noqa: E402
 from moodflow.features.mert import precision as mert_precision  # noqa: E402
 from moodflow.features.mert.precision import REDUCED_PRECISION_BOUND, probe_windows, resolve_dtype  # noqa: E402
+from synthetic_data import FEW_TRACKS
 
 SR = 22050
 
@@ -183,7 +184,7 @@ def test_predict_uses_the_precision_the_training_store_had(tiny, tmp_path, monke
 
     extract_store(name="mert", config=extract_cfg, grid=None, audio_path=tmp_path / "audio.h5",
                   prepared_dir=tmp_path / "prepared", out_path=tmp_path / "mert.h5", dataset="demo")
-    train_and_evaluate(store_path=tmp_path / "mert.h5", prepared_dir=tmp_path / "prepared", feature_set="mert",
+    train_and_evaluate(**FEW_TRACKS, store_path=tmp_path / "mert.h5", prepared_dir=tmp_path / "prepared", feature_set="mert",
                        model_name="ridge", model_config={"alpha": 10.0}, protocol={"folds": 4}, seed=0,
                        out_dir=tmp_path / "model")
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: False)  # another machine

@@ -51,15 +51,6 @@ def test_dynamic_task_is_regression_on_frames():
     assert model.predict(X).shape == (80, 2)
 
 
-def test_grid_search_runs_inside_fit_with_groups():
-    X, Y = _data("regression", n=90)
-    groups = np.repeat(np.arange(9), 10)
-    model = MODELS.get("svm")("regression", {"search": {"C": [0.01, 10.0]}, "search_folds": 3}).fit(X, Y, groups=groups)
-    assert model.best_params_ == {"C": 10.0}
-    with pytest.raises(ValueError, match="not a parameter"):
-        MODELS.get("svm")("regression", {"search": {"nonsense": [1]}}).fit(X, Y)
-
-
 def test_pickle_is_refused(tmp_path):
     import pickle
 

@@ -14,6 +14,7 @@ from moodflow.stores.grid import frame_grid
 from moodflow.prepare.run import prepare_dataset
 from moodflow.stores.feature_store import FeatureStore, FeatureStoreWriter
 from moodflow.train.run import train_and_evaluate
+from synthetic_data import FEW_TRACKS
 
 N = 12
 
@@ -57,7 +58,7 @@ def test_bad_static_rows_are_dropped_and_named(folder, caplog):
     text = caplog.text
     for needle in ("ghost", "s01", "s09", "s10", "labels.csv", "outside the scale"):
         assert needle in text, needle
-    metrics = train_and_evaluate(store_path=tmp / "store.h5", prepared_dir=tmp / "prepared", feature_set="hand",
+    metrics = train_and_evaluate(**FEW_TRACKS, store_path=tmp / "store.h5", prepared_dir=tmp / "prepared", feature_set="hand",
                                  model_name="ridge", model_config={"alpha": 1.0},
                                  protocol={"kind": "kfold", "folds": 2}, seed=0, out_dir=tmp / "model")
     assert metrics["static"]["valence"]["n_tracks"] == 8  # only the clean, labelled tracks
@@ -85,7 +86,7 @@ def test_split_file_naming_unknown_ids(folder, caplog):
                                     "folder": {"labels": "labels.csv"}}, tmp / "prepared")
     assert "nobody" in caplog.text and "train.txt" in caplog.text
     assert set(prepared.splits["track_id"]) == set(ids)
-    metrics = train_and_evaluate(store_path=tmp / "store.h5", prepared_dir=tmp / "prepared", feature_set="hand",
+    metrics = train_and_evaluate(**FEW_TRACKS, store_path=tmp / "store.h5", prepared_dir=tmp / "prepared", feature_set="hand",
                                  model_name="ridge", model_config={}, protocol={"kind": "split"}, seed=0,
                                  out_dir=tmp / "model")
     assert metrics["static"]["valence"]["n_tracks"] == N - 8

@@ -34,25 +34,47 @@ def test_rmse_rescaling_follows_the_label_range():
         parse_scale("1 to 9")
 
 
-def test_comparison_rows_rescale_and_protocol():
+def _ours(rows):
+    base = {"task": "static", "std": 0.01, "n_folds": 10, "scale": "1-9"}
+    return pd.DataFrame([{**base, **r} for r in rows])
+
+
+def test_comparison_pairs_like_with_like_and_says_how_close():
     refs = references_for("pmemo")
-    ours = pd.DataFrame([
-        {"set": "compare", "model": "svm", "task": "static", "target": "valence", "metric": "rmse",
-         "mean": 0.96, "std": 0.08, "n_folds": 10, "scale": "1-9"},
-        {"set": "compare", "model": "ridge", "task": "static", "target": "valence", "metric": "rmse",
-         "mean": 1.20, "std": 0.08, "n_folds": 10, "scale": "1-9"},
-        {"set": "compare", "model": "svm", "task": "static", "target": "valence", "metric": "r2",
-         "mean": 0.5, "std": 0.05, "n_folds": 10, "scale": "1-9"},
+    ours = _ours([
+        {"set": "chroma", "model": "ridge", "target": "arousal", "metric": "rmse", "mean": 0.40},  # better, not alike
+        {"set": "compare", "model": "svm", "target": "arousal", "metric": "rmse", "mean": 0.96},
+        {"set": "compare", "model": "ridge", "target": "arousal", "metric": "rmse", "mean": 1.20},
+        {"set": "compare", "model": "svm", "target": "valence", "metric": "r2", "mean": 0.5},
     ])
-    comp = comparison_rows(ours, refs, {"kind": "kfold", "folds": 10, "repeats": 1})
-    row = comp[(comp["id"] == "pmemo-repo-cv-svr") & (comp["target"] == "valence")].iloc[0]
-    assert row["ours"] == pytest.approx(0.12) and row["ours_from"] == "compare/svm"  # best = lowest RMSE, /8
-    assert not row["scale_match"] and "1-9 → 0-1" in row["rescaled"]
-    assert row["protocol_match"]
-    auto = comp[(comp["id"] == "pmemo-automl") & (comp["target"] == "valence")].iloc[0]
-    assert auto["ours"] == pytest.approx(0.5) and not auto["protocol_match"]
+    comp = comparison_rows(ours, refs, {"kind": "kfold", "folds": 10, "repeats": 1}).set_index(["id", "target", "metric"])
+    svr = comp.loc[("pmemo-repo-cv-svr", "arousal", "rmse")]
+    assert svr["ours_from"] == "compare/svm" and svr["closeness"] == "same features and model"
+    assert svr["ours"] == pytest.approx(0.12)  # 0.96 on 1-9 is 0.12 on 0-1
+    assert svr["scales"] == "paper 0-1, ours 1-9: our rmse × 0.125 to the paper's scale"
+    ridge = comp.loc[("pmemo-repo-cv-ridge", "arousal", "rmse")]
+    assert ridge["ours_from"] == "compare/ridge" and ridge["ours"] == pytest.approx(0.15)
+    rf = comp.loc[("pmemo-repo-cv-rf", "arousal", "rmse")]  # no forest ran: the nearest is a compare model
+    assert rf["ours_from"] == "compare/svm" and rf["closeness"].startswith("same features; svm, not random_forest")
+    # a paper with another protocol gets no number of ours, and says why
+    mlr = comp.loc[("pmemo-paper-mlr", "arousal", "rmse")]
+    assert np.isnan(mlr["ours"]) and mlr["no_counterpart"].startswith("protocol differs")
+    # scale-free metrics state both scales truthfully (the automl paper is on -1..1)
+    automl = comp.loc[("pmemo-automl", "valence", "r2")]
+    assert automl["no_counterpart"].startswith("protocol differs")
+    automl_kfold = comparison_rows(ours, refs, {"kind": "stratified", "folds": 5, "repeats": 1}).set_index(
+        ["id", "target", "metric"]).loc[("pmemo-automl", "valence", "r2")]
+    assert automl_kfold["ours"] == pytest.approx(0.5)
+    assert automl_kfold["scales"] == "paper -1..1, ours 1-9 (r2 is scale-free)"
     ok, why = protocol_matches(refs[refs["id"] == "m2e-pmemo"].iloc[0], {"kind": "kfold", "folds": 10, "repeats": 1})
     assert not ok and "split" in why
+
+
+def test_split_matches_only_at_full_coverage():
+    ref = references_for("emomusic").iloc[0]
+    assert protocol_matches(ref, {"kind": "split", "test_coverage": 0.99})[0]
+    ok, why = protocol_matches(ref, {"kind": "split", "test_coverage": 1 / 125})
+    assert not ok and "1% of the published test set" in why
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +87,8 @@ def test_report_outputs(repo):
     mean_r2 = {(s, m): (metrics[s][m]["valence"]["r2"] + metrics[s][m]["arousal"]["r2"]) / 2
                for s in ("compare", "chroma") for m in ("ridge", "svm")}
     (best_set, best_model), best_r2 = max(mean_r2.items(), key=lambda kv: kv[1])
-    assert metrics["best"] == {"feature_set": best_set, "model": best_model, "mean_r2": pytest.approx(best_r2, abs=1e-6)}
+    assert metrics["best"] == {"feature_set": best_set, "model": best_model, "task": "regression", "metric": "r2",
+                               "score": pytest.approx(best_r2, abs=1e-6)}
     md = (repo / "reports/comparison.md").read_text()
     assert "No published number exists for the demo dataset" in md
     assert "- feature sets: compare, chroma" in md and "- models: ridge, svm" in md and "5-fold CV" in md

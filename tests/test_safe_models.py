@@ -17,6 +17,7 @@ from moodflow.models.safe_load import UntrustedModelError, is_trusted, load_skop
 from moodflow.stores.feature_store import FeatureStore
 from moodflow.train.run import train_and_evaluate
 from synthetic_data import make_run
+from synthetic_data import FEW_TRACKS
 
 PICKLE_MAGIC = b"\x80"
 MODEL_PARAMS = {
@@ -57,7 +58,7 @@ def trained(run):
     out = {}
     for name, params in MODEL_PARAMS.items():
         out[name] = folder / "models" / name
-        train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=name,
+        train_and_evaluate(**FEW_TRACKS, store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=name,
                            model_config=params, protocol={"kind": "kfold", "folds": 2}, seed=0, out_dir=out[name])
     return out
 

@@ -15,6 +15,7 @@ from synthetic_data import make_run  # noqa: E402
 from moodflow.evaluation.summary import metrics_from_predictions, nan_to_none  # noqa: E402
 from moodflow.models.io import load_model, read_manifest  # noqa: E402
 from moodflow.train.run import train_and_evaluate  # noqa: E402
+from synthetic_data import FEW_TRACKS
 
 PROTOCOL = {"kind": "kfold", "folds": 3, "repeats": 2}
 
@@ -22,7 +23,7 @@ PROTOCOL = {"kind": "kfold", "folds": 3, "repeats": 2}
 def _train(tmp_path, task, model, params=None, dynamic=True, **kw):
     store, prepared = make_run(tmp_path / "data", task=task, n_tracks=24, **kw)
     out = tmp_path / "models" / model
-    metrics = train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=model,
+    metrics = train_and_evaluate(**FEW_TRACKS, store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=model,
                                  model_config=params or {}, protocol=PROTOCOL, seed=0, out_dir=out, dynamic=dynamic)
     return out, metrics, store
 
@@ -111,6 +112,6 @@ def test_store_of_another_extractor_is_refused(tmp_path):
 
     store, prepared = make_run(tmp_path)
     with pytest.raises(StoreMismatchError, match="extractor"):
-        train_and_evaluate(store_path=store, prepared_dir=prepared, feature_set="compare", model_name="ridge",
+        train_and_evaluate(**FEW_TRACKS, store_path=store, prepared_dir=prepared, feature_set="compare", model_name="ridge",
                            model_config={}, protocol={"folds": 3}, seed=0, out_dir=tmp_path / "m")
     assert not (tmp_path / "m").exists()

@@ -6,19 +6,29 @@
 - ``stratified``: repeated stratified k-fold over tracks, for class labels.
 ``auto`` picks ``split`` when the dataset ships one, ``stratified`` for classification and
 ``kfold`` otherwise.
+
+A protocol that cannot give a meaningful number says so: :func:`check_folds` raises
+:class:`InsufficientData` (with the reason in words) when a fold trains on fewer than
+``min_train`` tracks, tests on fewer than ``min_test``, or (classes) trains on fewer than
+``min_per_class`` tracks of some class; more folds than tracks, or than a class has, is the
+same kind of refusal, never a silent change of the protocol.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from collections import Counter
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import KFold, StratifiedKFold
 
+from moodflow.core.errors import MoodflowError
 
 PROTOCOLS = ("auto", "split", "kfold", "stratified")
+
+
+class InsufficientData(MoodflowError):
+    """Too few tracks (or of a class) for the protocol to give a number worth reporting."""
 
 
 @dataclass
@@ -30,6 +40,36 @@ class Fold:
     test: np.ndarray
 
 
+@dataclass
+class ProtocolRun:
+    """The folds of a protocol as run: its resolved ``kind``, and for ``split`` how much of the
+    published test set had features and labels (``test_coverage``, a fraction)."""
+
+    kind: str
+    folds: list[Fold]
+    n_folds: int = 0
+    repeats: int = 1
+    test_coverage: float | None = None
+    published_test: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def __iter__(self):
+        return iter(self.folds)
+
+    def __len__(self) -> int:
+        return len(self.folds)
+
+    def describe(self) -> dict:
+        """Plain values for model.json: what was run, fold sizes included."""
+        sizes = [(len(f.train), len(f.test)) for f in self.folds]
+        return {
+            "kind": self.kind, "folds": self.n_folds, "repeats": self.repeats,
+            "train_tracks": [min(s[0] for s in sizes), max(s[0] for s in sizes)] if sizes else [0, 0],
+            "test_tracks": [min(s[1] for s in sizes), max(s[1] for s in sizes)] if sizes else [0, 0],
+            "test_coverage": self.test_coverage, "published_test": self.published_test,
+        }
+
+
 def make_folds(
     track_ids: np.ndarray,
     *,
@@ -39,38 +79,72 @@ def make_folds(
     seed: int = 0,
     splits: pd.DataFrame | None = None,
     classes: np.ndarray | None = None,
-) -> Iterator[Fold]:
-    """Yield the folds of a protocol over ``track_ids`` (strings)."""
+) -> ProtocolRun:
+    """The folds of a protocol over ``track_ids`` (strings); InsufficientData when the tracks
+    cannot fill them (see the module docstring)."""
     track_ids = np.asarray(track_ids, dtype=str)
     if kind == "auto":
         kind = "split" if splits is not None and len(splits) else ("stratified" if classes is not None else "kfold")
+    if kind not in PROTOCOLS:
+        raise ValueError(f"train.protocol.kind: unknown protocol {kind!r} ({' | '.join(PROTOCOLS)})")
     if kind == "split":
-        if splits is None:
-            raise ValueError("protocol 'split' needs the dataset's split files (none were prepared)")
-        split_of = dict(zip(splits["track_id"].astype(str), splits["split"]))
-        unknown = sorted(set(split_of) - set(track_ids))
-        test = np.array([t for t in track_ids if split_of.get(t) == "test"])
-        train = np.array([t for t in track_ids if split_of.get(t) in ("train", "validation")])
-        if len(test) == 0 or len(train) == 0:
-            raise ValueError(
-                f"published split leaves {len(train)} train / {len(test)} test tracks with features "
-                f"and labels ({len(unknown)} split ids have none)"
-            )
-        yield Fold("split", train, test)
-        return
-    n_splits = min(folds, len(track_ids))
-    if n_splits < 2:
-        raise ValueError(f"need at least 2 labelled tracks for {folds}-fold CV, have {len(track_ids)}")
+        return _split(track_ids, splits)
+    if len(track_ids) < folds:
+        raise InsufficientData(f"{folds}-fold CV needs at least {folds} labelled tracks with features, "
+                               f"this run has {len(track_ids)}")
+    if kind == "stratified":
+        if classes is None:
+            raise ValueError("train.protocol.kind: 'stratified' needs class labels (this dataset has none)")
+        counts = Counter(np.asarray(classes).tolist())
+        few = sorted((str(c), n) for c, n in counts.items() if n < folds)
+        if few:
+            raise InsufficientData(f"{folds}-fold stratified CV needs at least {folds} tracks of every class; "
+                                   + ", ".join(f"class {c} has {n}" for c, n in few))
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    out = []
     for r in range(repeats):
         if kind == "stratified":
-            if classes is None:
-                raise ValueError("protocol 'stratified' needs class labels")
-            min_count = int(pd.Series(classes).value_counts().min())
-            splitter = StratifiedKFold(n_splits=min(n_splits, max(min_count, 2)), shuffle=True, random_state=seed + r)
-            parts = splitter.split(track_ids, classes)
-        elif kind == "kfold":
-            parts = KFold(n_splits=n_splits, shuffle=True, random_state=seed + r).split(track_ids)
+            parts = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r).split(track_ids, classes)
         else:
-            raise ValueError(f"unknown protocol {kind!r} (auto | split | kfold | stratified)")
-        for f, (tr, te) in enumerate(parts):
-            yield Fold(f"r{r}f{f}", track_ids[tr], track_ids[te])
+            parts = KFold(n_splits=folds, shuffle=True, random_state=seed + r).split(track_ids)
+        out += [Fold(f"r{r}f{f}", track_ids[tr], track_ids[te]) for f, (tr, te) in enumerate(parts)]
+    return ProtocolRun(kind, out, n_folds=folds, repeats=repeats)
+
+
+def _split(track_ids: np.ndarray, splits: pd.DataFrame | None) -> ProtocolRun:
+    if splits is None or not len(splits):
+        raise ValueError("train.protocol.kind: 'split' needs the dataset's split files (none were prepared; "
+                         "set dataset.split_dir or use kfold)")
+    split_of = dict(zip(splits["track_id"].astype(str), splits["split"]))
+    test = np.array([t for t in track_ids if split_of.get(t) == "test"])
+    train = np.array([t for t in track_ids if split_of.get(t) in ("train", "validation")])
+    published = int(sum(1 for s in split_of.values() if s == "test"))
+    coverage = len(test) / published if published else 0.0
+    run = ProtocolRun("split", [Fold("split", train, test)], n_folds=1, test_coverage=coverage,
+                      published_test=published)
+    if len(test) == 0 or len(train) == 0:
+        raise InsufficientData(f"the published split leaves {len(train)} training and {len(test)} test tracks "
+                               f"with features and labels (of {published} published test tracks)")
+    return run
+
+
+def check_folds(run: ProtocolRun, *, min_train: int, min_test: int, classes: dict[str, int] | None = None,
+                min_per_class: int = 0) -> None:
+    """Raise InsufficientData when a fold is too small to report (see the module docstring).
+
+    ``classes`` maps track id → class (classification), for the per-class training count.
+    """
+    for fold in run.folds:
+        if len(fold.train) < min_train:
+            raise InsufficientData(f"fold {fold.name} trains on {len(fold.train)} tracks, fewer than "
+                                   f"train.min_train ({min_train})")
+        if len(fold.test) < min_test:
+            raise InsufficientData(f"fold {fold.name} tests {len(fold.test)} tracks, fewer than "
+                                   f"train.min_test ({min_test})")
+        if classes is not None and min_per_class:
+            counts = Counter(classes[t] for t in fold.train)
+            for c in sorted(set(classes.values()), key=str):
+                if counts.get(c, 0) < min_per_class:
+                    raise InsufficientData(f"fold {fold.name} trains on {counts.get(c, 0)} tracks of class {c}, "
+                                           f"fewer than train.min_per_class ({min_per_class})")

@@ -15,12 +15,22 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from moodflow.core.config import build
+from moodflow.core.config import build, setting
 
 
 @dataclass
-class NoSettings:
-    """A model without settings."""
+class SearchSettings:
+    """Model selection settings every model takes: a grid searched inside each training fold
+    (moodflow.train.tuning); ``search: {}`` and ``train.tune: false`` mean none."""
+
+    search: dict[str, list] = setting(default_factory=dict)  # {setting: [values…]}
+    search_iter: int = setting(0, min=0)  # > 0: that many candidates drawn from the grid (seeded)
+    search_folds: int = setting(3, min=2)  # inner CV folds scoring each candidate
+
+
+@dataclass
+class NoSettings(SearchSettings):
+    """A model without settings of its own."""
 
 
 @dataclass
@@ -32,6 +42,7 @@ class ModelRecipe:
     config: Any = None
     input_shape: list[int] | None = None
     n_classes: int | None = None
+    n_jobs: int = 1  # threads a single fit may use (folds in parallel use 1 each)
 
     @property
     def cls(self) -> type["Model"]:
@@ -40,7 +51,8 @@ class ModelRecipe:
         return MODELS.get(self.name)
 
     def new(self, task: str, seed: int = 0) -> "Model":
-        return self.cls(task, self.config, seed, input_shape=self.input_shape, n_classes=self.n_classes)
+        return self.cls(task, self.config, seed, input_shape=self.input_shape, n_classes=self.n_classes,
+                        n_jobs=self.n_jobs)
 
 
 class Model(ABC):
@@ -53,13 +65,15 @@ class Model(ABC):
 
     name: ClassVar[str]
     Config: ClassVar[type] = NoSettings
+    # documented ranges searched when train.tune is true (docs/models.md)
+    default_search: ClassVar[dict[str, list]] = {}
     tasks: ClassVar[frozenset[str]] = frozenset({"regression", "classification", "tagging", "dynamic"})
     sequence_input: ClassVar[bool] = False
     multitask: ClassVar[bool] = False
     neural: ClassVar[bool] = False  # a torch network (TorchPersistence): "model_kind" in model.json
 
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, *,
-                 input_shape: list[int] | None = None, n_classes: int | None = None):
+                 input_shape: list[int] | None = None, n_classes: int | None = None, n_jobs: int = 1):
         if task not in self.tasks:
             raise ValueError(f"model {self.name!r} does not do {task}; it does {sorted(self.tasks)}")
         self.task = task
@@ -67,6 +81,7 @@ class Model(ABC):
         self.seed = seed
         self.input_shape = list(input_shape) if input_shape else None
         self.n_classes = n_classes
+        self.n_jobs = max(1, int(n_jobs))
 
     @property
     def kind(self) -> str:
@@ -85,7 +100,7 @@ class Model(ABC):
         """(n, k) predictions: targets, or scores per class / tag."""
 
     def predict_classes(self, X: np.ndarray) -> np.ndarray:
-        """(n,) class ids; the arg-max of the scores unless the model decides otherwise."""
+        """(n,) class ids: the arg-max of the class probabilities."""
         return np.argmax(self.predict(X), axis=1)
 
     @abstractmethod

@@ -30,6 +30,8 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
 def load_model(folder: str | Path, part: str = "static") -> Model:
     """The fitted model of ``part`` (``static`` or ``dynamic``) in ``folder``."""
     manifest = read_manifest(folder)
+    if manifest.get("status", "ok") != "ok":
+        raise ValueError(f"{Path(folder) / 'model.json'}: no trained model here ({manifest['status']})")
     tasks = manifest.get("tasks") or {"static": {"task": manifest["task"], "path": "."}}
     if part not in tasks:
         raise KeyError(f"{Path(folder) / 'model.json'}: no {part} model (has {sorted(tasks)})")

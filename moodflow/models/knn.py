@@ -26,6 +26,7 @@ class KNNConfig(SklearnConfig):
 class KNNModel(SklearnModel):
     name = "knn"
     Config = KNNConfig
+    default_search = {"n_neighbors": [3, 5, 7, 11, 15], "weights": ["uniform", "distance"]}
     multioutput_native = True
 
     def estimator(self):

@@ -143,6 +143,7 @@ class NeuralHeads(TorchPersistence, Model):
 class MLPModel(NeuralHeads):
     name = "mlp"
     Config = MLPConfig
+    default_search = {"hidden": [128, 512], "dropout": [0.2, 0.5], "weight_decay": [0.0001, 0.01]}
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "MLPModel":
         self._fit_heads(X, {self.kind: Y}, groups)

@@ -32,6 +32,7 @@ class MultitaskConfig(MLPConfig):
 class MultitaskModel(NeuralHeads):
     name = "multitask"
     Config = MultitaskConfig
+    default_search = {"hidden": [128, 256], "dropout": [0.2, 0.5]}
     tasks = frozenset({"regression", "classification", "tagging"})
     multitask = True
 

@@ -17,9 +17,8 @@ class RandomForestConfig(SklearnConfig):
 
     n_estimators: int = setting(300, min=1)
     max_depth: int | None = setting(None, min=1)
-    min_samples_leaf: int = setting(2, min=1)
-    max_features: float | str = "sqrt"  # a fraction of the features, or sqrt | log2
-    n_jobs: int = 1
+    min_samples_leaf: int = setting(1, min=1)
+    max_features: float | str | None = None  # a fraction, sqrt | log2; null = sklearn's own (1.0 regression, sqrt classes)
 
 
 @MODELS.register("random_forest")
@@ -27,13 +26,14 @@ class RandomForestModel(SklearnModel):
     name = "random_forest"
     Config = RandomForestConfig
     multioutput_native = True
+    default_search = {"max_features": [0.33, 1.0, "sqrt"], "min_samples_leaf": [1, 3, 5]}
 
     def estimator(self):
         c = self.config
-        kwargs = dict(
-            n_estimators=c.n_estimators, max_depth=c.max_depth, min_samples_leaf=c.min_samples_leaf,
-            max_features=c.max_features, random_state=self.seed, n_jobs=c.n_jobs,
-        )
+        kwargs = dict(n_estimators=c.n_estimators, max_depth=c.max_depth, min_samples_leaf=c.min_samples_leaf,
+                      random_state=self.seed, n_jobs=self.n_jobs)  # trees are seeded one by one: any n_jobs, same forest
+        if c.max_features is not None:
+            kwargs["max_features"] = c.max_features
         if self.kind == "regression":
             return RandomForestRegressor(**kwargs)
         return RandomForestClassifier(**kwargs)

@@ -23,6 +23,7 @@ class RidgeConfig(SklearnConfig):
 class RidgeModel(SklearnModel):
     name = "ridge"
     Config = RidgeConfig
+    default_search = {"alpha": [0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0]}
     multioutput_native = True
 
     def estimator(self):

@@ -93,6 +93,7 @@ def build_seqnet(config: dict[str, Any]) -> SeqNet:
 class SeqModel(TorchPersistence, Model):
     name = "seq"
     Config = SeqConfig
+    default_search = {"hidden": [32, 64], "dropout": [0.1, 0.3]}
     tasks = frozenset({"dynamic"})
     sequence_input = True
     network_builder = staticmethod(build_seqnet)

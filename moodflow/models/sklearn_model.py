@@ -2,9 +2,8 @@
 
 Every model is one pipeline: median imputation → standard scaling → optional PCA
 (``pca: <n or variance fraction>``) → estimator, so scalers and PCA are fitted on the training
-rows of a fold only. ``search: {param: [values…]}`` runs a grid search with inner
-cross-validation (``search_folds``, grouped by song when groups are given) inside ``fit``,
-i.e. inside each training fold, and refits the best setting on the whole training fold.
+rows of a fold only. Model selection (``search``, ``train.tune``) happens around ``fit``, inside
+each training fold (``moodflow.train.tuning``).
 """
 
 from __future__ import annotations
@@ -21,19 +20,16 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from moodflow.core.config import setting
-from moodflow.models.base import Model
+from moodflow.models.base import Model, SearchSettings
 
 MODEL_FILE = "model.skops"
-_SCORING = {"regression": "r2", "classification": "f1_macro", "tagging": "average_precision"}
 
 
 @dataclass
-class SklearnConfig:
+class SklearnConfig(SearchSettings):
     """Settings every scikit-learn model takes (beside its own)."""
 
     pca: float | None = setting(None, gt=0.0)  # components (≥ 1) or a variance fraction (< 1); null = none
-    search: dict[str, list] = setting(default_factory=dict)  # {param: [values…]}: grid search inside each training fold
-    search_folds: int = setting(3, min=2)
 
 
 class SklearnModel(Model):
@@ -46,7 +42,6 @@ class SklearnModel(Model):
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, **data: Any):
         super().__init__(task, config, seed, **data)
         self.pipeline: Pipeline | None = None
-        self.best_params_: dict[str, Any] | None = None
 
     def estimator(self) -> BaseEstimator:
         """The final estimator for ``self.kind`` with ``self.config``."""
@@ -73,48 +68,14 @@ class SklearnModel(Model):
         return Pipeline([*self.preprocessing(), ("model", est)])
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "SklearnModel":
-        pipeline = self.build()
-        grid = self.config.search
-        if grid:
-            pipeline = self._search(pipeline, grid, X, Y, groups)
-        else:
-            pipeline.fit(X, Y)
-        self.pipeline = pipeline
+        self.pipeline = self.build().fit(X, Y)
         return self
-
-    def _search(self, pipeline: Pipeline, grid: dict[str, list], X, Y, groups) -> Pipeline:
-        from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, StratifiedKFold
-
-        names = pipeline.get_params()
-        param_grid = {}
-        for key, values in grid.items():
-            for full in (f"model__{key}", f"model__estimator__{key}", key):
-                if full in names:
-                    param_grid[full] = list(values)
-                    break
-            else:
-                raise ValueError(f"train.{self.name}.search: {key!r} is not a parameter of the {self.name} pipeline")
-        n = self.config.search_folds
-        if groups is not None:
-            cv = GroupKFold(n_splits=min(n, len(np.unique(groups))))
-        elif self.kind == "classification":
-            cv = StratifiedKFold(n_splits=n, shuffle=True, random_state=self.seed)
-        else:
-            cv = KFold(n_splits=n, shuffle=True, random_state=self.seed)
-        search = GridSearchCV(pipeline, param_grid, scoring=_SCORING[self.kind], cv=cv, refit=True, n_jobs=1)
-        search.fit(X, Y, groups=groups)
-        self.best_params_ = {k.split("__")[-1]: v for k, v in search.best_params_.items()}
-        return search.best_estimator_
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         assert self.pipeline is not None, "fit or load first"
         if self.kind == "regression":
             return np.asarray(self.pipeline.predict(X)).reshape(len(X), -1)
-        return class_scores(self.pipeline, X)
-
-    def predict_classes(self, X: np.ndarray) -> np.ndarray:
-        assert self.pipeline is not None, "fit or load first"
-        return np.asarray(self.pipeline.predict(X)).astype(np.int64)
+        return class_scores(self.pipeline, X, self.kind)
 
     def save(self, folder: Path) -> None:
         from moodflow.models.safe_load import dump_skops
@@ -130,9 +91,15 @@ class SklearnModel(Model):
         return model
 
 
-def class_scores(estimator: Any, X: np.ndarray) -> np.ndarray:
-    """(n, C) class or (n, K) tag scores: probabilities when the estimator has them, else
-    decision values (an SVM without Platt scaling)."""
+def class_scores(estimator: Any, X: np.ndarray, kind: str = "classification") -> np.ndarray:
+    """(n, C) class or (n, K) tag probabilities.
+
+    Estimators with ``predict_proba`` give theirs. An SVM without Platt scaling gives decision
+    values: for classes, sklearn's one-vs-rest transform of the one-vs-one votes (votes plus a
+    confidence in (-1/3, 1/3) that breaks ties) through a softmax; for tags, each tag's decision
+    value through a logistic. These are monotone maps of the SVM's own decision, not calibrated
+    probabilities (``probability: true`` gives Platt's); the class predicted is their argmax.
+    """
     if hasattr(estimator, "predict_proba"):
         proba = estimator.predict_proba(X)
         if isinstance(proba, list):  # native multi-label estimators: one (n, 2) array per tag
@@ -146,7 +113,11 @@ def class_scores(estimator: Any, X: np.ndarray) -> np.ndarray:
                     cols.append(np.full(len(X), float(only)))
             return np.column_stack(cols)
         return np.asarray(proba)
-    scores = np.asarray(estimator.decision_function(X))
+    scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
+    if kind == "tagging":
+        return 1.0 / (1.0 + np.exp(-scores.reshape(len(X), -1)))
     if scores.ndim == 1:
         scores = np.column_stack([-scores, scores])
-    return scores
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)

@@ -37,6 +37,7 @@ class SVMConfig(SklearnConfig):
 class SVMModel(SklearnModel):
     name = "svm"
     Config = SVMConfig
+    default_search = {"C": [0.1, 1.0, 8.0, 32.0, 128.0], "gamma": ["scale", 0.0001, 0.001953125, 0.01]}
 
     def estimator(self):
         c = self.config

@@ -19,13 +19,14 @@ import torch
 from torch import nn
 
 from moodflow.core.config import setting
+from moodflow.models.base import SearchSettings
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "network.json"
 
 
 @dataclass
-class TorchConfig:
+class TorchConfig(SearchSettings):
     """Training settings every neural head takes."""
 
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 from sklearn.pipeline import Pipeline
 
 from moodflow.core.config import setting
@@ -33,7 +32,6 @@ class XGBoostConfig(SklearnConfig):
     colsample_bytree: float = setting(0.5, gt=0.0, max=1.0)
     reg_lambda: float = setting(1.0, min=0.0)
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))
-    n_jobs: int = 1
 
 
 @MODELS.register("xgboost")
@@ -41,6 +39,7 @@ class XGBoostModel(SklearnModel):
     name = "xgboost"
     Config = XGBoostConfig
     multioutput_native = True
+    default_search = {"max_depth": [2, 4, 6], "learning_rate": [0.03, 0.1], "colsample_bytree": [0.3, 0.7]}
 
     def _xgb_kwargs(self) -> dict[str, Any]:
         from moodflow.models.torch_common import resolve_device  # imports torch: only when used
@@ -49,7 +48,7 @@ class XGBoostModel(SklearnModel):
         return dict(
             n_estimators=c.n_estimators, max_depth=c.max_depth, learning_rate=c.learning_rate,
             subsample=c.subsample, colsample_bytree=c.colsample_bytree, reg_lambda=c.reg_lambda,
-            tree_method="hist", device=str(resolve_device(c.device)), random_state=self.seed, n_jobs=c.n_jobs,
+            tree_method="hist", device=str(resolve_device(c.device)), random_state=self.seed, n_jobs=self.n_jobs,
         )
 
     def estimator(self):
@@ -77,5 +76,3 @@ class XGBoostModel(SklearnModel):
         model.pipeline = Pipeline([*pre.steps, ("model", est)])
         return model
 
-    def predict_classes(self, X: np.ndarray) -> np.ndarray:
-        return np.argmax(self.predict(X), axis=1)

@@ -20,11 +20,13 @@ from typing import Any
 import pandas as pd
 
 SCALE_DEPENDENT = ("rmse", "rmse_song")
+SPLIT_COVERAGE = 0.95  # share of a published test set that must have run for "same split"
 # metrics where smaller is better; every other metric is "higher is better"
 LOWER_IS_BETTER = frozenset(SCALE_DEPENDENT)
 COLUMNS = [
     "id", "dataset", "task", "target", "metric", "value", "std", "scale", "protocol_kind",
-    "protocol_folds", "protocol_repeats", "protocol", "features", "model", "source", "note",
+    "protocol_folds", "protocol_repeats", "protocol", "features", "model", "feature_family", "model_family",
+    "source", "note",
 ]
 
 
@@ -120,7 +122,11 @@ def protocol_matches(ref: pd.Series | dict[str, Any], ours: dict[str, Any]) -> t
     if kind != ours.get("kind"):
         return False, f"paper: {kind}; ours: {describe_protocol(ours)}"
     if kind == "split":
-        return True, "same published split"
+        coverage = ours.get("test_coverage")
+        if coverage is not None and coverage < SPLIT_COVERAGE:
+            return False, (f"same split files, but only {coverage:.0%} of the published test set had features and "
+                           f"labels (≥ {SPLIT_COVERAGE:.0%} needed)")
+        return True, "same published split" + (f" ({coverage:.0%} of its test set)" if coverage is not None else "")
     folds, repeats = ref["protocol_folds"], ref["protocol_repeats"]
     if pd.notna(folds) and int(folds) != int(ours.get("folds", 0)):
         return False, f"paper: {int(folds)} folds; ours: {ours.get('folds')}"

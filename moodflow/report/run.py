@@ -4,7 +4,8 @@ comparison with published numbers (reports/comparison.md and .html; see docs/rep
 Keys name the feature set, model, target and metric: ``compare.svm.valence.r2``. Static
 targets sit directly under the model; other tasks under their task name
 (``compare.seq.dynamic.arousal.kendall_tau``, ``provided.svm.classification.macro_f1``).
-``best`` names the model with the highest mean static R² over targets.
+``best`` names the best scored model of the dataset's task (see :func:`best_model`); a run
+that was not scored (too few tracks, no labels) appears as ``{"status": …}``.
 """
 
 from __future__ import annotations
@@ -38,41 +39,53 @@ def _headline(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def collect_metrics(feature_sets: list[str], models: list[str], models_dir: str | Path) -> dict[str, Any]:
-    """Nested metrics of every listed (set, model) pair that has a metrics.json."""
+def collect_metrics(runs: list[Run]) -> dict[str, Any]:
+    """Nested headline metrics of every run; a refused run gets ``{"status": …}`` instead."""
     out: dict[str, Any] = {}
-    for feature_set in feature_sets:
-        for model in models:
-            path = Path(models_dir) / feature_set / model / "metrics.json"
-            if not path.exists():
-                log.warning("no metrics for %s/%s (%s missing)", feature_set, model, path)
+    for run in runs:
+        if not run.ok:
+            out.setdefault(run.feature_set, {})[run.model] = {"status": run.status}
+            continue
+        raw = json.loads((run.folder / "metrics.json").read_text())
+        entry: dict[str, Any] = {}
+        for target, metrics in (raw.get("static") or {}).items():
+            entry[target] = _headline(metrics)
+        for task, per_target in raw.items():
+            if task == "static" or not isinstance(per_target, dict):
                 continue
-            raw = json.loads(path.read_text())
-            entry: dict[str, Any] = {}
-            for target, metrics in (raw.get("static") or {}).items():
-                entry[target] = _headline(metrics)
-            for task, per_target in raw.items():
-                if task == "static" or not isinstance(per_target, dict):
-                    continue
-                if all(isinstance(v, dict) for v in per_target.values()):
-                    entry[task] = {t: _headline(m) for t, m in per_target.items()}
-                else:
-                    entry[task] = _headline(per_target)
-            out.setdefault(feature_set, {})[model] = entry
+            if all(isinstance(v, dict) for v in per_target.values()):
+                entry[task] = {t: _headline(m) for t, m in per_target.items()}
+            else:
+                entry[task] = _headline(per_target)
+        out.setdefault(run.feature_set, {})[run.model] = entry
     return out
 
 
-def best_static_model(metrics: dict[str, Any]) -> dict[str, Any] | None:
-    """The (set, model) with the highest mean static R² over its targets."""
-    best = None
-    for feature_set, models in metrics.items():
-        for model, entry in models.items():
-            r2s = [m["r2"] for m in entry.values() if isinstance(m, dict) and "r2" in m and "r2_std" in m]
-            if not r2s:
-                continue
-            score = sum(r2s) / len(r2s)
-            if best is None or score > best["mean_r2"]:
-                best = {"feature_set": feature_set, "model": model, "mean_r2": round(score, 6)}
+# what "best" means per task: (metrics.json section, metric, threshold a model must beat)
+BEST_BY = {"regression": ("static", "r2", 0.0), "classification": ("classification", "macro_f1", None),
+           "tagging": ("tagging", "pr_auc", None)}
+
+
+def best_model(runs: list[Run]) -> dict[str, Any]:
+    """The best scored run for the dataset's task: highest mean held-out R² over the targets
+    (regression; only above 0 — a model worse than the mean names no best), macro F1
+    (classification) or macro PR-AUC (tagging). ``{}`` when none qualifies."""
+    best: dict[str, Any] = {}
+    for run in runs:
+        if not run.ok:
+            continue
+        task = run.manifest.get("task", "regression")
+        section, metric, floor = BEST_BY.get(task, BEST_BY["regression"])
+        values = [m[metric] for m in (run.metrics.get(section) or {}).values()
+                  if isinstance(m, dict) and m.get(metric) is not None and np.isfinite(m[metric])]
+        if not values:
+            continue
+        score = float(np.mean(values))
+        if floor is not None and score <= floor:
+            continue
+        if not best or score > best["score"]:
+            best = {"feature_set": run.feature_set, "model": run.model, "task": task, "metric": metric,
+                    "score": round(score, 6)}
     return best
 
 
@@ -88,13 +101,13 @@ def write_report(
     reports_dir = Path(reports_dir)
     params = _report_params(params)
     sets, models = params["features"]["sets"], params["train"]["models"]
-    metrics = collect_metrics(sets, models, models_dir)
-    best = best_static_model(metrics)
-    report = {**metrics, "best": best or {}}
-    write_json(reports_dir / "metrics.json", report)
     runs = load_runs(sets, models, models_dir)
-    write_plot_data(runs, reports_dir / "plots")
-    figs = write_figures(runs, reports_dir / "figures", load_references(references))
+    best = best_model(runs)
+    report = {**collect_metrics(runs), "best": best}
+    write_json(reports_dir / "metrics.json", report)
+    scored = [r for r in runs if r.ok]
+    write_plot_data(scored, reports_dir / "plots")
+    figs = write_figures(scored, reports_dir / "figures", load_references(references))
     text = comparison_markdown(params, runs, best, figs, reports_dir, load_references(references))
     write_text(reports_dir / "comparison.md", text)
     write_text(reports_dir / "comparison.html", markdown_to_html(text, reports_dir))
@@ -205,31 +218,50 @@ def _md_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines + [""]
 
 
-def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict | None, figs: dict[str, Path],
+def _best_line(best: dict[str, Any], runs: list[Run]) -> str:
+    if best:
+        what = {"r2": "mean held-out R² over targets", "macro_f1": "macro F1", "pr_auc": "macro PR-AUC"}[best["metric"]]
+        return f"- best model ({what}): {best['feature_set']}/{best['model']} ({best['score']:.3f})"
+    scored = [r for r in runs if r.ok]
+    if scored and all(r.manifest.get("task", "regression") == "regression" for r in scored):
+        return "- best model: none — no model's held-out R² is above 0 (each predicts worse than the mean)"
+    return "- best model: none — no model was scored"
+
+
+def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str, Any], figs: dict[str, Path],
                         reports_dir: Path, refs: pd.DataFrame) -> str:
     """The report as Markdown (comparison.html renders the same text)."""
     dataset = runs[0].manifest.get("dataset") if runs else params.get("dataset", {}).get("name", "?")
+    scored = [r for r in runs if r.ok]
     lines = [f"# moodflow report: {dataset}", "", "## Experiment", ""]
-    protocols = {describe_protocol(protocol_of(r)) for r in runs}
+    protocols = {describe_protocol(protocol_of(r)) for r in scored}
     spec = runs[0].manifest.get("label_spec", {}) if runs else {}
+    rates = sorted({f"{r.feature_set}: {r.manifest.get('feature_sample_rate') or '—'} Hz" for r in runs})
     lines += [
         f"- dataset: `{dataset}` (params `dataset.name: {params.get('dataset', {}).get('name')}`)",
         f"- label scale: {spec.get('scale_name') or scale_name(spec.get('scale')) or 'none (classes/tags)'}"
         + (f"; dynamic labels: {scale_name(spec['dynamic_scale'])}" if spec.get("dynamic_scale") else ""),
-        f"- feature sets: {', '.join(params['features']['sets'])}",
+        f"- feature sets: {', '.join(params['features']['sets'])} (audio decoded at {'; '.join(rates) or '—'})",
         f"- models: {', '.join(params['train']['models'])}",
         f"- protocol (params `train.protocol`): {json.dumps(params['train'].get('protocol') or {}, sort_keys=True)};"
         f" as run: {', '.join(sorted(protocols)) or '—'}; seed {params['train'].get('seed', 0)}",
-        "- best static model (mean R² over targets): "
-        + (f"{best['feature_set']}/{best['model']} ({best['mean_r2']:.3f})" if best else "—"),
+        _best_line(best, runs),
         "",
     ]
     missing = [f"{s}/{m}" for s in params["features"]["sets"] for m in params["train"]["models"]
                if not any(r.feature_set == s and r.model == m for r in runs)]
     if missing:
         lines += [f"Not in this report (no trained model folder): {', '.join(missing)}.", ""]
-    ours = our_rows(runs)
-    lines += ["## Our results", "", "Mean ± std over folds, recomputed from each model's predictions.csv.", ""]
+    refused = [r for r in runs if not r.ok]
+    if refused:
+        lines += ["## Not scored", "", "These runs report no number, because none would mean anything:", ""]
+        lines += [f"- {r.feature_set}/{r.model}: {r.status}" for r in refused] + [""]
+    ours = our_rows(scored)
+    lines += ["## Our results", ""]
+    if not len(ours):
+        lines += ["No run was scored.", ""]
+    else:
+        lines += ["Mean ± std over folds, recomputed from each model's predictions.csv.", ""]
     for task, group in ours.groupby("task", sort=False):
         metrics = list(dict.fromkeys(group["metric"]))
         scale = group["scale"].iloc[0]
@@ -247,19 +279,23 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict | No
     elif not len(published):
         lines += [f"No published number for `{dataset}` is in moodflow/report/references.csv.", ""]
     else:
-        proto = protocol_of(runs[0]) if runs else {}
+        proto = protocol_of(scored[0]) if scored else {}
         comp = comparison_rows(ours, published, proto)
-        lines += ["Ours = our best model for that metric, on the paper's label scale. R², r, τ, F1 and AUC "
-                  "are scale-free; RMSE scales with the label range (−1..1 = 2 × 0–1, 1–9 = 8 × 0–1).", ""]
+        lines += ["Each paper's number beside ours for the same task, target, metric and protocol kind, from "
+                  "our run closest to the paper's features and model (the words say how close). RMSE is "
+                  "shown on the paper's label scale (−1..1 = 2 × 0–1, 1–9 = 8 × 0–1); R², r, τ, F1 and AUC "
+                  "are scale-free. Where no run of ours matches, the row says why instead of a number.", ""]
         rows = []
         for _, c in comp.iterrows():
-            scale_txt = ("same" if c["scale_match"] else f"differs: {c['rescaled'] or 'scale-free metric'}")
-            rows.append([c["id"], c["task"], c["target"], c["metric"], _fmt(c["paper"], c["paper_std"]),
-                         c["paper_scale"] or "—", _fmt(c["ours"], c["ours_std"]), c["ours_from"] or "—",
-                         scale_txt, ("yes: " if c["protocol_match"] else "no: ") + c["protocol_note"],
+            if c["no_counterpart"]:
+                ours_cells = [f"— ({c['no_counterpart']})", "—", "—"]
+            else:
+                ours_cells = [_fmt(c["ours"], c["ours_std"]), f"{c['ours_from']}: {c['closeness']}", c["scales"]]
+            rows.append([c["id"], c["task"], c["target"], c["metric"], _fmt(c["paper"], c["paper_std"]), *ours_cells,
+                         ("yes: " if c["protocol_match"] else "no: ") + c["protocol_note"],
                          f"{c['features']}; {c['paper_model']}", c["source"]])
-        lines += _md_table(["paper", "task", "target", "metric", "paper value", "paper scale", "ours",
-                            "ours from", "label scale", "protocol matches", "features + model", "source"], rows)
+        lines += _md_table(["paper", "task", "target", "metric", "paper value", "ours", "our run", "label scales",
+                            "protocol matches", "paper's features + model", "source"], rows)
     if figs:
         lines += ["## Figures", ""]
         for name, path in figs.items():

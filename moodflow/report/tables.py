@@ -19,7 +19,9 @@ import numpy as np
 import pandas as pd
 
 from moodflow.evaluation.summary import metrics_from_predictions
-from moodflow.report.references import LOWER_IS_BETTER, protocol_matches, rescale, same_scale, scale_name
+from moodflow.report.references import (
+    LOWER_IS_BETTER, SCALE_DEPENDENT, describe_protocol, protocol_matches, rescale, same_scale, scale_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,15 @@ class Run:
     predictions: pd.DataFrame
     metrics: dict[str, Any]
 
+    @property
+    def status(self) -> str:
+        """``ok``, or why nothing was scored (``insufficient data: …``, ``no labels: …``)."""
+        return str(self.manifest.get("status", "ok"))
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
     def scale(self, task: str) -> tuple[float, float] | None:
         """Label range of ``task``'s targets (None for classes and tags)."""
         spec = self.manifest.get("label_spec") or {}
@@ -53,7 +64,8 @@ class Run:
 
 
 def load_runs(feature_sets: list[str], models: list[str], models_dir: str | Path) -> list[Run]:
-    """Every listed (set, model) folder that holds model.json and predictions.csv."""
+    """Every listed (set, model) folder that holds model.json and predictions.csv (runs that
+    were refused too: see :attr:`Run.status`)."""
     runs = []
     for fset in feature_sets:
         for model in models:
@@ -71,7 +83,11 @@ def load_runs(feature_sets: list[str], models: list[str], models_dir: str | Path
 
 
 def protocol_of(run: Run) -> dict[str, Any]:
-    """The protocol as run, read from the fold names of the predictions (``r<rep>f<fold>``)."""
+    """The protocol as run: recorded by training (kind, folds, repeats, split coverage), or read
+    from the fold names of the predictions (``r<rep>f<fold>``) for older model folders."""
+    recorded = (run.manifest.get("protocol_run") or {}).get("static") or (run.manifest.get("protocol_run") or {}).get("dynamic")
+    if recorded:
+        return {k: recorded.get(k) for k in ("kind", "folds", "repeats", "test_coverage")}
     folds = sorted(set(run.predictions["fold"].astype(str)))
     if folds == ["split"]:
         return {"kind": "split", "folds": 1, "repeats": 1}
@@ -86,6 +102,8 @@ def our_rows(runs: list[Run]) -> pd.DataFrame:
     """One row per (set, model, task, target, metric): mean, std, n_folds, label scale."""
     rows = []
     for run in runs:
+        if not run.ok:
+            continue
         for task, per_target in run.metrics.items():
             for target, m in per_target.items():
                 for metric in TASK_METRICS.get(task, ()):
@@ -99,36 +117,74 @@ def our_rows(runs: list[Run]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["set", "model", "task", "target", "metric", "mean", "std", "n_folds", "scale"])
 
 
-def comparison_rows(ours: pd.DataFrame, refs: pd.DataFrame, protocol: dict[str, Any]) -> pd.DataFrame:
-    """Each published number beside our best one for the same task/target/metric.
+def _closeness(ref: pd.Series, feature_set: str, model: str) -> tuple[int, str]:
+    """How near our (set, model) is to the paper's features and model: rank (lower = nearer), words."""
+    family, paper_model = ref.get("feature_family") or "", ref.get("model_family") or ""
+    same_features = bool(family) and family in feature_set.split("+")
+    same_model = bool(paper_model) and paper_model == model
+    if same_features and same_model:
+        return 0, "same features and model"
+    if same_features:
+        return 1, f"same features; {model}, not {paper_model or 'the paper’s model'}"
+    if same_model:
+        return 2, f"same model; {feature_set}, not {family or 'the paper’s features'}"
+    return 3, f"other features and model ({feature_set}/{model})"
 
-    Our value (and std) is expressed on the paper's label scale; ``rescaled`` says by how
-    much when the scales differ (RMSE only; the other metrics are scale-free).
+
+def comparison_rows(ours: pd.DataFrame, refs: pd.DataFrame, protocol: dict[str, Any]) -> pd.DataFrame:
+    """Each published number beside our number of the same task, target, metric and protocol
+    kind, from the run closest to the paper's features and model (the best of equally close
+    ones); the closeness, both label scales and the protocols are stated in words. A row with
+    no such run of ours says why in ``no_counterpart`` instead of showing a number.
+
+    Our value (and std) is expressed on the paper's label scale: RMSE-like metrics are rescaled
+    by the ratio of the ranges, the others are scale-free.
     """
     out = []
     for _, ref in refs.iterrows():
-        mine = ours[(ours["task"] == ref["task"]) & (ours["target"] == ref["target"]) & (ours["metric"] == ref["metric"])]
-        mine = mine.dropna(subset=["mean"])
         row = {
             "id": ref["id"], "task": ref["task"], "target": ref["target"], "metric": ref["metric"],
             "paper": float(ref["value"]), "paper_std": ref["std"], "paper_scale": ref["scale"],
             "features": ref["features"], "paper_model": ref["model"], "source": ref["source"],
-            "protocol": ref["protocol"], "note": ref["note"],
-            "ours": np.nan, "ours_std": np.nan, "ours_from": "", "our_scale": "", "scale_match": True, "rescaled": "",
+            "protocol": ref["protocol"], "note": ref["note"], "ours": np.nan, "ours_std": np.nan, "ours_from": "",
+            "closeness": "", "our_scale": "", "scales": "", "no_counterpart": "",
         }
         ok, why = protocol_matches(ref, protocol)
         row["protocol_match"], row["protocol_note"] = ok, why
-        if len(mine):
-            best = mine.loc[mine["mean"].idxmin() if ref["metric"] in LOWER_IS_BETTER else mine["mean"].idxmax()]
+        mine = ours[(ours["task"] == ref["task"]) & (ours["target"] == ref["target"])
+                    & (ours["metric"] == ref["metric"])].dropna(subset=["mean"])
+        paper_kind = ref["protocol_kind"] or "unknown"
+        if not len(mine):
+            row["no_counterpart"] = f"no run of ours has {ref['task']} {ref['target']} {ref['metric']}"
+        elif paper_kind != protocol.get("kind"):
+            row["no_counterpart"] = (f"protocol differs (paper: {ref['protocol'] or paper_kind}; ours: "
+                                     f"{describe_protocol(protocol)})")
+        else:
+            ranked = [(_closeness(ref, r["set"], r["model"]), i) for i, r in mine.iterrows()]
+            nearest = min(rank for (rank, _), _ in ranked)
+            near = mine.loc[[i for (rank, _), i in ranked if rank == nearest]]
+            best = near.loc[near["mean"].idxmin() if ref["metric"] in LOWER_IS_BETTER else near["mean"].idxmax()]
             row["ours_from"] = f"{best['set']}/{best['model']}"
+            row["closeness"] = _closeness(ref, best["set"], best["model"])[1] + (
+                f" (best of {len(near)})" if len(near) > 1 else "")
             row["our_scale"] = best["scale"]
-            row["scale_match"] = same_scale(best["scale"] or None, ref["scale"] or None)
             row["ours"] = rescale(best["mean"], ref["metric"], best["scale"] or None, ref["scale"] or None)
             row["ours_std"] = rescale(best["std"], ref["metric"], best["scale"] or None, ref["scale"] or None)
-            if not row["scale_match"] and row["ours"] != best["mean"]:
-                row["rescaled"] = f"ours rescaled {best['scale']} → {ref['scale']} (× {row['ours'] / best['mean']:g})"
+            row["scales"] = _scales(ref["metric"], ref["scale"], best["scale"], row["ours"], best["mean"])
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _scales(metric: str, paper: str, ours: str, converted: float, native: float) -> str:
+    """Both label scales in words, and what was converted."""
+    if not paper and not ours:
+        return "no label scale (classes/tags)"
+    paper_txt, ours_txt = paper or "not stated", ours or "not stated"
+    if paper and ours and same_scale(paper, ours):
+        return f"both {paper}"
+    if metric.removesuffix("_std") in SCALE_DEPENDENT and paper and ours and native and converted != native:
+        return f"paper {paper_txt}, ours {ours_txt}: our {metric} × {converted / native:g} to the paper's scale"
+    return f"paper {paper_txt}, ours {ours_txt} ({metric} is scale-free)"
 
 
 def example_songs(predictions: pd.DataFrame, n: int = 3) -> list[str]:

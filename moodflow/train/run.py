@@ -2,20 +2,24 @@
 
 Output folder ``models/<set>/<model>/``::
 
-    model.json        manifest: model kind, tasks, targets, label spec (names, scale), feature
-                      set + its store config, protocol, metrics, package versions
+    model.json        manifest: status, model kind, tasks, targets, label spec (names, scale),
+                      feature set + its store config, protocol as run, metrics, package versions
     model.skops …     the static model's weights (format chosen by the model; never pickle)
     dynamic/          the dynamic model's weights, when a dynamic model was trained
     predictions.csv   every held-out prediction: task, track_id, time_s (dynamic), fold,
                       target, y_true, y_pred (+ score_<class> for classification)
     metrics.json      {"static"|"dynamic"|"classification"|"tagging": {target: {metric: mean,
                       metric_std, n_folds, n_tracks}}}
+    tuning.csv        when settings were searched: fold, settings, inner_score, chosen
     confusion.csv     classification only: confusion counts per repetition
 
 Which tasks run: the dataset's static task (``LabelSpec.task``) whenever the model supports
 it (the multitask model trains on every label kind the dataset has); the dynamic task when
 the dataset has dynamic labels, ``dynamic`` is true (``train.dynamic``) and the model
-supports it. See docs/models.md.
+supports it. When the protocol cannot give a number worth reporting (too few tracks, see
+``moodflow.evaluation.protocols``) the stage still succeeds: ``model.json`` says
+``status: insufficient data`` with the reason, and nothing is scored or saved as a model.
+See docs/models.md.
 """
 
 from __future__ import annotations
@@ -30,44 +34,46 @@ import pandas as pd
 from moodflow.core.atomic import atomic_path, write_json
 from moodflow.core.config import build, to_dict
 from moodflow.core.versions import package_versions
-from moodflow.evaluation.protocols import make_folds
+from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, make_folds
 from moodflow.evaluation.summary import confusion_table, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
 from moodflow.models.base import ModelRecipe
 from moodflow.stores.feature_store import FeatureStore
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
-from moodflow.train.crossval import cv_classification, cv_dynamic, cv_multitask, cv_regression, cv_tagging
+from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.data import StaticData, dynamic_data, static_data
-from moodflow.train.settings import ProtocolSettings
+from moodflow.train.problems import (
+    ClassesProblem, ColumnsProblem, DynamicProblem, MultitaskProblem, Problem,
+)
+from moodflow.train.settings import ProtocolSettings, TrainSettings
 
 log = logging.getLogger(__name__)
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
+OK = "ok"
 
 
-def _folds(ids: np.ndarray, protocol: ProtocolSettings, splits, seed: int, classes=None):
-    return make_folds(ids, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats, seed=seed,
-                      splits=splits, classes=classes)
-
-
-def cross_validate(
-    recipe: ModelRecipe, data: StaticData, spec: LabelSpec, protocol: ProtocolSettings,
-    splits: pd.DataFrame | None, seed: int,
-) -> pd.DataFrame:
-    """Held-out predictions of the static task (all label kinds for a multitask model)."""
-    classes = data.labels.get("classification")
-    folds = _folds(data.track_ids, protocol, splits, seed, classes if spec.task == "classification" else None)
+def static_problem(recipe: ModelRecipe, data: StaticData, spec: LabelSpec) -> Problem:
+    """The static learning problem of the dataset's task (every label kind for multitask)."""
     if recipe.cls.multitask:
         names = {"regression": list(spec.static_targets), "classification": (spec.class_column, list(spec.classes)),
                  "tagging": list(spec.tags)}
-        main = {spec.task: data.labels[spec.task]}
-        labels = {**main, **{k: v for k, v in data.labels.items() if k != spec.task}}
-        return cv_multitask(recipe, data.X, labels, names, data.track_ids, folds, seed)
-    if spec.task == "regression":
-        return cv_regression(recipe, data.X, data.Y, data.track_ids, data.targets, folds, seed)
+        labels = {spec.task: data.labels[spec.task], **{k: v for k, v in data.labels.items() if k != spec.task}}
+        return MultitaskProblem(data.X, labels, names, data.track_ids, spec.task)
     if spec.task == "classification":
-        return cv_classification(recipe, data.X, data.Y, data.track_ids,
-                                 [str(c) for c in spec.classes], folds, seed, target=spec.class_column)
-    return cv_tagging(recipe, data.X, data.Y, data.track_ids, data.targets, folds, seed)
+        return ClassesProblem(data.X, data.Y, data.track_ids, [str(c) for c in spec.classes], spec.class_column)
+    return ColumnsProblem(spec.task, data.X, data.Y, data.track_ids, data.targets)
+
+
+def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: TrainSettings,
+                   splits: pd.DataFrame | None, classify: bool) -> ProtocolRun:
+    """The protocol's folds over the problem's tracks, refused (InsufficientData) when too small."""
+    classes = problem.stratify if classify else None
+    run = make_folds(problem.track_ids, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats,
+                     seed=settings.seed, splits=splits, classes=classes)
+    by_id = dict(zip(problem.track_ids, classes)) if classes is not None else None
+    check_folds(run, min_train=settings.min_train, min_test=settings.min_test, classes=by_id,
+                min_per_class=settings.min_per_class if classes is not None else 0)
+    return run
 
 
 def train_and_evaluate(
@@ -77,106 +83,125 @@ def train_and_evaluate(
     feature_set: str,
     model_name: str,
     model_config: Mapping[str, Any] | None,
-    protocol: Mapping[str, Any] | ProtocolSettings | None,
-    seed: int,
     out_dir: str | Path,
-    dynamic: bool = False,
+    settings: Mapping[str, Any] | TrainSettings | None = None,
+    **train: Any,
 ) -> dict[str, Any]:
     """Cross-validate every task that applies, refit on all labelled tracks, and write the
-    model folder atomically. Returns the metrics (as written to metrics.json).
+    model folder atomically. Returns the metrics (as written to metrics.json; ``{}`` when the
+    protocol refused, see the module docstring).
 
-    ``model_config`` is ``train.<model_name>``, ``protocol`` ``train.protocol`` and ``dynamic``
-    ``train.dynamic`` (all checked against their typed settings first).
+    ``model_config`` is ``train.<model_name>``; ``settings`` (or keywords: ``protocol``, ``seed``,
+    ``dynamic``, ``min_train`` …) the ``train`` section's own settings (:class:`TrainSettings`).
     """
     model_cls = MODELS.get(model_name)
     config = build(model_cls.Config, model_config, f"train.{model_name}")
-    protocol = build(ProtocolSettings, protocol, "train.protocol")
+    values = to_dict(settings) if isinstance(settings, TrainSettings) else dict(settings or {})
+    s = build(TrainSettings, {**values, **train}, "train")
     prepared = PreparedDataset.read(prepared_dir)
     spec = prepared.spec
-    run_dynamic = bool(dynamic) and prepared.dynamic_labels is not None and "dynamic" in model_cls.tasks
+    jobs = usable_cores(s.jobs)
+    run_dynamic = s.dynamic and prepared.dynamic_labels is not None and "dynamic" in model_cls.tasks
     run_static = spec.task in model_cls.tasks
     if not (run_static or run_dynamic):
         raise ValueError(
             f"model {model_name!r} does none of this run's tasks: static {spec.task}"
-            f"{', dynamic' if dynamic and prepared.dynamic_labels is not None else ''} (it does {sorted(model_cls.tasks)})"
+            f"{', dynamic' if s.dynamic and prepared.dynamic_labels is not None else ''} (it does {sorted(model_cls.tasks)})"
         )
     with FeatureStore(store_path) as store:
         store.check(feature_set)  # a store made by another extractor is refused, not mixed in
         store_attrs, feature_names, frame_shape = store.attrs, store.feature_names, store.frame_shape
         recipe = ModelRecipe(
             model_name, config, input_shape=list(frame_shape) if len(frame_shape) == 2 else None,
-            n_classes=len(spec.classes) if spec.task == "classification" else None,
+            n_classes=len(spec.classes) if spec.task == "classification" else None, n_jobs=jobs,
         )
         static = static_data(store, prepared, all_kinds=model_cls.multitask) if run_static else None
-        dyn = None
-        if run_dynamic:
-            dyn = dynamic_data(store, prepared.dynamic_labels, list(spec.dynamic_targets))
-    parts, tasks = [], {}
-    if static is not None:
-        if len(static.track_ids) == 0:
-            raise ValueError(f"{store_path}: no track has both features and labels")
-        parts.append(cross_validate(recipe, static, spec, protocol, prepared.splits, seed))
-        final = recipe.new(spec.task, seed)
-        final.fit(static.X, static.labels if model_cls.multitask else static.Y)
-        tasks["static"] = {"task": spec.task, "path": ".", "targets": static.targets, "n_tracks": len(static.track_ids),
-                           "label_kinds": sorted(static.labels)}
-    final_dyn = None
-    if dyn is not None:
-        if len(dyn.track_ids) == 0:
-            raise ValueError(f"{store_path}: no song has frames aligned to its dynamic labels")
-        folds = _folds(dyn.track_ids, protocol, prepared.splits, seed)
-        parts.append(cv_dynamic(recipe, dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets, folds, seed))
-        final_dyn = recipe.new("dynamic", seed)
-        if final_dyn.sequence_input:
-            final_dyn.fit(dyn.X, dyn.Y)
-        else:
-            groups = np.concatenate([np.full(len(x), i) for i, x in enumerate(dyn.X)])
-            final_dyn.fit(np.concatenate(dyn.X), np.concatenate(dyn.Y), groups=groups)
-        tasks["dynamic"] = {"task": "dynamic", "path": "dynamic", "targets": dyn.targets,
-                            "n_tracks": len(dyn.track_ids), "n_frames": dyn.n_frames}
+        dyn = dynamic_data(store, prepared.dynamic_labels, list(spec.dynamic_targets)) if run_dynamic else None
+    manifest = {
+        "format": "moodflow.model", "format_version": FORMAT_VERSION, "status": OK, "model": model_name,
+        "model_class": f"{model_cls.__module__}.{model_cls.__qualname__}",
+        "model_kind": "neural" if model_cls.neural else "classical",
+        "params": to_dict(config), "data": {"input_shape": recipe.input_shape, "n_classes": recipe.n_classes},
+        "task": spec.task, "label_spec": spec.to_dict(), "dataset": prepared.name, "feature_set": feature_set,
+        "feature_extractor": store_attrs.get("extractor"), "feature_config": store_attrs.get("config"),
+        "feature_sample_rate": int(store_attrs.get("sample_rate", 0)),
+        "feature_names_sha": _names_digest(feature_names), "n_features": len(feature_names),
+        "frame_shape": list(frame_shape), "protocol": to_dict(s.protocol), "seed": s.seed,
+        "train_settings": {k: getattr(s, k) for k in ("min_train", "min_test", "min_per_class", "tune")},
+        "versions": package_versions(),
+    }
+    try:
+        parts, finals, tasks, protocols, tuning = [], {}, {}, {}, []
+        problems = []
+        if static is not None:
+            problems.append(("static", ".", static_problem(recipe, static, spec), spec.task == "classification"))
+        if dyn is not None:
+            problems.append(("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
+                             False))
+        for part, path, problem, classify in problems:
+            if len(problem.track_ids) == 0:
+                raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
+            run = protocol_folds(problem, s.protocol, s, prepared.splits, classify)
+            predictions, records = cross_validate(recipe, problem, run.folds, seed=s.seed, jobs=jobs,
+                                                  tune_defaults=s.tune)
+            parts.append(predictions)
+            tuning.append(records)
+            all_rows = np.arange(len(problem.track_ids))
+            finals[path], final_records = fit_tuned(recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
+                                                    fold="all")
+            tuning.append(pd.DataFrame(final_records, columns=records.columns))
+            protocols[part] = run.describe()
+            tasks[part] = {"task": problem.kind, "path": path, "targets": _targets(problem),
+                           "n_tracks": len(problem.track_ids)}
+            if part == "static":
+                tasks[part]["label_kinds"] = sorted(static.labels)
+            else:
+                tasks[part]["n_frames"] = dyn.n_frames
+    except InsufficientData as exc:
+        log.warning("%s/%s: insufficient data, nothing scored: %s", feature_set, model_name, exc)
+        return _write_refusal(out_dir, manifest, f"insufficient data: {exc}")
     predictions = pd.concat(parts, ignore_index=True)
     cols = ["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]
     predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
     metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None))
-    manifest = {
-        "format": "moodflow.model",
-        "format_version": FORMAT_VERSION,
-        "model": model_name,
-        "model_class": f"{model_cls.__module__}.{model_cls.__qualname__}",
-        "model_kind": "neural" if model_cls.neural else "classical",
-        "params": to_dict(config),
-        "data": {"input_shape": recipe.input_shape, "n_classes": recipe.n_classes},
-        "task": spec.task,
-        "tasks": tasks,
-        "targets": static.targets if static is not None else dyn.targets,
-        "label_spec": spec.to_dict(),
-        "dataset": prepared.name,
-        "feature_set": feature_set,
-        "feature_extractor": store_attrs.get("extractor"),
-        "feature_config": store_attrs.get("config"),
-        "feature_sample_rate": int(store_attrs.get("sample_rate", 0)),
-        "feature_names_sha": _names_digest(feature_names),
-        "n_features": len(feature_names),
-        "frame_shape": list(frame_shape),
-        "protocol": to_dict(protocol),
-        "seed": seed,
-        "metrics": metrics,
-        "versions": package_versions(),
-    }
+    tuning_table = pd.concat(tuning, ignore_index=True)
+    manifest.update(tasks=tasks, protocol_run=protocols, metrics=metrics,
+                    targets=tasks.get("static", tasks.get("dynamic", {})).get("targets", []))
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
-        if static is not None:
-            final.save(tmp)
-        if final_dyn is not None:
-            (tmp / "dynamic").mkdir()
-            final_dyn.save(tmp / "dynamic")
+        for path, model in finals.items():
+            (tmp / path).mkdir(exist_ok=True)
+            model.save(tmp / path)
         predictions.to_csv(tmp / "predictions.csv", index=False)
+        if len(tuning_table):
+            tuning_table.to_csv(tmp / "tuning.csv", index=False)
         if "classification" in metrics:
             rows = predictions[predictions["task"] == "classification"]
             confusion_table(rows, [str(c) for c in spec.classes]).to_csv(tmp / "confusion.csv")
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "model.json", manifest)
     return metrics
+
+
+def _targets(problem: Problem) -> list[str]:
+    if isinstance(problem, MultitaskProblem):
+        return list(problem.names.get(problem.main) if problem.main != "classification"
+                    else [problem.names["classification"][0]])
+    if isinstance(problem, ClassesProblem):
+        return [problem.target]
+    return list(getattr(problem, "columns", None) or getattr(problem, "targets", []))
+
+
+def _write_refusal(out_dir: str | Path, manifest: dict[str, Any], status: str) -> dict[str, Any]:
+    """A model folder that says why nothing was scored (no weights, no predictions)."""
+    manifest.update(status=status, tasks={}, metrics={})
+    with atomic_path(out_dir) as tmp:
+        tmp.mkdir(parents=True)
+        pd.DataFrame(columns=["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]).to_csv(
+            tmp / "predictions.csv", index=False)
+        write_json(tmp / "metrics.json", {})
+        write_json(tmp / "model.json", manifest)
+    return {}
 
 
 def _names_digest(names: list[str]) -> str:

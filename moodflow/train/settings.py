@@ -29,6 +29,15 @@ class TrainSettings:
     seed: int = 0
     dynamic: bool = False  # also per-frame valence/arousal where the dataset has dynamic labels
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
+    # a fold smaller than this is not scored: the report says "insufficient data" instead
+    min_train: int = setting(20, min=1)
+    min_test: int = setting(5, min=1)
+    min_per_class: int = setting(3, min=0)  # classification: training tracks of every class per fold
+    tune: bool = False  # search each model's documented default ranges inside every training fold
+    jobs: int = setting(0, min=0)  # folds (and searches) in parallel on this many cores; 0 = all
+
+
+STAGE_KEYS = ("seed", "dynamic", "protocol", "min_train", "min_test", "min_per_class", "tune", "jobs")
 
 
 def train_settings(section: Mapping[str, Any] | None) -> tuple[TrainSettings, dict[str, dict[str, Any]]]:
