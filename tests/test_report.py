@@ -92,6 +92,7 @@ def test_report_outputs(repo):
     md = (repo / "reports/comparison.md").read_text()
     assert "No published number exists for the demo dataset" in md
     assert "- feature sets: compare, chroma" in md and "- models: ridge, svm" in md and "5-fold CV" in md
+    assert "## Explanations" in md and "![importance_compare_ridge](figures/importance_compare-ridge.png)" in md
     html = (repo / "reports/comparison.html").read_text()
     assert "data:image/png;base64," in html and "<script" not in html and "http" not in html
     for name in ("va_plane", "r2_bars"):

@@ -85,7 +85,7 @@ def test_held_out_tracks_never_reach_the_search(monkeypatch):
 
     monkeypatch.setattr(crossval, "_one_fold", one_fold)
     monkeypatch.setattr(ColumnsProblem, "fit", fit)
-    predictions, tuning = cross_validate(_recipe("ridge"), problem, folds, seed=0, jobs=1, tune_defaults=True)
+    predictions, tuning, _ = cross_validate(_recipe("ridge"), problem, folds, seed=0, jobs=1, tune_defaults=True)
     assert len(tuning) == 4 * len(MODELS.get("ridge").default_search["alpha"])
     for fold in folds:
         assert seen[fold.name] == set(fold.train)  # everything fitted on, and nothing held out
@@ -98,8 +98,8 @@ def test_folds_on_two_cores_give_the_same_bytes_as_one(name):
     problem = _problem(n=40)
     folds = make_folds(problem.track_ids, kind="kfold", folds=4, seed=0).folds
     params = {"epochs": 20, "hidden": 16} if name == "mlp" else ({"n_estimators": 20} if name != "ridge" else {})
-    one, _ = cross_validate(_recipe(name, **params), problem, folds, seed=0, jobs=1)
-    two, _ = cross_validate(_recipe(name, **params), problem, folds, seed=0, jobs=2)
+    one, *_ = cross_validate(_recipe(name, **params), problem, folds, seed=0, jobs=1)
+    two, *_ = cross_validate(_recipe(name, **params), problem, folds, seed=0, jobs=2)
     assert one.to_csv(index=False) == two.to_csv(index=False)
 
 

@@ -118,7 +118,7 @@ def extract_store(
         config = extractor.worker_config()  # e.g. MERT's `dtype: auto` resolved once, here
     writer_args = dict(
         feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
-        frame_names=extractor.frame_names(), extractor=name,
+        frame_names=extractor.frame_names(), feature_groups=extractor.feature_groups(), extractor=name,
         extractor_version=extractor.version, config=extractor.config_dict(), dataset=dataset,
     )
     if not extractor.needs_audio:

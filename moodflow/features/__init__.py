@@ -20,6 +20,7 @@ _MODULES = {
     "chroma": "chroma",
     "mert": "mert.extractor",
     "provided": "provided",
+    "midlevel": "midlevel",
 }
 
 EXTRACTORS: Registry = Registry("feature set", __name__, _MODULES, key="features.sets")

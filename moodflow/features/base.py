@@ -62,6 +62,11 @@ class Extractor(ABC):
         """Shape of one frame row; (F,) unless overridden (MERT: (layers, dim))."""
         return (len(self.feature_names()),)
 
+    def feature_groups(self) -> list[str] | None:
+        """One group per static feature (LLD family, pitch class, layer …), the unit feature
+        importance is reported by; ``None`` when the features are their own groups."""
+        return None
+
     def frame_names(self) -> list[str] | None:
         """Names of the frame columns when frames are (T, F') with other columns than the
         static ones (openSMILE: LLD window statistics); ``None`` means the static names."""

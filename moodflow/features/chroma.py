@@ -84,6 +84,10 @@ class ChromaExtractor(Extractor):
     def feature_names(self) -> list[str]:
         return chroma_names()
 
+    def feature_groups(self) -> list[str]:
+        """``chroma mean|std/<pitch class>`` of each column."""
+        return [f"chroma {stat}/{pc}" for stat in ("mean", "std") for pc in PITCH_CLASSES]
+
     def frame_names(self) -> list[str]:
         """Frame columns: same names and order as the static ones, over one window."""
         return chroma_names()

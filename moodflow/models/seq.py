@@ -77,6 +77,25 @@ class SeqNet(nn.Module):
             h = self.encoder(h + self.pos(pos)[None], src_key_padding_mask=~mask)
         return self.out(h)
 
+    def attention(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, T): how much attention each frame receives in the last encoder layer (weights
+        averaged over heads and over the song's query frames; each song's row sums to 1)."""
+        if self.arch != "attention":
+            raise ValueError("seq: attention weights exist only with arch: attention")
+        h = self.proj(self.inp(x))
+        pos = torch.arange(x.shape[1], device=x.device).clamp(max=self.pos.num_embeddings - 1)
+        h = h + self.pos(pos)[None]
+        layers = list(self.encoder.layers)
+        for layer in layers[:-1]:
+            h = layer(h, src_key_padding_mask=~mask)
+        last = layers[-1]
+        inp = last.norm1(h) if last.norm_first else h
+        _, weights = last.self_attn(inp, inp, inp, key_padding_mask=~mask, need_weights=True,
+                                    average_attn_weights=True)  # (B, T_query, T_key)
+        weights = weights * mask[:, :, None]  # padded queries do not count
+        received = weights.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        return received * mask
+
 
 def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = torch.tensor([len(s) for s in seqs])
@@ -130,6 +149,22 @@ class SeqModel(TorchPersistence, Model):
         self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **train_settings(c))
         self.net = net
         return self
+
+    def attention(self, X: list[np.ndarray]) -> list[np.ndarray] | None:
+        """Per song, the attention each frame receives (``arch: attention``); None for the LSTM."""
+        assert self.net is not None, "fit or load first"
+        if self.architecture.get("arch") != "attention":
+            return None
+        out = []
+        with torch.no_grad():
+            for x in X:
+                x = torch.as_tensor(np.asarray(x, dtype=np.float32).reshape(len(x), -1))
+                if len(x) == 0:
+                    out.append(np.zeros(0))
+                    continue
+                mask = torch.ones(1, len(x), dtype=torch.bool, device=self.device)
+                out.append(self.net.attention(x[None].to(self.device), mask)[0].float().cpu().numpy())
+        return out
 
     def predict(self, X: list[np.ndarray]) -> list[np.ndarray]:
         assert self.net is not None, "fit or load first"

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from moodflow.report import figures
+from moodflow.report.explanations import explanation_figures, explanations_markdown
 from moodflow.core.atomic import write_csv, write_json, write_text
 from moodflow.evaluation.summary import confusion_table
 from moodflow.report.references import describe_protocol, load_references, references_for, scale_name
@@ -108,7 +109,8 @@ def write_report(
     scored = [r for r in runs if r.ok]
     write_plot_data(scored, reports_dir / "plots")
     figs = write_figures(scored, reports_dir / "figures", load_references(references))
-    text = comparison_markdown(params, runs, best, figs, reports_dir, load_references(references))
+    explained = explanation_figures(scored, reports_dir / "figures")
+    text = comparison_markdown(params, runs, best, figs, reports_dir, load_references(references), explained)
     write_text(reports_dir / "comparison.md", text)
     write_text(reports_dir / "comparison.html", markdown_to_html(text, reports_dir))
     return report
@@ -229,7 +231,7 @@ def _best_line(best: dict[str, Any], runs: list[Run]) -> str:
 
 
 def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str, Any], figs: dict[str, Path],
-                        reports_dir: Path, refs: pd.DataFrame) -> str:
+                        reports_dir: Path, refs: pd.DataFrame, explained: dict[str, Path] | None = None) -> str:
     """The report as Markdown (comparison.html renders the same text)."""
     dataset = runs[0].manifest.get("dataset") if runs else params.get("dataset", {}).get("name", "?")
     scored = [r for r in runs if r.ok]
@@ -296,6 +298,7 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
                          f"{c['features']}; {c['paper_model']}", c["source"]])
         lines += _md_table(["paper", "task", "target", "metric", "paper value", "ours", "our run", "label scales",
                             "protocol matches", "paper's features + model", "source"], rows)
+    lines += explanations_markdown(scored, explained or {}, reports_dir)
     if figs:
         lines += ["## Figures", ""]
         for name, path in figs.items():

@@ -8,6 +8,7 @@ Layout (schema ``moodflow.features`` version 1)::
     /tracks/id          (N,) UTF-8
     /tracks/duration_s  (N,) float64
     /features/names     (F,) UTF-8
+    /features/groups    (F,) UTF-8, optional: each feature's group (LLD family, pitch class, layer)
     /frames/names       (F',) UTF-8, only when frame columns differ from the static ones
     /static/values      (N, F) float32, NaN row = track failed
     /frames/values      (T, F) float32, or (T, L, D) for layered embeddings (MERT)
@@ -69,6 +70,7 @@ class FeatureStoreWriter(AtomicH5Writer):
         dataset: str,
         sample_rate: int | None,
         frame_names: list[str] | None = None,
+        feature_groups: list[str] | None = None,
     ):
         super().__init__(path)
         n_feat = len(feature_names)
@@ -87,6 +89,10 @@ class FeatureStoreWriter(AtomicH5Writer):
         h.create_dataset("features/names", data=np.array(feature_names, dtype=object), dtype=_STR)
         if frame_names is not None:
             h.create_dataset("frames/names", data=np.array(frame_names, dtype=object), dtype=_STR)
+        if feature_groups is not None:
+            if len(feature_groups) != n_feat:
+                raise ValueError(f"{path}: {len(feature_groups)} feature groups for {n_feat} features")
+            h.create_dataset("features/groups", data=np.array(feature_groups, dtype=object), dtype=_STR)
         self._ids = h.create_dataset("tracks/id", (0,), maxshape=(None,), dtype=_STR, chunks=(1024,))
         self._dur = h.create_dataset("tracks/duration_s", (0,), maxshape=(None,), dtype="f8", chunks=(1024,))
         self._static = h.create_dataset(
@@ -178,6 +184,10 @@ class FeatureStore:
         self.frame_names: list[str] | None = (
             [s.decode() if isinstance(s, bytes) else s for s in self._h5["frames/names"][:]]
             if "frames/names" in self._h5 else None
+        )
+        self.feature_groups: list[str] | None = (
+            [s.decode() if isinstance(s, bytes) else s for s in self._h5["features/groups"][:]]
+            if "features/groups" in self._h5 else None
         )
         self.offsets: np.ndarray = self._h5["frames/offsets"][:]
         self._index = {tid: i for i, tid in enumerate(self.ids)}

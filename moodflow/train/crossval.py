@@ -10,15 +10,26 @@ song never straddle training and test.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from moodflow.evaluation.protocols import Fold
 from moodflow.models.base import Model, ModelRecipe
+from moodflow.train.importance import Explainer, summarise
 from moodflow.train.problems import Problem
 from moodflow.train.tuning import tune
+
+
+class CVResult(NamedTuple):
+    """Held-out predictions, every tuning candidate, the held-out feature importance and (sequence
+    models with attention) the attention each held-out frame received."""
+
+    predictions: pd.DataFrame
+    tuning: pd.DataFrame
+    importance: pd.DataFrame
+    attention: pd.DataFrame
 
 
 def usable_cores(jobs: int = 0) -> int:
@@ -39,7 +50,8 @@ def fit_tuned(recipe: ModelRecipe, problem: Problem, rows: np.ndarray, *, seed: 
 
 
 def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str, int], seed: int,
-              tune_defaults: bool, single_thread: bool) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+              tune_defaults: bool, single_thread: bool, explainer: Explainer | None = None,
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     if single_thread:  # a worker process among several: no BLAS/OpenMP/torch oversubscription
         from threadpoolctl import threadpool_limits
 
@@ -51,26 +63,30 @@ def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str
     tr = np.array([index[t] for t in fold.train], dtype=np.int64)
     te = np.array([index[t] for t in fold.test], dtype=np.int64)
     model, records = fit_tuned(recipe, problem, tr, seed=seed, tune_defaults=tune_defaults, fold=fold.name)
-    return problem.rows(fold.name, te, problem.predict(model, te)), records
+    explained = explainer.explain(model, problem, te, fold.name) if explainer is not None else []
+    attention = problem.attention_rows(model, te, fold.name)
+    return problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention
 
 
 def cross_validate(recipe: ModelRecipe, problem: Problem, folds: list[Fold], *, seed: int = 0,
-                   jobs: int = 1, tune_defaults: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(held-out predictions, tuning records) over ``folds``; ``jobs`` parallel processes."""
+                   jobs: int = 1, tune_defaults: bool = False, explainer: Explainer | None = None) -> CVResult:
+    """Held-out predictions, tuning records and (with an ``explainer``) feature importance over
+    ``folds``, on ``jobs`` parallel processes."""
     index = {t: i for i, t in enumerate(problem.track_ids)}
     n = min(usable_cores(jobs), len(folds))
     if n <= 1:
-        results = [_one_fold(recipe, problem, f, index, seed, tune_defaults, False) for f in folds]
+        results = [_one_fold(recipe, problem, f, index, seed, tune_defaults, False, explainer) for f in folds]
     else:
         from joblib import Parallel, delayed
 
         single = dataclass_copy(recipe, n_jobs=1)
         results = Parallel(n_jobs=n, backend="loky")(
-            delayed(_one_fold)(single, problem, f, index, seed, tune_defaults, True) for f in folds)
+            delayed(_one_fold)(single, problem, f, index, seed, tune_defaults, True, explainer) for f in folds)
     predictions = pd.concat([r[0] for r in results], ignore_index=True)
     tuning = pd.DataFrame([rec for r in results for rec in r[1]],
                           columns=["fold", "settings", "inner_score", "chosen"])
-    return predictions, tuning
+    attention = pd.DataFrame([rec for r in results for rec in r[3]], columns=["track_id", "fold", "time_s", "weight"])
+    return CVResult(predictions, tuning, summarise([rec for r in results for rec in r[2]]), attention)
 
 
 def dataclass_copy(recipe: ModelRecipe, **changes: Any) -> ModelRecipe:

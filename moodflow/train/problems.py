@@ -71,6 +71,10 @@ class Problem:
         """Higher is better (R², macro F1, macro average precision)."""
         raise NotImplementedError
 
+    def attention_rows(self, model: Model, rows: np.ndarray, fold: str) -> list[dict[str, Any]]:
+        """Per held-out frame, the attention a sequence model gave it (none for other problems)."""
+        return []
+
 
 @dataclass
 class ColumnsProblem(Problem):
@@ -222,3 +226,10 @@ class DynamicProblem(Problem):
 
     def score(self, rows, pred):
         return _r2(np.concatenate([self.Y[i] for i in rows]), np.concatenate([np.asarray(p) for p in pred]))
+
+    def attention_rows(self, model, rows, fold):
+        weights = model.attention([self.X[i] for i in rows]) if hasattr(model, "attention") else None
+        if weights is None:
+            return []
+        return [{"track_id": self.track_ids[i], "fold": fold, "time_s": float(t), "weight": float(w)}
+                for i, ws in zip(rows, weights) for t, w in zip(self.times[i], ws)]

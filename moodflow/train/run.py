@@ -11,6 +11,8 @@ Output folder ``models/<set>/<model>/``::
     metrics.json      {"static"|"dynamic"|"classification"|"tagging": {target: {metric: mean,
                       metric_std, n_folds, n_tracks}}}
     tuning.csv        when settings were searched: fold, settings, inner_score, chosen
+    importance.csv    held-out feature importance: method, level, name, target, mean, std, n
+    attention.csv     seq with arch attention: track_id, fold, time_s, weight (held-out frames)
     confusion.csv     classification only: confusion counts per repetition
 
 Which tasks run: the dataset's static task (``LabelSpec.task``) whenever the model supports
@@ -42,6 +44,7 @@ from moodflow.stores.feature_store import FeatureStore
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.data import StaticData, dynamic_data, static_data
+from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
     ClassesProblem, ColumnsProblem, DynamicProblem, MultitaskProblem, Problem,
 )
@@ -111,6 +114,7 @@ def train_and_evaluate(
     with FeatureStore(store_path) as store:
         store.check(feature_set)  # a store made by another extractor is refused, not mixed in
         store_attrs, feature_names, frame_shape = store.attrs, store.feature_names, store.frame_shape
+        feature_groups = store.feature_groups
         recipe = ModelRecipe(
             model_name, config, input_shape=list(frame_shape) if len(frame_shape) == 2 else None,
             n_classes=len(spec.classes) if spec.task == "classification" else None, n_jobs=jobs,
@@ -127,11 +131,13 @@ def train_and_evaluate(
         "feature_sample_rate": int(store_attrs.get("sample_rate", 0)),
         "feature_names_sha": _names_digest(feature_names), "n_features": len(feature_names),
         "frame_shape": list(frame_shape), "protocol": to_dict(s.protocol), "seed": s.seed,
-        "train_settings": {k: getattr(s, k) for k in ("min_train", "min_test", "min_per_class", "tune")},
+        "train_settings": {k: to_dict(v) if hasattr(v, "__dataclass_fields__") else v
+                           for k, v in ((k, getattr(s, k)) for k in ("min_train", "min_test", "min_per_class", "tune",
+                                                                     "importance"))},
         "versions": package_versions(),
     }
     try:
-        parts, finals, tasks, protocols, tuning = [], {}, {}, {}, []
+        parts, finals, tasks, protocols, tuning, importance, attention = [], {}, {}, {}, [], [], []
         problems = []
         if static is not None:
             problems.append(("static", ".", static_problem(recipe, static, spec), spec.task == "classification"))
@@ -142,10 +148,14 @@ def train_and_evaluate(
             if len(problem.track_ids) == 0:
                 raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
             run = protocol_folds(problem, s.protocol, s, prepared.splits, classify)
-            predictions, records = cross_validate(recipe, problem, run.folds, seed=s.seed, jobs=jobs,
-                                                  tune_defaults=s.tune)
+            explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
+                         if part == "static" and s.importance.repeats else None)
+            predictions, records, explained, attended = cross_validate(
+                recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
             parts.append(predictions)
             tuning.append(records)
+            importance.append(explained)
+            attention.append(attended)
             all_rows = np.arange(len(problem.track_ids))
             finals[path], final_records = fit_tuned(recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
                                                     fold="all")
@@ -173,6 +183,12 @@ def train_and_evaluate(
             (tmp / path).mkdir(exist_ok=True)
             model.save(tmp / path)
         predictions.to_csv(tmp / "predictions.csv", index=False)
+        importance_table = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame()
+        if len(importance_table):
+            importance_table.to_csv(tmp / "importance.csv", index=False)
+        attention_table = pd.concat(attention, ignore_index=True) if attention else pd.DataFrame()
+        if len(attention_table):
+            attention_table.to_csv(tmp / "attention.csv", index=False)
         if len(tuning_table):
             tuning_table.to_csv(tmp / "tuning.csv", index=False)
         if "classification" in metrics:

@@ -22,6 +22,14 @@ class ProtocolSettings:
 
 
 @dataclass
+class ImportanceSettings:
+    """``train.importance``: held-out permutation importance (moodflow.train.importance)."""
+
+    repeats: int = setting(3, min=0)  # shuffles per unit and fold; 0 = no importance
+    max_features: int = setting(300, min=0)  # per-column importance up to this many columns, else per descriptor
+
+
+@dataclass
 class TrainSettings:
     """``train``: the models to train on every feature set, and how they are evaluated."""
 
@@ -35,9 +43,10 @@ class TrainSettings:
     min_per_class: int = setting(3, min=0)  # classification: training tracks of every class per fold
     tune: bool = False  # search each model's documented default ranges inside every training fold
     jobs: int = setting(0, min=0)  # folds (and searches) in parallel on this many cores; 0 = all
+    importance: ImportanceSettings = field(default_factory=ImportanceSettings)
 
 
-STAGE_KEYS = ("seed", "dynamic", "protocol", "min_train", "min_test", "min_per_class", "tune", "jobs")
+STAGE_KEYS = ("seed", "dynamic", "protocol", "min_train", "min_test", "min_per_class", "tune", "jobs", "importance")
 
 
 def train_settings(section: Mapping[str, Any] | None) -> tuple[TrainSettings, dict[str, dict[str, Any]]]:

@@ -197,6 +197,10 @@ class MertExtractor(Extractor):
     def frame_shape(self) -> tuple[int, ...]:
         return (self.header.n_states, self.header.hidden_size)
 
+    def feature_groups(self) -> list[str]:
+        """``layers/layerNN`` of each column (layer00 = the feature encoder's output)."""
+        return [f"layers/{name.split('_')[0]}" for name in self.feature_names()]
+
     # -- extraction ---------------------------------------------------------------------------
     def prepare(self, y: np.ndarray, sample_rate: int) -> PreparedTrack:
         """What runs before the model: checks, resampling, windows (see :func:`prepare_signal`)."""

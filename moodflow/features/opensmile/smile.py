@@ -20,6 +20,7 @@ from typing import ClassVar
 import numpy as np
 
 from moodflow.features.base import Extractor, TrackFeatures
+from moodflow.features.opensmile.families import feature_group
 from moodflow.stores.grid import frame_grid, window_stats
 
 _SOURCE = "extsource"
@@ -247,6 +248,10 @@ class SmileExtractor(Extractor):
 
     def feature_names(self) -> list[str]:
         return list(smile_names(self.config.feature_set, self.lld_levels())[1])
+
+    def feature_groups(self) -> list[str]:
+        """Each functional's ``LLD family/descriptor`` (``MFCC/mfcc[3]``, ``voice quality/jitterLocal``)."""
+        return [feature_group(n) for n in self.feature_names()]
 
     def frame_names(self) -> list[str]:
         """The frame columns: every LLD's window mean, then every LLD's window std."""
