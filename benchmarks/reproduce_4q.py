@@ -75,7 +75,7 @@ def reproduce(shared_data: str | Path, *, repeats: int = 20, folds: int = 10, se
     run = make_folds(ids, kind="stratified", folds=folds, repeats=repeats, seed=seed, classes=y)
     recipe = ModelRecipe("svm", build(SVMConfig, {**SVM_PARAMS, **(settings or {})}, "train.svm"))
     problem = ClassesProblem(X, y, ids, classes, "quadrant")
-    predictions, tuning, _ = cross_validate(recipe, problem, run.folds, seed=seed, jobs=jobs, tune_defaults=tune)
+    predictions, tuning, *_ = cross_validate(recipe, problem, run.folds, seed=seed, jobs=jobs, tune_defaults=tune)
     seconds = time.perf_counter() - t0
     metrics = summarise_classification(predictions, classes)["quadrant"]
     return {

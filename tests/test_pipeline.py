@@ -14,6 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from moodflow.features import EXTRACTORS
+
 from pipeline_helpers import dvc, env, git, make_clone
 
 
@@ -128,7 +130,7 @@ def test_misspelt_feature_set_gets_moodflows_message(demo_repo):
     assert proc.returncode != 0
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("moodflow: error")]
     assert lines == ["moodflow: error: features.sets: unknown feature set 'egemap' (did you mean 'egemaps'?); "
-                     "known: chroma, compare, egemaps, mert, provided"]
+                     f"known: {', '.join(EXTRACTORS.names())}"]
     assert "are missing from" not in proc.stdout + proc.stderr  # DVC never got to look the params up
     assert "Traceback" not in proc.stdout + proc.stderr
 

@@ -85,7 +85,7 @@ def test_held_out_tracks_never_reach_the_search(monkeypatch):
 
     monkeypatch.setattr(crossval, "_one_fold", one_fold)
     monkeypatch.setattr(ColumnsProblem, "fit", fit)
-    predictions, tuning, _ = cross_validate(_recipe("ridge"), problem, folds, seed=0, jobs=1, tune_defaults=True)
+    predictions, tuning, *_ = cross_validate(_recipe("ridge"), problem, folds, seed=0, jobs=1, tune_defaults=True)
     assert len(tuning) == 4 * len(MODELS.get("ridge").default_search["alpha"])
     for fold in folds:
         assert seen[fold.name] == set(fold.train)  # everything fitted on, and nothing held out
