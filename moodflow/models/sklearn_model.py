@@ -116,6 +116,9 @@ class SklearnModel(Model):
         assert self.pipeline is not None, "fit or load first"
         return np.asarray(self.pipeline.predict(X)).astype(np.int64)
 
+    def n_inputs(self) -> int | None:
+        return None if self.pipeline is None else int(self.pipeline.n_features_in_)
+
     def save(self, folder: Path) -> None:
         from moodflow.models.safe_load import dump_skops
 
