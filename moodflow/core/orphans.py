@@ -44,10 +44,9 @@ def _ppid(pid: int) -> int | None:
         return None
 
 
-def _watched() -> list[tuple[int, int]]:
-    """(pid, start time) of the parent, and of the grandparent when the parent is a shell."""
+def _watched(pid: int) -> list[tuple[int, int]]:
+    """(pid, start time) of the parent ``pid``, and of the grandparent when the parent is a shell."""
     out = []
-    pid = os.getppid()
     for _ in range(2):
         info = _stat(pid) if pid and pid > 1 else None
         if info is None:
@@ -71,12 +70,19 @@ def _on_sigterm(signum, frame) -> None:
 def exit_with_parent(poll_s: float = POLL_S, grace_s: float = GRACE_S) -> bool:
     """Stop this process when its parent (``dvc repro``) dies; False where it cannot watch
     (no /proc, or no parent to watch)."""
-    parent = os.getppid()
-    watched = _watched() if Path("/proc/self/stat").exists() else []
-    if not watched:
+    import moodflow
+
+    parent = moodflow._STARTED_BY
+    if parent <= 1 or not Path("/proc/self/stat").exists():
         return False
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
+    if os.getppid() != parent:  # orphaned while importing
+        log.warning("the process that started this stage (pid %d) is gone: stopping", parent)
+        raise SystemExit(EXIT_CODE)
+    watched = _watched(parent)
+    if not watched:
+        return False
 
     def watch() -> None:
         while all(_alive(pid, start) for pid, start in watched) and os.getppid() == parent:
