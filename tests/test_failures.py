@@ -229,7 +229,7 @@ _DECODE_LOW_MEMORY = textwrap.dedent("""
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     with open("/proc/self/statm") as fh:
         used = int(fh.read().split()[0]) * resource.getpagesize()
-    resource.setrlimit(resource.RLIMIT_AS, (used + (300 << 20), hard))  # 300 MB more than now
+    resource.setrlimit(resource.RLIMIT_AS, (used + (400 << 20), hard))  # 400 MB more than now
     try:
         decode_dataset(sys.argv[1], sys.argv[2], sys.argv[3], sample_rate=48000)
         print("decoded")

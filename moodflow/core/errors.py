@@ -40,10 +40,12 @@ def one_line(exc: BaseException) -> str:
 def is_environment_error(exc: BaseException) -> bool:
     """Whether ``exc`` is a failure of the machine rather than a property of the input.
 
-    Memory errors (host or GPU), every OS error (a full disk, permissions, I/O errors, a file
-    that vanished while the run used it) and a worker process that died count as the machine's;
+    Memory errors (host or GPU), OS errors (a full disk, permissions, I/O errors) and a worker
+    process that died count as the machine's; a missing file or folder is a missing input, and
     problems a reader finds in an input are raised as other errors (e.g. ``AudioError``).
     """
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return False  # a missing input (a file, the MERT weights): the user's to fix, named in the message
     if isinstance(exc, (MemoryError, OSError, EnvironmentFailure)):
         return True
     from concurrent.futures import BrokenExecutor

@@ -28,7 +28,7 @@ def run_stage(main: Callable[[], Any]) -> None:
     except BaseException as exc:  # noqa: BLE001 - sorted below, re-raised when not ours
         if os.environ.get("MOODFLOW_DEBUG") or isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        if is_environment_error(exc) and not isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        if is_environment_error(exc):
             print(f"moodflow: error: {environment_message(exc)}", file=sys.stderr)
             sys.exit(EX_TEMPFAIL)
         if isinstance(exc, USER_ERRORS):  # a missing input path included
