@@ -275,3 +275,45 @@ def test_decode_reports_failed_audio_in_one_line_with_the_labelled_share(tmp_pat
     assert "decode: 1 of 4 tracks decoded, 3 failed (3 cannot decode; listed in " in line
     assert "1 of 4 labelled tracks (25%) have audio" in line
     assert len(pd.read_csv(tmp_path / "e.csv")) == 3
+
+
+# -- a stage whose parent dies ------------------------------------------------------------------------
+_ORPHAN = textwrap.dedent("""
+    import os, sys, time
+    from pathlib import Path
+    from moodflow.core.atomic import atomic_path
+    from moodflow.core.orphans import exit_with_parent
+    assert exit_with_parent()
+    with atomic_path(sys.argv[1]) as tmp:
+        tmp.write_text("half of an output")
+        Path(sys.argv[2]).write_text(str(os.getpid()))
+        time.sleep(60)
+""")
+
+
+def test_a_process_whose_parent_is_killed_stops_and_leaves_no_partial_output(tmp_path):
+    """The watcher thread of moodflow.core.orphans, in the middle of writing an output."""
+    import signal
+    import time
+
+    out, ready = tmp_path / "out.txt", tmp_path / "pid"
+    parent = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; subprocess.run(sys.argv[1:])",
+                               sys.executable, "-c", _ORPHAN, str(out), str(ready)],
+                              env={**os.environ, "PYTHONPATH": str(REPO)})
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        assert parent.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    child = int(ready.read_text())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        try:
+            os.waitpid(child, os.WNOHANG)  # reaped by init in a container without one: ignore
+        except ChildProcessError:
+            pass
+        time.sleep(0.05)
+    state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{child}").exists() else "gone"
+    assert state in ("gone", "Z"), f"the orphan is still running ({state})"
+    assert not out.exists() and not list(tmp_path.glob(".out.txt.partial-*"))
