@@ -11,10 +11,15 @@ from moodflow.core.errors import USER_ERRORS
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    """Print what a feature store holds, with its provenance."""
+    """Print what a feature store holds, with its provenance; ``--check`` also reads every value.
+
+    Opening a store checks its structure (no links or external storage, dtypes, shapes,
+    offsets, unique ids); a store that fails is one error line (exit 2), a store whose values
+    fail ``--check`` lists each problem (exit 1)."""
     from moodflow.stores.feature_store import FeatureStore
 
     with FeatureStore(args.store) as store:
+        problems = store.deep_check() if args.check else []
         attrs = store.attrs
         n_frames = int(store.offsets[-1])
         failed = int(sum(1 for row in store.static() if not (row == row).any()))
@@ -32,6 +37,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             **({"created": attrs["created"]} if "created" in attrs else {}),
             "config": attrs.get("config"),
             "versions": attrs.get("versions"),
+            **({"check": problems or "ok"} if args.check else {}),
         }
     if args.json:
         from moodflow.core.atomic import _finite, _json_default
@@ -41,8 +47,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         for key, value in info.items():
             if isinstance(value, dict):
                 value = json.dumps(value, sort_keys=True)
+            if isinstance(value, list):
+                value = "\n".join([f"{len(value)} problem(s)", *(f"{'':>18}{p}" for p in value)])
             print(f"{key:>16}: {value}")
-    return 0
+    return 1 if problems else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -139,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="what a feature store holds, with provenance")
     p.add_argument("store", type=Path)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--check", action="store_true", help="also read every value and report what is wrong")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("check", help="validate params.yaml (every setting, every name) before a run")
     p.add_argument("params", nargs="?", type=Path, default=Path("params.yaml"))

@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("prepared", help="prepared folder (data/prepared)")
     parser.add_argument("audio", help="audio store (data/audio.h5)")
     parser.add_argument("out", help="feature store to write (features/<set>.h5)")
+    parser.add_argument("failures", help="CSV of the tracks whose extraction failed, with the reason")
     args = parser.parse_args()
     params = load_params()
     features = params["features"]
@@ -28,7 +29,7 @@ def main() -> None:
         name=args.set, config=features[args.set].to_dict(), grid=settings.grid, audio_path=args.audio,
         prepared_dir=args.prepared, out_path=args.out, dataset=params["dataset"]["name"],
         workers=settings.workers, cache_dir=settings.cache_dir or None, executor=settings.executor,
-        scheduler=settings.scheduler,
+        scheduler=settings.scheduler, failures_path=args.failures,
     )
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from moodflow.stores.audio_store import AudioStoreWriter, audio_hash
-from moodflow.extract.cache import TrackCache, pack_arrays, unpack_arrays
+from moodflow.extract.cache import _DIGEST, _MAGIC, TrackCache, _digest, pack_arrays, unpack_arrays
 from moodflow.extract.run import extract_store
 from moodflow.features import build_extractor
 from moodflow.features.base import TrackFeatures
@@ -90,10 +90,11 @@ def test_entry_roundtrip_and_damaged_entry_is_a_miss(tmp_path):
     assert cache.load(key) is None
     wrong = TrackFeatures(np.zeros(5, np.float32), np.zeros((2, 24), np.float32), np.zeros(2), np.ones(2))
     cache.save(key, wrong)
-    assert cache.load(key) is None  # wrong feature count for chroma
     arrays = unpack_arrays(path.read_bytes())  # plain arrays, no pickle
     assert list(arrays) == ["static", "frames", "start_s", "end_s"]
     assert arrays["frames"].shape == (2, 24) and arrays["end_s"].dtype == np.float64
+    assert cache.load(key) is None  # wrong feature count for chroma
+    assert not path.exists()  # a damaged entry is deleted, so the next save replaces it
 
 
 def test_fingerprint_follows_config_grid_and_version(tmp_path):
@@ -212,10 +213,17 @@ def test_entry_format_roundtrip_and_refusals():
         assert got[k].dtype == arrays[k].dtype and got[k].shape == arrays[k].shape
         np.testing.assert_array_equal(got[k], arrays[k])
     data = pack_arrays(arrays)
-    with pytest.raises(ValueError, match="size"):
+    with pytest.raises(ValueError, match="checksum"):
         unpack_arrays(data + b"\0")
+    with pytest.raises(ValueError, match="size"):
+        unpack_arrays(_signed(data[len(_MAGIC) + _DIGEST:] + b"\0"))  # a consistent checksum, but too long
     with pytest.raises(ValueError, match="not a moodflow"):
         unpack_arrays(b"PK\x03\x04" + data)
-    objects = pack_arrays({"x": np.zeros(2)}).replace(b'"<f8"', b'"|O8"')
-    with pytest.raises(ValueError, match="not numeric"):
-        unpack_arrays(objects)
+    objects = pack_arrays({"x": np.zeros(2)})[len(_MAGIC) + _DIGEST:].replace(b'"<f8"', b'"|O8"')
+    with pytest.raises(ValueError, match="not a numeric array"):
+        unpack_arrays(_signed(objects))
+
+
+def _signed(body: bytes) -> bytes:
+    """An entry of ``body`` with its checksum (what a writer that got the header wrong would write)."""
+    return _MAGIC + _digest(body) + body

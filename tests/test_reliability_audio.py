@@ -240,3 +240,136 @@ def test_compare_on_silent_and_short_tracks(edge_store):
             row = static[tid]
             assert np.isfinite(row).all() or np.isnan(row).all(), f"{tid}: half-failed row"
         assert len(store.frames("tone")[0]) == 5
+
+
+# -- audio that lies (issue 15) -----------------------------------------------------------------
+def _wav_declaring(path, sample_rate: int) -> None:
+    """A 5 s 22.05 kHz 16-bit WAV (220 KB) whose header claims ``sample_rate``."""
+    import struct
+
+    sf.write(path, _tone(5.0), SR, subtype="PCM_16")
+    data = bytearray(path.read_bytes())
+    data[24:28] = struct.pack("<I", sample_rate)
+    data[28:32] = struct.pack("<I", sample_rate * 2)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("rate", [0, 1, 100, 1_000_000])
+def test_a_wav_declaring_an_impossible_sample_rate_is_refused(tmp_path, rate):
+    """Before: 1 Hz needed ~9.7 GB (MemoryError), 100 Hz turned 5 s into 1102 s, 0 Hz was an
+    'unexpected decoder error'."""
+    path = tmp_path / f"sr{rate}.wav"
+    _wav_declaring(path, rate)
+    with pytest.raises(AudioError, match=rf"sample rate {rate} Hz is outside the sane range 4000–384000 Hz") as info:
+        load_audio(path, SR)
+    assert str(path) in str(info.value)
+
+
+def test_a_header_declaring_more_audio_than_the_file_holds_is_refused(tmp_path):
+    """A FLAC whose STREAMINFO claims 2**35 samples in 18 KB: refused before a 128 GB read."""
+    sf.write(tmp_path / "ok.flac", _tone(2.0), SR, subtype="PCM_16")
+    data = bytearray((tmp_path / "ok.flac").read_bytes())
+    bits = int.from_bytes(data[18:26], "big")
+    data[18:26] = ((bits & ~((1 << 36) - 1)) | (1 << 35)).to_bytes(8, "big")
+    (tmp_path / "lie.flac").write_bytes(bytes(data))
+    with pytest.raises(AudioError, match=r"lie\.flac: .* s of audio declared in a \d+-byte file: out of proportion"):
+        load_audio(tmp_path / "lie.flac", SR)
+    assert len(load_audio(tmp_path / "ok.flac", SR)) == 2 * SR
+
+
+def test_mp3s_cut_short_without_a_length_header_are_refused(tmp_path, shared_data):
+    """Every shared mp3 (4 PMEmo, 20 4Q, 6 emoMusic) cut at 30, 50 and 90 % of its bytes. Before,
+    only the emoMusic clips (which carry an Info header) were caught. A cut that lands exactly on a
+    frame boundary leaves a valid shorter mp3 that nothing can tell from a short song: asserted
+    as such, not skipped."""
+    from moodflow.decode.mp3scan import parse_header
+
+    files = sorted(shared_data.glob("PMEmo2019/chorus/*.mp3")) + sorted(shared_data.glob("4Q/**/*.mp3")) \
+        + sorted(shared_data.glob("emoMusic/clips_45seconds/*.mp3"))
+    assert len(files) == 30
+    refused, on_a_boundary = 0, []
+    for src in files:
+        data = src.read_bytes()
+        for fraction in (0.3, 0.5, 0.9):
+            cut = int(len(data) * fraction)
+            path = tmp_path / f"{src.stem}-{int(fraction * 100)}.mp3"
+            path.write_bytes(data[:cut])
+            try:
+                load_audio(path, SR)
+            except AudioError as exc:
+                assert str(path) in str(exc) and "truncated" in str(exc)
+                refused += 1
+                continue
+            assert parse_header(data, cut) is not None, f"{path.name}: a cut inside a frame decoded silently"
+            on_a_boundary.append(path.name)
+    assert refused + len(on_a_boundary) == 90 and len(on_a_boundary) <= 2, on_a_boundary
+    for src in files[:2] + files[-1:]:
+        assert len(load_audio(src, SR)) > 20 * SR  # whole files still decode
+
+
+@pytest.mark.parametrize("kind, problem", [
+    ("directory", "is a directory, not an audio file"),
+    ("fifo", r"is a FIFO \(named pipe\), not an audio file"),
+    ("broken link", r"broken symbolic link \(to .*gone\.mp3\)"),
+])
+def test_paths_that_are_not_audio_files_are_refused_without_opening_them(tmp_path, kind, problem):
+    """A FIFO would block a reader forever; a directory was a traceback in predict."""
+    import os
+
+    path = tmp_path / "x.mp3"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.symlink_to(tmp_path / "gone.mp3")
+    with pytest.raises(AudioError, match=problem) as info:
+        load_audio(path, SR)
+    assert str(path) in str(info.value)
+
+
+def test_folder_scan_lists_what_it_skips_and_follows_linked_folders_once(tmp_path, caplog):
+    """Before: directories named like audio, FIFOs, broken links and symlinked folders vanished
+    silently (and their labels were dropped); now linked folders are scanned, once (no loop),
+    and every skipped entry is listed with the reason in one warning."""
+    import os
+
+    from moodflow.datasets._common import scan_audio
+
+    root, elsewhere = tmp_path / "music", tmp_path / "elsewhere"
+    (root / "album").mkdir(parents=True)
+    elsewhere.mkdir()
+    sf.write(root / "album" / "a.wav", _tone(0.5), SR)
+    sf.write(elsewhere / "b.wav", _tone(0.5), SR)
+    (root / "linked").symlink_to(elsewhere)  # a folder of the collection kept on another disk
+    (elsewhere / "loop").symlink_to(root)  # … that links back: must not loop
+    (root / "dir.mp3").mkdir()
+    os.mkfifo(root / "pipe.wav")
+    (root / "broken.flac").symlink_to(tmp_path / "nowhere.flac")
+    with caplog.at_level(logging.WARNING, logger="moodflow.datasets"):
+        found = scan_audio(root)
+    assert sorted(found) == ["album/a", "linked/b"]
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "4 entries skipped" in warnings[0]
+    for text in ("dir.mp3 (a directory named like an audio file)", "pipe.wav (a FIFO, not a file)",
+                 "broken.flac (broken symbolic link to", "linked/loop (a link to a folder already scanned"):
+        assert text in warnings[0]
+
+
+def test_label_ids_match_file_names_exactly_as_written(tmp_path, caplog):
+    """A file named 'song .wav' (trailing space) keeps its id 'song '; its label, written with the
+    space, matches it (before: the label was stripped and never matched). A label with a stray
+    space for a file without one still matches, with a warning."""
+    root = tmp_path / "music"
+    root.mkdir()
+    for name in ("song ", "other", "third"):
+        sf.write(root / f"{name}.wav", _tone(1.0), SR)
+    pd.DataFrame({"track_id": ["song ", "other ", "third"], "valence": [1.0, 2.0, 3.0],
+                  "arousal": [1.0, 2.0, 3.0]}).to_csv(root / "labels.csv", index=False)
+    with caplog.at_level(logging.WARNING, logger="moodflow.datasets"):
+        prepared = prepare_dataset({"name": "folder", "root": str(root), "folder": {"labels": "labels.csv"}},
+                                   tmp_path / "prepared")
+    labels = dict(zip(prepared.static_labels["track_id"], prepared.static_labels["valence"]))
+    assert labels == {"song ": 1.0, "other": 2.0, "third": 3.0}
+    assert sorted(prepared.manifest["track_id"]) == ["other", "song ", "third"]
+    assert "'other ' → 'other'" in caplog.text

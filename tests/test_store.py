@@ -134,7 +134,7 @@ def test_buffered_writes_flush_in_blocks(tmp_path, monkeypatch):
     tracks = [(f"t{i}", rng.normal(size=3).astype(np.float32), rng.normal(size=(i % 4, 2)).astype(np.float32))
               for i in range(30)]
     with FeatureStoreWriter(tmp_path / "s.h5", feature_names=["a", "b", "c"], frame_shape=(2,), extractor="t",
-                            extractor_version="1", config={}, dataset="d", sample_rate=1) as w:
+                            extractor_version="1", config={}, dataset="d", sample_rate=1, frame_names=["x", "y"]) as w:
         for tid, static, frames in tracks:
             start = np.arange(len(frames)) * 0.5
             w.append(tid, 1.0, static, frames, start, start + 1)

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import difflib
+import errno as _errno
+import re
 from typing import Iterable
+
+_ENVIRONMENT_ERRNOS = {getattr(_errno, name) for name in (
+    "ENOSPC", "EDQUOT", "EIO", "EROFS", "EFBIG", "ENOMEM", "EACCES", "EPERM", "EMFILE", "ENFILE", "ESTALE")
+    if hasattr(_errno, name)}
 
 
 class MoodflowError(Exception):
@@ -19,6 +25,38 @@ class UnknownNameError(SettingsError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class EnvironmentFailure(MoodflowError):
+    """The machine failed, not the input (disk full, out of memory, permissions, I/O): the stage
+    stops with nothing half-written, and the next run retries; never a failed track."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line (HDF5 messages span several)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def is_environment_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure of the machine rather than a property of the input.
+
+    Memory errors (host or GPU), OS errors (a full disk, permissions, I/O errors) and a worker
+    process that died count as the machine's; a missing file or folder is a missing input, and
+    problems a reader finds in an input are raised as other errors (e.g. ``AudioError``).
+    """
+    if isinstance(exc, (FileNotFoundError, NotADirectoryError)):
+        return False  # a missing input (a file, the MERT weights): the user's to fix, named in the message
+    if isinstance(exc, (MemoryError, OSError, EnvironmentFailure)):
+        return True
+    from concurrent.futures import BrokenExecutor
+
+    if isinstance(exc, BrokenExecutor):
+        return True
+    if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):  # torch (CUDA) OOM
+        return True
+    # HDF5 reports a failed write as RuntimeError/ValueError with the system errno in its text
+    match = re.search(r"errno = (\d+)", str(exc))
+    return bool(match) and int(match.group(1)) in _ENVIRONMENT_ERRNOS
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:

@@ -1,4 +1,6 @@
-"""How a stage script runs: logging set up, and a user's mistake reported as one line.
+"""How a stage script runs: logging set up, a user's mistake reported as one line, a failure of
+the machine (disk full, out of memory) as one line with exit status 75 (``EX_TEMPFAIL``: try
+again), and the stage process tied to its parent (``dvc repro``) so it never outlives it.
 
 ``MOODFLOW_DEBUG=1`` shows the full traceback instead.
 """
@@ -9,17 +11,38 @@ import os
 import sys
 from typing import Any, Callable
 
-from moodflow.core.errors import USER_ERRORS
+from moodflow.core.errors import USER_ERRORS, is_environment_error
 from moodflow.core.logs import setup_logging
+from moodflow.core.orphans import exit_with_parent
+
+EX_TEMPFAIL = 75
 
 
 def run_stage(main: Callable[[], Any]) -> None:
-    """Run a stage's ``main``; a settings or input error exits 2 with ``moodflow: error: …``."""
+    """Run a stage's ``main``; a settings or input error exits 2 with ``moodflow: error: …``, a
+    failure of the environment exits 75 saying that nothing was kept and a re-run retries."""
+    exit_with_parent()
     setup_logging()
     try:
         main()
-    except USER_ERRORS as exc:
-        if os.environ.get("MOODFLOW_DEBUG"):
+    except BaseException as exc:  # noqa: BLE001 - sorted below, re-raised when not ours
+        if os.environ.get("MOODFLOW_DEBUG") or isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
-        print(f"moodflow: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        if is_environment_error(exc):
+            print(f"moodflow: error: {environment_message(exc)}", file=sys.stderr)
+            sys.exit(EX_TEMPFAIL)
+        if isinstance(exc, USER_ERRORS):  # a missing input path included
+            print(f"moodflow: error: {exc}", file=sys.stderr)
+            sys.exit(2)
+        raise
+
+
+def environment_message(exc: BaseException) -> str:
+    """One line for a failure of the machine: what failed, and that a re-run retries."""
+    from moodflow.core.errors import EnvironmentFailure, one_line
+
+    if isinstance(exc, EnvironmentFailure):
+        return " ".join(str(exc).split())
+    what = "out of memory" if isinstance(exc, MemoryError) else one_line(exc)
+    return (f"{what} — a failure of the machine, not of the input: this stage's outputs were not "
+            "written; fix it (free space, memory, permissions) and run again")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -39,8 +41,10 @@ def require_file(path: Path, dataset: str, what: str) -> Path:
     return path
 
 
-def read_table(path: Path, dataset: str, *, sep: str = ",", id_column: str | None = None) -> pd.DataFrame:
-    """Read a CSV/TSV with stripped column names (DEAM writes ``song_id, valence_mean``).
+def read_table(path: Path, dataset: str, *, sep: str = ",", id_column: str | None = None,
+               verbatim: Iterable[str] = ()) -> pd.DataFrame:
+    """Read a CSV/TSV with stripped column names (DEAM writes ``song_id, valence_mean``) and
+    values, except the ``verbatim`` columns (ids that name files, spaces and all).
 
     ``id_column`` (after stripping) is read as a string and must exist.
     """
@@ -49,7 +53,8 @@ def read_table(path: Path, dataset: str, *, sep: str = ",", id_column: str | Non
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValueError(f"dataset {dataset!r}: cannot parse {path}: {exc}") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.apply(lambda col: col.str.strip())
+    keep = set(verbatim)
+    frame = frame.apply(lambda col: col if col.name in keep else col.str.strip())
     if id_column is not None and id_column not in frame.columns:
         raise ValueError(f"dataset {dataset!r}: {path} has no column {id_column!r} (columns: {list(frame.columns)})")
     return frame
@@ -202,20 +207,81 @@ def sort_ids(ids: Iterable[str]) -> list[str]:
 
 
 def scan_audio(folder: Path, *, recursive: bool = True) -> dict[str, Path]:
-    """Map ``relative/path/without/extension`` → absolute audio path for the files in ``folder``."""
+    """Map ``relative/path/without/extension`` → absolute audio path for the files in ``folder``.
+
+    Ids are the names as written (spaces included). Symbolic links to folders are followed once
+    (a link back into a folder already scanned is not: no loops). What looks like audio but is
+    not a readable file — a directory named ``x.mp3``, a FIFO, a broken link — is skipped and
+    listed, with the reason, in one warning.
+    """
     if not folder.is_dir():
         return {}
-    pattern = "**/*" if recursive else "*"
     found: dict[str, Path] = {}
-    for path in sorted(folder.glob(pattern)):
-        if path.is_file() and path.suffix.lower() in AUDIO_EXTENSIONS and not path.name.startswith("."):
-            tid = path.relative_to(folder).with_suffix("").as_posix()
-            if tid in found:
-                log.warning("folder %s: %s and %s give the same track id %r; keeping the first",
-                            folder, found[tid].name, path.name, tid)
+    skipped: list[str] = []
+    seen: set[tuple[int, int]] = set()
+
+    def visit(directory: Path, prefix: str) -> None:
+        st = os.stat(directory)
+        if (st.st_dev, st.st_ino) in seen:
+            skipped.append(f"{prefix.rstrip('/')} (a link to a folder already scanned; not followed again)")
+            return
+        seen.add((st.st_dev, st.st_ino))
+        for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+            if entry.name.startswith("."):
                 continue
-            found[tid] = path.resolve()
+            rel, audio_name = prefix + entry.name, Path(entry.name).suffix.lower() in AUDIO_EXTENSIONS
+            try:
+                mode = os.stat(entry.path).st_mode
+            except OSError:
+                if entry.is_symlink():
+                    skipped.append(f"{rel} (broken symbolic link to {os.readlink(entry.path)})")
+                continue
+            if stat.S_ISDIR(mode):
+                if audio_name:
+                    skipped.append(f"{rel} (a directory named like an audio file)")
+                if recursive:
+                    visit(Path(entry.path), rel + "/")
+            elif not audio_name:
+                continue
+            elif not stat.S_ISREG(mode):
+                kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+                skipped.append(f"{rel} ({kind}, not a file)")
+            else:
+                tid = rel[: -len(Path(entry.name).suffix)]
+                if tid in found:
+                    log.warning("folder %s: %s and %s give the same track id %r; keeping the first",
+                                folder, found[tid].name, entry.name, tid)
+                    continue
+                found[tid] = Path(entry.path).resolve()
+
+    visit(folder, "")
+    if skipped:
+        log.warning("folder %s: %d entr%s skipped: %s", folder, len(skipped), "y" if len(skipped) == 1 else "ies",
+                    "; ".join(skipped[:20]) + (f"; … (+{len(skipped) - 20} more)" if len(skipped) > 20 else ""))
     return found
+
+
+def match_ids(labelled: Iterable[str], on_disk: Iterable[str], where: str) -> dict[str, str]:
+    """Label id → audio id: the same string, or (when no file has exactly that name) the one
+    file whose name differs only by surrounding spaces — logged, as a label written ``"a "``
+    for ``a.mp3`` (or ``"a"`` for ``"a .mp3"``) is a slip, not another track."""
+    disk = set(on_disk)
+    loose: dict[str, list[str]] = {}
+    for tid in disk:
+        loose.setdefault(tid.strip(), []).append(tid)
+    labelled = list(labelled)
+    exact = set(labelled) & disk
+    out, fuzzy = {}, []
+    for tid in labelled:
+        if tid in disk:
+            out[tid] = tid
+        elif len(loose.get(tid.strip(), [])) == 1 and loose[tid.strip()][0] not in exact:
+            out[tid] = loose[tid.strip()][0]
+            fuzzy.append(f"{tid!r} → {out[tid]!r}")
+    if fuzzy:
+        log.warning("%s: %d label id(s) match a file name only when surrounding spaces are ignored: %s",
+                    where, len(fuzzy), ", ".join(sorted(fuzzy)[:10]))
+    return out
 
 
 def build_manifest(
@@ -228,8 +294,13 @@ def build_manifest(
     ids = sort_ids(paths)
     missing = [t for t in ids if t in labelled and not Path(labelled[t]).exists()]
     if missing:
-        log.info("%s: %d of %d labelled tracks have no audio on disk (kept; decode reports them): %s",
-                 dataset, len(missing), len(labelled), format_ids(missing, 5))
+        share = 1 - len(missing) / len(labelled)
+        loud = share < 0.5
+        (log.warning if loud else log.info)(
+            "%s%s: %d of %d labelled tracks (%.0f%%) have audio on disk; %d have none (kept; decode lists them): %s",
+            f"ONLY {share:.0%} OF THE LABELLED TRACKS HAVE AUDIO — check dataset.root and the audio folder. "
+            if loud else "", dataset, len(labelled) - len(missing), len(labelled), 100 * share, len(missing),
+            format_ids(missing, 5))
     if extra:
         log.info("%s: %d audio file(s) without labels kept for extraction: %s", dataset, len(extra), format_ids(extra, 5))
     durations = durations or {}

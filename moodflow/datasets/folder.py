@@ -24,8 +24,8 @@ import pandas as pd
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
-    format_ids, build_manifest, check_range, dataset_info, drop_duplicates, log, read_split_dir, read_table,
-    require_file, resolve, scan_audio, sort_dynamic, to_float,
+    format_ids, build_manifest, check_range, dataset_info, drop_duplicates, log, match_ids, read_split_dir,
+    read_table, require_file, resolve, scan_audio, sort_dynamic, to_float,
 )
 from moodflow.datasets.base import AdapterConfig, DatasetAdapter
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
@@ -40,6 +40,7 @@ LAYOUT = {
 LABEL_SCALE = "as configured (dataset.folder.scale)"
 ANNOTATION_GRID = None
 TARGETS = ["valence", "arousal"]
+_ID_COLUMNS = ("track_id", "file")  # read as written: they name files
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Folder(DatasetAdapter):
         dynamic = None
         if self.config.dynamic_labels:
             path = require_file(resolve(self.config.dynamic_labels, root), self.name, "dynamic labels")
-            dyn = self._with_ids(read_table(path, self.name), path)
+            dyn = self._with_ids(read_table(path, self.name, verbatim=_ID_COLUMNS), path)
             targets = [c for c in TARGETS if c in dyn.columns]
             if "time_s" not in dyn.columns or not targets:
                 raise ValueError(f"dataset 'folder': {path} needs columns time_s and valence and/or arousal "
@@ -86,7 +87,11 @@ class Folder(DatasetAdapter):
             spec.dynamic_scale_name = self._scale_name(scale)
 
         labelled_ids = set(static["track_id"]) | (set(dynamic["track_id"]) if dynamic is not None else set())
-        no_audio = sorted(labelled_ids - set(audio))
+        matched = match_ids(labelled_ids, audio, f"folder: {self.config.labels or self.config.dynamic_labels}")
+        static = static.assign(track_id=static["track_id"].map(lambda t: matched.get(t, t)))
+        if dynamic is not None:
+            dynamic = dynamic.assign(track_id=dynamic["track_id"].map(lambda t: matched.get(t, t)))
+        no_audio = sorted(labelled_ids - set(matched))
         if no_audio:
             log.warning("folder: %d labelled id(s) match no audio file under %s, their labels dropped: %s",
                         len(no_audio), root, format_ids(no_audio))
@@ -136,7 +141,7 @@ class Folder(DatasetAdapter):
 
     def _static_labels(self, path: Path, scale: tuple[float, float] | None) -> tuple[pd.DataFrame, LabelSpec]:
         require_file(path, self.name, "labels CSV")
-        table = self._with_ids(read_table(path, self.name), path)
+        table = self._with_ids(read_table(path, self.name, verbatim=_ID_COLUMNS), path)
         class_column = self.config.class_column
         if class_column:
             if class_column not in table.columns:

@@ -1,14 +1,36 @@
-"""Decoding audio files to validated mono float32 at one sample rate."""
+"""Decoding audio files to validated mono float32 at one sample rate.
+
+Every file is checked before and after decoding, and refused with an :class:`AudioError`
+naming it when it lies: a path that is not a regular file (a folder, a FIFO, a broken link),
+a sample rate outside 4–384 kHz, a header declaring more audio than the file's size can hold,
+an mp3 cut short (it ends inside a frame, or holds less than its Xing/Info/VBRI header or ID3
+``TLEN`` declares: ``moodflow.decode.mp3scan``), fewer samples decoded than declared.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import stat
 import warnings
 from pathlib import Path
 
 import numpy as np
 
+from moodflow.decode.mp3scan import scan_mp3
+
 log = logging.getLogger(__name__)
+
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 384000
+MAX_CHANNELS = 64
+# Bytes a sample takes at least in an uncompressed file, by libsndfile subtype.
+_PCM_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
+              "ULAW": 1, "ALAW": 1}
+# Compressed audio: FLAC packs 120 s of digital silence into 15 KB (340 frames a byte); a file
+# claiming far more samples than that per byte is lying about its length.
+MAX_FRAMES_PER_BYTE = 20000
+_COMPRESSED = {"FLAC", "OGG", "MP3", "MPEG"}  # containers whose PCM_* subtypes are compressed
+_SHORT_S, _SHORT_FRACTION = 1.0, 0.02  # a declared length missing more than both is a cut file
 
 
 class AudioError(Exception):
@@ -43,57 +65,137 @@ def _reason(exc: BaseException) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
-def _read_any(path: Path) -> tuple[np.ndarray, int]:
+def _check_path(path: Path) -> int:
+    """The file's size, or an AudioError when ``path`` is not a non-empty regular file."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise AudioError(path, f"broken symbolic link (to {os.readlink(path)})") from None
+        raise AudioError(path, "file not found") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise AudioError(path, "is a directory, not an audio file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(st.st_mode) else "a socket" if stat.S_ISSOCK(st.st_mode) \
+            else "a device" if stat.S_ISCHR(st.st_mode) or stat.S_ISBLK(st.st_mode) else "not a regular file"
+        raise AudioError(path, f"is {kind}, not an audio file")
+    if st.st_size == 0:
+        raise AudioError(path, "file is empty (0 bytes)")
+    return st.st_size
+
+
+def _check_rate(path: Path, sr: int) -> None:
+    if not MIN_SAMPLE_RATE <= sr <= MAX_SAMPLE_RATE:
+        raise AudioError(path, f"sample rate {sr} Hz is outside the sane range {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz "
+                               "(a damaged or crafted header)")
+
+
+def _check_proportion(path: Path, frames: int, channels: int, sr: int, size: int, subtype: str | None,
+                      what: str = "declares", container: str = "") -> None:
+    """Refuse a length the file's size cannot hold (a header that lies)."""
+    per_sample = None if container in _COMPRESSED else _PCM_BYTES.get(subtype or "")
+    if per_sample is not None:
+        if frames * channels * per_sample > size:
+            raise AudioError(path, f"the header {what} {frames / sr:.2f} s ({frames} frames of {channels}×{subtype}) "
+                                   f"but the file holds only {size} bytes: out of proportion to its size")
+    elif frames * channels > size * MAX_FRAMES_PER_BYTE:
+        raise AudioError(path, f"{frames / sr:.1f} s of audio {what.replace('declares', 'declared')} in a {size}-byte file: "
+                               "out of proportion to its size")
+
+
+def _check_mp3(path: Path, size: int) -> float:
+    """Refuse an mp3 cut short; returns the duration its frames hold (seconds)."""
+    data = path.read_bytes()
+    scan = scan_mp3(data)
+    if scan is None:
+        return 0.0
+    if scan.declared_s is not None and scan.declared_s - scan.duration_s > max(_SHORT_S, _SHORT_FRACTION * scan.declared_s):
+        raise AudioError(path, f"truncated: the {scan.declared_by} declares {scan.declared_s:.2f} s but the file "
+                               f"holds only {scan.duration_s:.2f} s of mp3 frames")
+    if scan.declared_bytes and scan.declared_bytes > size - scan.audio_start + 1024:
+        raise AudioError(path, f"truncated: the {scan.declared_by} declares {scan.declared_bytes} bytes of audio but "
+                               f"the file has {size - scan.audio_start}")
+    if scan.ends_inside:
+        where = f"mp3 frame {scan.frames + 1}" if scan.ends_inside == "frame" else "its ID3 tag"
+        raise AudioError(path, f"truncated: the file ends inside {where} (which announces {scan.last_frame_needs} "
+                               f"bytes, {scan.last_frame_has} remain), after {scan.duration_s:.2f} s of audio")
+    return scan.duration_s
+
+
+def _read_any(path: Path, size: int) -> tuple[np.ndarray, int]:
     """Read with libsndfile (wav/flac/ogg/mp3); fall back to audioread/ffmpeg (m4a …).
 
-    A decode that yields clearly less audio than the header declares (a truncated download)
-    is an error rather than a silently shorter track.
+    Sample rate, channels and declared length are checked before a sample is read; a decode
+    that yields clearly less audio than declared (a truncated download) is an error rather than
+    a silently shorter track.
     """
     import soundfile as sf
 
     not_audio = _sniff(path)
     if not_audio:
         raise AudioError(path, not_audio)
+    present_s = 0.0
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if path.suffix.lower() == ".mp3" or head[:3] == b"ID3" or (head[:1] == b"\xff" and head[1:2] >= b"\xe0"):
+        present_s = _check_mp3(path, size)  # before the decoder: a cut file is refused unread
     try:
-        with sf.SoundFile(str(path)) as f:  # one open: header and samples
-            declared, sr = f.frames, f.samplerate
-            data = f.read(dtype="float32", always_2d=True)
+        f = sf.SoundFile(str(path))
     except Exception as first:  # noqa: BLE001 - report below with the fallback's reason
-        try:
-            import librosa
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                y, sr = librosa.load(str(path), sr=None, mono=False)
-            y = np.atleast_2d(y).T.astype(np.float32)
-            return y, int(sr)
-        except Exception as second:  # noqa: BLE001
-            raise AudioError(
-                path, f"cannot decode: unsupported or corrupt audio (libsndfile: {_reason(first)}; ffmpeg/audioread: {_reason(second)})"
-            ) from None
+        return _read_fallback(path, size, first)
+    with f:  # one open: header and samples
+        declared, sr, channels = f.frames, f.samplerate, f.channels
+        _check_rate(path, sr)
+        if not 1 <= channels <= MAX_CHANNELS:
+            raise AudioError(path, f"{channels} channels (at most {MAX_CHANNELS})")
+        _check_proportion(path, max(declared, 0), channels, sr, size, f.subtype, container=f.format)
+        data = f.read(dtype="float32", always_2d=True)
     short = declared - data.shape[0]
     if declared > 0 and short > max(0.1 * declared, sr):
         raise AudioError(
             path, f"truncated or corrupt: the header declares {declared / sr:.2f} s but only "
             f"{data.shape[0] / sr:.2f} s decode",
         )
+    decoded_s = data.shape[0] / sr
+    if present_s and present_s - decoded_s > max(_SHORT_S, 0.1 * present_s):
+        raise AudioError(path, f"corrupt: its mp3 frames hold {present_s:.2f} s but only {decoded_s:.2f} s decode")
     return data, int(sr)
+
+
+def _read_fallback(path: Path, size: int, first: BaseException) -> tuple[np.ndarray, int]:
+    """Decode with librosa (audioread/ffmpeg) what libsndfile cannot open, checked the same way."""
+    try:
+        import librosa
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            y, sr = librosa.load(str(path), sr=None, mono=False)
+    except Exception as second:  # noqa: BLE001
+        from moodflow.core.errors import is_environment_error
+
+        if is_environment_error(second):
+            raise
+        raise AudioError(
+            path, f"cannot decode: unsupported or corrupt audio (libsndfile: {_reason(first)}; ffmpeg/audioread: {_reason(second)})"
+        ) from None
+    _check_rate(path, int(sr))
+    y = np.atleast_2d(y).T.astype(np.float32)
+    _check_proportion(path, y.shape[0], y.shape[1], int(sr), size, None, what="decodes")
+    return y, int(sr)
 
 
 def load_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.0) -> np.ndarray:
     """Decode ``path`` to mono float32 at ``sample_rate``, validated.
 
-    Raises :class:`AudioError` for a missing, empty, undecodable, silent-only-NaN or too-short
-    file. Non-finite samples are an error; samples are clipped into [-1, 1].
+    Raises :class:`AudioError` for a missing, empty, undecodable, truncated, lying (see the
+    module docstring), NaN-holding or too-short file, or a path that is not a regular file;
+    samples are clipped into [-1, 1]. Errors of the machine (OSError, MemoryError) propagate.
     """
     import soxr
 
     path = Path(path)
-    if not path.exists():
-        raise AudioError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise AudioError(path, "file is empty (0 bytes)")
-    data, sr = _read_any(path)
+    size = _check_path(path)
+    data, sr = _read_any(path, size)
     if data.size == 0 or data.shape[0] == 0:
         raise AudioError(path, "no audio samples decoded")
     if not np.all(np.isfinite(data)):

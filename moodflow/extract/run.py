@@ -9,6 +9,11 @@ Two ways through:
   by local threads/processes or by Dask workers (``moodflow.extract.distributed``) — and then this
   process alone consolidates the entries into the store. A killed run keeps its finished
   entries and leaves no store; the next run resumes. The store holds the same values either way.
+
+A track whose extraction raises (its audio is too short, silent, …) gets an all-NaN row and is
+listed with the reason in the failures CSV; a failure of the machine (a full disk, out of
+memory, a worker process killed) stops the stage with :class:`EnvironmentFailure` instead —
+no store, no CSV, so DVC runs the stage again next time.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from typing import Any, Callable, Iterable, Iterator
 import numpy as np
 from tqdm import tqdm
 
+from moodflow.core.atomic import write_csv
 from moodflow.core.config import to_dict
+from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
 from moodflow.extract.cache import TrackCache
 from moodflow.extract.settings import EXECUTORS
 from moodflow.extract.worker import (
@@ -38,6 +45,7 @@ from moodflow.stores.audio_store import AudioStore
 from moodflow.stores.feature_store import FeatureStoreWriter
 
 log = logging.getLogger(__name__)
+NO_VALUES = "no values (all NaN): the audio is too short or too quiet for this extractor"
 
 
 
@@ -98,6 +106,7 @@ def extract_store(
     cache_dir: str | Path | None = None,
     executor: str = "local",
     scheduler: str = "",
+    failures_path: str | Path | None = None,
 ) -> dict[str, int]:
     """Extract feature set ``name`` for every track into ``out_path`` (written atomically).
 
@@ -105,9 +114,36 @@ def extract_store(
     (threads/processes on ``workers`` cores) or ``dask`` (``scheduler`` address, empty = a
     LocalCluster of ``workers`` processes; without ``cache_dir`` a temporary cache beside
     ``out_path`` is used). A track whose extraction raises keeps a NaN static row and no
-    frames, and is logged; the run goes on. Returns counts: tracks, failed, cached (entries
-    reused) and extracted (tracks computed in this run).
+    frames, and is listed in ``failures_path`` (CSV: track_id, error); the run goes on. A failure
+    of the machine raises :class:`EnvironmentFailure` and writes neither file. Returns counts:
+    tracks, failed, cached (entries reused) and extracted (tracks computed in this run).
     """
+    try:
+        counts, failures = _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, workers,
+                                    cache_dir, executor, scheduler)
+    except Exception as exc:
+        if not is_environment_error(exc) or isinstance(exc, EnvironmentFailure):
+            raise
+        kept = f"; tracks already extracted stay in the cache ({cache_dir}) for the next run" if cache_dir else ""
+        raise EnvironmentFailure(
+            f"extract {name}: {one_line(exc)} — a failure of the machine, not of the audio: "
+            f"{out_path} was not written{kept}; fix it (free space, memory, permissions) and run again") from exc
+    if failures_path is not None:
+        import pandas as pd
+
+        write_csv(failures_path, pd.DataFrame(failures, columns=["track_id", "error"]))
+    total = counts["tracks"] + counts["failed"]
+    line = f"extract {name}: {total - len(failures)} of {total} tracks extracted into {out_path}"
+    if failures:
+        shown = "; ".join(f"{t}: {e}" for t, e in failures[:3])
+        line += f", {len(failures)} without values (NaN rows; {shown}{' …' if len(failures) > 3 else ''})"
+        line += f", listed in {failures_path}" if failures_path else ""
+    (log.warning if failures else log.info)(line)
+    return counts
+
+
+def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, workers, cache_dir, executor,
+             scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
     if executor not in EXECUTORS:
         raise ValueError(f"features.executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
     extractor = build_extractor(name, config, grid)
@@ -122,7 +158,7 @@ def extract_store(
         extractor_version=extractor.version, config=extractor.config_dict(), dataset=dataset,
     )
     if not extractor.needs_audio:
-        return _import_store(extractor, prepared_dir, out_path, writer_args)
+        return _import_store(extractor, prepared_dir, out_path, writer_args), []
     if cache_dir is None and executor == "local":
         return _stream_store(extractor, config, grid, audio_path, out_path, writer_args, default_workers(workers))
     tmp_cache = None
@@ -140,6 +176,7 @@ def extract_store(
 
 
 def _import_store(extractor: Extractor, prepared_dir, out_path, writer_args) -> dict[str, int]:
+    """Imported features: every row as the dataset's files give it (no extraction to fail)."""
     counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
     with FeatureStoreWriter(out_path, sample_rate=None, **writer_args) as writer:
         for track_id, duration, feats in tqdm(
@@ -156,10 +193,12 @@ def _append_failed(writer: FeatureStoreWriter, extractor: Extractor, track_id: s
     writer.append(track_id, duration, nan, empty, np.empty(0), np.empty(0))
 
 
-def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_workers: int) -> dict[str, int]:
+def _stream_store(extractor, config, grid, audio_path, out_path, writer_args,
+                  n_workers: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """No cache: results go from the workers straight into the writer, in track order."""
     name = extractor.name
     counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
+    failures: list[tuple[str, str]] = []
     audio = AudioStore(audio_path)
     job = make_job(name, config, grid, audio_path)
     pool = _local_pool(extractor, n_workers)
@@ -175,10 +214,15 @@ def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_
             for i, (track_id, feats) in enumerate(zip(tqdm(ids, desc=f"extract {name}", unit="track"), outcomes)):
                 duration = float(audio.durations[i])
                 if isinstance(feats, BaseException):  # one bad track must not lose the others
-                    log.warning("extract %s: track %s failed: %s", name, track_id, feats)
+                    if is_environment_error(feats):
+                        raise feats
+                    log.debug("extract %s: track %s failed: %s", name, track_id, feats)
+                    failures.append((track_id, f"{type(feats).__name__}: {feats}"))
                     counts["failed"] += 1
                     _append_failed(writer, extractor, track_id, duration)
                     continue
+                if not np.isfinite(feats.static).any():
+                    failures.append((track_id, NO_VALUES))
                 writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
                 counts["tracks"] += 1
                 counts["extracted"] += 1
@@ -186,7 +230,7 @@ def _stream_store(extractor, config, grid, audio_path, out_path, writer_args, n_
         if pool:
             pool.shutdown(cancel_futures=True)
         audio.close()
-    return counts
+    return counts, failures
 
 
 class _bind:
@@ -200,7 +244,7 @@ class _bind:
 
 
 def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *, workers, cache_dir,
-                  executor, scheduler) -> dict[str, int]:
+                  executor, scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
     name = extractor.name
     cache = TrackCache.for_extractor(cache_dir, extractor)
     cache.prepare()
@@ -226,9 +270,10 @@ def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *,
             results = _run_local(extractor, job, items, default_workers(workers))
         for (track_id, key), error in tqdm(results, total=len(items), desc=f"extract {name}", unit="track"):
             if error is not None:
-                log.warning("extract %s: track %s failed: %s", name, track_id, error)
+                log.debug("extract %s: track %s failed: %s", name, track_id, error)
                 errors[key] = error
         counts = {"tracks": 0, "failed": 0, "cached": len(ids) - len(items), "extracted": len(items)}
+        failures: list[tuple[str, str]] = []
         with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer:
             for i, (track_id, key) in enumerate(zip(ids, keys)):
                 duration = float(audio.durations[i])
@@ -238,17 +283,19 @@ def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *,
                     feats = cache.load(key) if error is None else None
                     counts["extracted"] += 1
                     if error is not None:
-                        log.warning("extract %s: track %s failed: %s", name, track_id, error)
                         errors[key] = error
                 if feats is None:
+                    failures.append((track_id, errors.get(key, "cache entry unreadable")))
                     counts["failed"] += 1
                     _append_failed(writer, extractor, track_id, duration)
                     continue
+                if not np.isfinite(feats.static).any():
+                    failures.append((track_id, NO_VALUES))
                 writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
                 counts["tracks"] += 1
     finally:
         audio.close()
-    return counts
+    return counts, failures
 
 
 def _run_local(extractor: Extractor, job: dict, items: list[tuple[str, str]], n_workers: int):

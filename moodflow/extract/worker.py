@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from moodflow.core.errors import is_environment_error
 from moodflow.extract.cache import TrackCache
 from moodflow.features import build_extractor
 from moodflow.features.base import Extractor, TrackFeatures
@@ -63,12 +64,12 @@ def extract_track(job: dict[str, Any], track_id: str) -> TrackFeatures:
 
 
 def extract_track_to_cache(job: dict[str, Any], track_id: str, key: str) -> str | None:
-    """Worker side: extract one track into the job's cache; the error text, or None when done."""
-    try:
-        state = _worker_state(job)
-    except Exception as exc:  # noqa: BLE001 - e.g. the audio store is not reachable from this worker
-        return _error_text(exc)
-    return extract_into(*state, track_id, key)
+    """Worker side: extract one track into the job's cache; the error text, or None when done.
+
+    Only a failure of the track's extraction comes back as text; anything else — the audio
+    store not reachable from this worker, a full disk, no memory — is raised: it fails the
+    stage, it is not the track's fault."""
+    return extract_into(*_worker_state(job), track_id, key)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -76,20 +77,22 @@ def _error_text(exc: BaseException) -> str:
 
 
 def save_outcome(cache: TrackCache, key: str, outcome: TrackFeatures | BaseException) -> str | None:
-    """Cache one track's features; the error text (of its extraction or of saving), or None."""
+    """Cache one track's features; the error text of its extraction, or None when saved.
+
+    A failure of the machine (the extraction ran out of memory, the cache folder is full or
+    read-only) is raised instead: it must fail the stage, not mark the track failed."""
     if isinstance(outcome, BaseException):
+        if is_environment_error(outcome):
+            raise outcome
         return _error_text(outcome)
-    try:
-        cache.save(key, outcome)
-        return None
-    except Exception as exc:  # noqa: BLE001 - e.g. the cache folder is full
-        return _error_text(exc)
+    cache.save(key, outcome)
+    return None
 
 
 def extract_into(extractor: Extractor, audio: AudioStore, cache: TrackCache, track_id: str, key: str) -> str | None:
     try:
         outcome = extractor.extract(audio.signal(track_id), audio.sample_rate)
-    except Exception as exc:  # noqa: BLE001 - reported back; one bad track must not stop the others
+    except Exception as exc:  # noqa: BLE001 - sorted by save_outcome; one bad track must not stop the others
         outcome = exc
     return save_outcome(cache, key, outcome)
 

@@ -13,6 +13,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from moodflow.core.config import setting
+from moodflow.core.errors import SettingsError
 from moodflow.features import EXTRACTORS, cqt_filters
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.stores.grid import frame_grid, window_stats
@@ -25,11 +27,16 @@ KINDS = ("cqt", "stft")
 class ChromaConfig:
     """``features.chroma``: librosa's defaults for each kind."""
 
-    kind: str = "cqt"
-    hop_length: int = 512
-    n_fft: int = 2048  # stft window; also the shortest signal (in samples) either kind accepts
-    bins_per_octave: int = 36  # cqt only
-    tuning: float | None = None  # None: librosa estimates it per track
+    kind: str = setting("cqt", choices=KINDS)
+    hop_length: int = setting(512, min=1)
+    n_fft: int = setting(2048, min=16)  # stft window; also the shortest signal (in samples) either kind accepts
+    bins_per_octave: int = setting(36, min=12)  # cqt only; a multiple of the 12 chroma bins
+    tuning: float | None = setting(None, min=-0.5, max=0.5)  # fraction of a bin; None: estimated per track
+
+    def __post_init__(self) -> None:
+        if self.bins_per_octave % 12:
+            raise SettingsError(f"features.chroma.bins_per_octave: {self.bins_per_octave} is not a multiple of 12 "
+                                "(the chroma bins)")
 
 
 def chroma(
@@ -73,13 +80,6 @@ class ChromaExtractor(Extractor):
     Config = ChromaConfig
     parallel: ClassVar[str] = "processes"
     jit_compiled: ClassVar[bool] = True  # librosa's numba functions
-
-    def __init__(self, config=None, grid=None):
-        super().__init__(config, grid)
-        if self.config.kind not in KINDS:
-            raise ValueError(f"features.chroma.kind: {self.config.kind!r} is not one of {', '.join(KINDS)}")
-        if self.config.hop_length <= 0:
-            raise ValueError(f"features.chroma.hop_length must be positive, got {self.config.hop_length}")
 
     def feature_names(self) -> list[str]:
         return chroma_names()

@@ -38,6 +38,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from moodflow.core.config import setting
 from moodflow.stores.prepared import read_prepared_table
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import DatasetFeatureImporter, TrackFeatures
@@ -58,7 +59,7 @@ class ProvidedConfig:
     id_column: str = ""
     time_column: str = ""
     part: str = "auto"
-    frame_win_s: float = 0.0
+    frame_win_s: float = setting(0.0, min=0.0)
     sep: str = ""
     exclude_columns: list[str] = field(default_factory=list)
 

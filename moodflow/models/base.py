@@ -103,6 +103,10 @@ class Model(ABC):
         """(n,) class ids: the arg-max of the class probabilities."""
         return np.argmax(self.predict(X), axis=1)
 
+    def n_inputs(self) -> int | None:
+        """How many features a row must have, as the fitted model says (None: not known)."""
+        return None
+
     @abstractmethod
     def save(self, folder: Path) -> None:
         """Write weights into ``folder`` (no pickle)."""

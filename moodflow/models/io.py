@@ -3,7 +3,8 @@
 The manifest (``model.json``) names the model, its params and where each part's weights are
 (``tasks.static.path`` = ``.``, ``tasks.dynamic.path`` = ``dynamic``); the class comes from
 the model registry and reads its own weights: skops with trusted types only, XGBoost JSON/UBJ,
-or safetensors. Nothing is ever unpickled.
+or safetensors, each checked before use (tree indices, network sizes); the model's input
+width must be the one the manifest declares. Nothing is ever unpickled.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from moodflow.models import MODELS
 from moodflow.models.base import Model
@@ -41,4 +44,11 @@ def load_model(folder: str | Path, part: str = "static") -> Model:
     model = cls.load(Path(folder) / entry["path"], entry["task"], manifest.get("params") or {},
                      input_shape=data.get("input_shape"), n_classes=data.get("n_classes"))
     model.seed = int(manifest.get("seed", 0))
+    declared = manifest.get("n_features") if part == "static" else int(np.prod(manifest.get("frame_shape") or [0]))
+    takes = model.n_inputs()
+    if declared and takes is not None and takes != int(declared):
+        from moodflow.models.safe_load import UntrustedModelError
+
+        raise UntrustedModelError(f"{Path(folder) / 'model.json'}: declares {declared} input features but the "
+                                  f"{part} model takes {takes}; refusing it")
     return model

@@ -13,6 +13,11 @@ of a node, and skops calls it with arguments from the file. So a type is trusted
 is on :data:`TRUSTED_TYPES`, or is a *class* from scikit-learn/XGBoost deriving from
 ``sklearn.base.BaseEstimator`` (estimators and transformers: their constructors only store
 parameters). Functions are never trusted, whatever their module.
+
+Trusted types are not enough: a file of trusted types can still hold a tree whose node indices
+point outside the tree, which scikit-learn's compiled code follows at ``predict`` (a segfault).
+So every loaded pipeline is also checked, before anything predicts with it, by
+:func:`moodflow.models.sklearn_check.check_fitted` (indices, sizes, dtypes, widths).
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from typing import Any
 # Packages whose estimator classes may appear in a moodflow pipeline.
 TRUSTED_PREFIXES = ("sklearn.", "xgboost.")
 
+# Largest uncompressed skops file accepted (a zip bomb is refused before anything is read).
+MAX_SKOPS_BYTES = 4 << 30
+
 # Non-estimator types our pipelines hold (checked with every model in tests/test_safe_models.py).
 TRUSTED_TYPES = frozenset({
     "numpy.dtype",
@@ -36,7 +44,6 @@ TRUSTED_TYPES = frozenset({
     "numpy.random._pcg64.PCG64",
     "numpy.random.bit_generator.SeedSequence",
     "sklearn.tree._tree.Tree",
-    "xgboost.core.Booster",
     "builtins.slice",
     "builtins.float",
     "builtins.int",
@@ -90,7 +97,8 @@ def is_trusted(type_name: str) -> bool:
 
 
 def load_skops(path: Path):
-    """Load a skops file, refusing it if it names any type outside the trusted set."""
+    """Load a skops file, refusing it if it names any type outside the trusted set or if what it
+    holds could not safely predict (:func:`moodflow.models.sklearn_check.check_fitted`)."""
     sio = skops_io()
     path = Path(path)
     if not path.is_file():
@@ -101,6 +109,13 @@ def load_skops(path: Path):
         kind = " (it is a pickle)" if head[:1] == b"\x80" else ""
         raise UntrustedModelError(f"{path}: not a skops model file{kind}; refusing to load it")
     try:
+        with zipfile.ZipFile(path) as z:
+            size = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise UntrustedModelError(f"{path}: unreadable model file ({exc})") from None
+    if size > MAX_SKOPS_BYTES:
+        raise UntrustedModelError(f"{path}: unpacks to {size / 2**30:.1f} GiB (limit {MAX_SKOPS_BYTES >> 30} GiB); refusing it")
+    try:
         untrusted = sio.get_untrusted_types(file=path)
     except Exception as exc:  # noqa: BLE001
         raise UntrustedModelError(f"{path}: unreadable model file ({exc})") from None
@@ -108,9 +123,16 @@ def load_skops(path: Path):
     if bad:
         raise UntrustedModelError(f"{path}: refusing to load untrusted types {bad}")
     try:
-        return sio.load(path, trusted=untrusted)
+        obj = sio.load(path, trusted=untrusted)
     except Exception as exc:  # noqa: BLE001 - a malformed file is the file's problem
         raise UntrustedModelError(f"{path}: malformed model file ({type(exc).__name__}: {exc})") from None
+    from moodflow.models.sklearn_check import check_fitted
+
+    try:
+        check_fitted(obj)
+    except ValueError as exc:
+        raise UntrustedModelError(f"{path}: refusing this model: {exc}") from None
+    return obj
 
 
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)

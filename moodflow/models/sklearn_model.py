@@ -77,6 +77,9 @@ class SklearnModel(Model):
             return np.asarray(self.pipeline.predict(X)).reshape(len(X), -1)
         return class_scores(self.pipeline, X, self.kind)
 
+    def n_inputs(self) -> int | None:
+        return None if self.pipeline is None else int(self.pipeline.n_features_in_)
+
     def save(self, folder: Path) -> None:
         from moodflow.models.safe_load import dump_skops
 

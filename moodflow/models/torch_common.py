@@ -184,17 +184,89 @@ def save_network(folder: Path, net: nn.Module, config: dict[str, Any]) -> None:
     (Path(folder) / CONFIG_FILE).write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
 
 
+MAX_CONFIG_BYTES = 1 << 20  # network.json: a few numbers and the target scaling
+_MAX_INT = 1 << 31
+_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
+                       torch.int64: "I64", torch.int32: "I32", torch.bool: "BOOL"}
+
+
+def _check_config(node: Any, where: str, depth: int = 0) -> None:
+    """JSON values of sane size: integers below 2**31, finite numbers, shallow nesting."""
+    if depth > 8:
+        raise ValueError(f"{where} is nested too deeply")
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _check_config(value, f"{where}.{key}", depth + 1)
+    elif isinstance(node, list):
+        if len(node) > 1 << 16:
+            raise ValueError(f"{where} lists {len(node)} values")
+        for i, value in enumerate(node):
+            _check_config(value, f"{where}.{i}", depth + 1)
+    elif isinstance(node, bool) or node is None or isinstance(node, str):
+        return
+    elif isinstance(node, int):
+        if not -_MAX_INT < node < _MAX_INT:
+            raise ValueError(f"{where} is {node}, beyond any network moodflow trains")
+    elif isinstance(node, float):
+        if node != node or node in (float("inf"), float("-inf")):
+            raise ValueError(f"{where} is not finite")
+    else:
+        raise ValueError(f"{where} is a {type(node).__name__}")
+
+
+def _check_against_weights(folder: Path, config: dict[str, Any], build: Callable[[dict[str, Any]], nn.Module]) -> None:
+    """The network ``config`` describes must have exactly the tensors, shapes and dtypes of the
+    weights file: built first on the ``meta`` device (no memory), so a config asking for a
+    huge network is refused before anything is allocated."""
+    from safetensors import safe_open
+
+    with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
+        stored = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+    with torch.device("meta"):
+        skeleton = build(config)
+    wanted = {k: (tuple(v.shape), _SAFETENSORS_DTYPES.get(v.dtype, str(v.dtype)))
+              for k, v in skeleton.state_dict().items()}
+    if wanted != stored:
+        missing = sorted(set(wanted) - set(stored))
+        extra = sorted(set(stored) - set(wanted))
+        differ = sorted(k for k in set(wanted) & set(stored) if wanted[k] != stored[k])
+        n_wanted = sum(int(np.prod(s)) for s, _ in wanted.values())
+        n_stored = sum(int(np.prod(s)) for s, _ in stored.values())
+        detail = "; ".join(part for part in (
+            f"missing {missing[:3]}" if missing else "", f"unexpected {extra[:3]}" if extra else "",
+            f"{differ[0]}: {wanted[differ[0]]} in the config, {stored[differ[0]]} in the file" if differ else "",
+        ) if part)
+        raise ValueError(f"{CONFIG_FILE} describes a network of {n_wanted:,} values but {WEIGHTS_FILE} holds "
+                         f"{n_stored:,} ({detail})")
+
+
 def load_network(folder: Path, build: Callable[[dict[str, Any]], nn.Module]) -> tuple[nn.Module, dict[str, Any]]:
-    """Rebuild the network from its JSON config and load its safetensors weights."""
+    """Rebuild the network from its JSON config and load its safetensors weights, once the
+    config is bounded and matches the weights exactly (UntrustedModelError otherwise)."""
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from moodflow.models.safe_load import UntrustedModelError
 
     folder = Path(folder)
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name}: missing (not a saved neural model?)")
-    config = json.loads((folder / CONFIG_FILE).read_text())
-    net = build(config)
-    net.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+    try:
+        if (folder / CONFIG_FILE).stat().st_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{CONFIG_FILE} is over {MAX_CONFIG_BYTES >> 20} MB")
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        if not isinstance(config, dict):
+            raise ValueError(f"{CONFIG_FILE} is not an object")
+        _check_config(config, "network")
+        _check_against_weights(folder, config, build)
+        net = build(config)
+        net.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        for module in net.modules():
+            if isinstance(module, LayerMix) and (module.index.min() < 0 or module.index.max() >= module.n_layers):
+                raise ValueError(f"layer indices {module.index.tolist()} outside 0..{module.n_layers - 1}")
+    except (ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as exc:
+        raise UntrustedModelError(f"{folder}: refusing this network: {exc}") from None
     net.eval()
     return net, config
 
@@ -217,6 +289,10 @@ class TorchPersistence:
         self.net: nn.Module | None = None
         self.architecture: dict[str, Any] = {}  # what rebuilds the network (network.json)
         self.device = resolve_device(self.config.device)
+
+    def n_inputs(self) -> int | None:
+        n = self.architecture.get("n_in")
+        return int(n) if isinstance(n, int) else None
 
     def save(self, folder: Path) -> None:
         assert self.net is not None, "fit first"

@@ -1,7 +1,9 @@
 """XGBoost (gradient-boosted trees): regression, classes and multi-label tags.
 
 The scikit-learn preprocessing (imputer, scaler, optional PCA) is saved with skops and the
-booster in XGBoost's own UBJSON format (``model.ubj``), never pickle. ``device: auto`` uses
+booster in XGBoost's own UBJSON format (``model.ubj``), never pickle. Loading checks the
+booster's trees against the preprocessing's output width before XGBoost reads it
+(:mod:`moodflow.models.xgb_check`). ``device: auto`` uses
 CUDA when torch sees a GPU.
 """
 
@@ -68,11 +70,14 @@ class XGBoostModel(SklearnModel):
     @classmethod
     def load(cls, folder: Path, task: str, config: Mapping[str, Any], **data: Any) -> "XGBoostModel":
         from moodflow.models.safe_load import load_skops
+        from moodflow.models.sklearn_check import check_fitted
+        from moodflow.models.xgb_check import read_booster
 
         model = cls(task, config, **data)
         pre = load_skops(Path(folder) / PREPROCESS_FILE)
+        booster = read_booster(Path(folder) / BOOSTER_FILE, n_features=check_fitted(pre))
         est = model.estimator()
-        est.load_model(Path(folder) / BOOSTER_FILE)
+        est.load_model(booster)
         model.pipeline = Pipeline([*pre.steps, ("model", est)])
         return model
 

@@ -14,6 +14,7 @@ import h5py
 import numpy as np
 
 from moodflow.stores.h5file import AtomicH5Writer
+from moodflow.stores.validate import check_audio_store, open_hdf5
 
 _STR = h5py.string_dtype("utf-8")
 
@@ -63,12 +64,15 @@ class AudioStore:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._h5 = h5py.File(self.path, "r")
+        self._h5 = open_hdf5(self.path)  # no links, no external storage, bounded attributes
+        try:
+            self.ids, self.offsets = check_audio_store(self._h5, self.path)
+        except BaseException:
+            self._h5.close()
+            raise
         self.sample_rate = int(self._h5.attrs["sample_rate"])
         self.dataset = str(self._h5.attrs.get("dataset", ""))
-        self.ids = [s.decode() if isinstance(s, bytes) else s for s in self._h5["tracks/id"][:]]
         self.durations = self._h5["tracks/duration_s"][:]
-        self.offsets = self._h5["audio/offsets"][:]
         self._index = {t: i for i, t in enumerate(self.ids)}
 
     def audio_hash(self, track_id: str) -> str:

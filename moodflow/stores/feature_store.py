@@ -28,6 +28,7 @@ import h5py
 import numpy as np
 
 from moodflow.stores.h5file import AtomicH5Writer
+from moodflow.stores.validate import check_feature_store, deep_check_feature_store, open_hdf5
 from moodflow.core.versions import package_versions
 
 SCHEMA = "moodflow.features"
@@ -72,6 +73,10 @@ class FeatureStoreWriter(AtomicH5Writer):
         frame_names: list[str] | None = None,
         feature_groups: list[str] | None = None,
     ):
+        frame_shape = tuple(frame_shape)
+        columns = frame_names if frame_names is not None else feature_names
+        if len(frame_shape) == 1 and frame_shape[0] != len(columns):
+            raise ValueError(f"{path}: frames of {frame_shape[0]} columns need as many frame names, not {len(columns)}")
         super().__init__(path)
         n_feat = len(feature_names)
         h = self._h5
@@ -168,29 +173,31 @@ class FeatureStore:
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"feature store {self.path} does not exist")
-        self._h5 = h5py.File(self.path, "r")
-        attrs = self._h5.attrs
-        if attrs.get("schema") != SCHEMA:
-            raise StoreMismatchError(f"{self.path}: not a moodflow feature store (schema {attrs.get('schema')!r})")
-        if int(attrs.get("schema_version", -1)) != SCHEMA_VERSION:
-            raise StoreMismatchError(
-                f"{self.path}: schema version {attrs.get('schema_version')} but this moodflow "
-                f"reads version {SCHEMA_VERSION}; re-run the extract stage"
-            )
-        self.ids: list[str] = [s.decode() if isinstance(s, bytes) else s for s in self._h5["tracks/id"][:]]
-        self.feature_names: list[str] = [
-            s.decode() if isinstance(s, bytes) else s for s in self._h5["features/names"][:]
-        ]
-        self.frame_names: list[str] | None = (
-            [s.decode() if isinstance(s, bytes) else s for s in self._h5["frames/names"][:]]
-            if "frames/names" in self._h5 else None
-        )
-        self.feature_groups: list[str] | None = (
-            [s.decode() if isinstance(s, bytes) else s for s in self._h5["features/groups"][:]]
-            if "features/groups" in self._h5 else None
-        )
-        self.offsets: np.ndarray = self._h5["frames/offsets"][:]
+        self._h5 = open_hdf5(self.path)  # no links, no external storage, bounded attributes
+        try:
+            attrs = self._h5.attrs
+            if attrs.get("schema") != SCHEMA:
+                raise StoreMismatchError(f"{self.path}: not a moodflow feature store (schema {attrs.get('schema')!r})")
+            version = attrs.get("schema_version", -1)
+            if not isinstance(version, (int, np.integer)) or int(version) != SCHEMA_VERSION:
+                raise StoreMismatchError(
+                    f"{self.path}: schema version {int(version) if isinstance(version, np.integer) else version!r} but this moodflow "
+                    f"reads version {SCHEMA_VERSION}; re-run the extract stage"
+                )
+            layout = check_feature_store(self._h5, self.path)
+        except BaseException:
+            self._h5.close()
+            raise
+        self.ids: list[str] = layout.ids
+        self.feature_names: list[str] = layout.feature_names
+        self.frame_names: list[str] | None = layout.frame_names
+        self.feature_groups: list[str] | None = layout.feature_groups
+        self.offsets: np.ndarray = layout.offsets
         self._index = {tid: i for i, tid in enumerate(self.ids)}
+
+    def deep_check(self) -> list[str]:
+        """Problems found by reading every value (``moodflow info --check``); empty when fine."""
+        return deep_check_feature_store(self._h5, self.path, check_feature_store(self._h5, self.path))
 
     @property
     def attrs(self) -> dict[str, Any]:
