@@ -153,6 +153,7 @@ def train_and_evaluate(
         "dataset": prepared.name,
         "feature_set": feature_set,
         "feature_extractor": store_attrs.get("extractor"),
+        "feature_extractor_version": store_attrs.get("extractor_version"),
         "feature_config": store_attrs.get("config"),
         "feature_sample_rate": int(store_attrs.get("sample_rate", 0)),
         "feature_names_sha": _names_digest(feature_names),
