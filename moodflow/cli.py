@@ -86,7 +86,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     except (PredictError, BundleError, OSError, ValueError) as exc:
         print(f"moodflow: error: {exc}", file=sys.stderr)
         return 2
-    if args.dynamic and predictor.dynamic is None:
+    if args.dynamic and not predictor.has_dynamic:
         print(f"moodflow: error: {predictor.source or 'no model'}: this model has no dynamic part (train "
               "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels); "
               "drop --dynamic for per-song values", file=sys.stderr)
@@ -95,7 +95,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"moodflow: note: {predictor.note}", file=sys.stderr)
     if predictor.is_toy:
         print(f"moodflow: warning: {TOY_BANNER}", file=sys.stderr)
-    done, failed = predict_files(predictor, files, dynamic=args.dynamic)
+    try:
+        done, failed = predict_files(predictor, files, dynamic=args.dynamic)
+    except PredictError as exc:  # the model itself failed to load
+        print(f"moodflow: error: {exc}", file=sys.stderr)
+        return 2
     failed = input_errors + failed
     text = render(fmt, predictor, done, failed, args.dynamic)
     if args.output:

@@ -37,6 +37,10 @@ class PredictError(Exception):
     """A file or model that cannot be predicted with; the message names it."""
 
 
+class ModelLoadError(PredictError):
+    """The model itself cannot be loaded: no file can be predicted (never a per-file error)."""
+
+
 @dataclass
 class Prediction:
     """One file's predictions: ``values`` (target → value on the training scale), ``curve``
@@ -131,7 +135,8 @@ class Predictor:
         self.folder: Path | None = None
         self.bundle: Path | None = None
         self.manifest: dict[str, Any] = {}
-        self.static = self.dynamic = None
+        self._models: Any = None  # future of (static, dynamic), loaded in a background thread
+        self._tasks: dict[str, Any] = {}
         self.last: list[Prediction] = []
         self.errors: list[tuple[str, str]] = []
         if model is None:
@@ -149,6 +154,11 @@ class Predictor:
 
             self.tagger = MoodTagger()
             self.tagger.check()
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(1, thread_name_prefix="moodflow-tagger")
+            self._tagger_ready = pool.submit(self.tagger.extractor.load)  # torch + weights, meanwhile
+            pool.shutdown(wait=False)
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
@@ -178,11 +188,45 @@ class Predictor:
         self.sample_rate = int(self.manifest.get("feature_sample_rate") or 0)
         if self.sample_rate <= 0:
             raise PredictError(f"{self.source}: model.json records no feature_sample_rate")
-        tasks = self.manifest.get("tasks") or {"static": {}}
-        self.static = load_model(self.folder, "static") if "static" in tasks else None
-        self.dynamic = load_model(self.folder, "dynamic") if "dynamic" in tasks else None
+        tasks = self._tasks = self.manifest.get("tasks") or {"static": {}}
+        # The model's weights (scikit-learn, skops, torch: ~2 s of imports) load in a thread while
+        # the first file is decoded and its features computed (C code that releases the GIL).
+        from concurrent.futures import ThreadPoolExecutor
+
+        folder = self.folder
+
+        def load_all() -> tuple[Any, Any]:
+            return (load_model(folder, "static") if "static" in tasks else None,
+                    load_model(folder, "dynamic") if "dynamic" in tasks else None)
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="moodflow-load")
+        self._models = pool.submit(load_all)
+        pool.shutdown(wait=False)
         self.targets = list((tasks.get("static") or {}).get("targets") or self.manifest.get("targets") or [])
         self.dynamic_targets = list((tasks.get("dynamic") or {}).get("targets") or self.spec.get("dynamic_targets") or [])
+
+    def _loaded(self) -> tuple[Any, Any]:
+        if self._models is None:
+            return None, None
+        try:
+            return self._models.result()
+        except Exception as exc:
+            raise ModelLoadError(f"{self.source}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+
+    @property
+    def static(self) -> Any:
+        """The static model (waits for the background load)."""
+        return self._loaded()[0]
+
+    @property
+    def dynamic(self) -> Any:
+        """The dynamic model, or None (waits for the background load)."""
+        return self._loaded()[1]
+
+    @property
+    def has_dynamic(self) -> bool:
+        """Whether the model has a dynamic part (from the manifest; does not wait)."""
+        return "dynamic" in self._tasks
 
     @property
     def source(self) -> str:
@@ -272,7 +316,7 @@ class Predictor:
 
     def predict_file(self, path: str | Path, dynamic: bool = False) -> Prediction:
         """Every output the model (and the mood tagger) has for one audio file."""
-        if dynamic and self.static is None and self.dynamic is None:
+        if dynamic and not self.has_dynamic:
             raise PredictError("--dynamic needs a trained dynamic model (pass --model)")
         rate = self.sample_rate if self.manifest else 16000
         y = load_audio(path, rate)
@@ -290,6 +334,11 @@ class Predictor:
                 pred.times_s = [round(float(t), 4) for t in times]
                 pred.curve = {t: values[:, i].astype(float).tolist() for i, t in enumerate(self.dynamic_targets)}
         if self.tagger is not None:
+            try:
+                self._tagger_ready.result()
+            except Exception as exc:
+                raise ModelLoadError(f"the musicnn mood tagger cannot be loaded ({type(exc).__name__}: {exc}); "
+                                     "pass --no-tags") from exc
             pred.mood_tags = self.tagger.tags(y, rate)
         return pred
 
@@ -335,6 +384,8 @@ def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool =
     for path in paths:
         try:
             done.append(predictor.predict_file(path, dynamic))
+        except ModelLoadError:
+            raise
         except PredictError as exc:
             failed.append((str(path), str(exc)))
         except Exception as exc:  # noqa: BLE001 - decoder, extractor, OS: reported for this file only
