@@ -135,7 +135,7 @@ class Predictor:
         self.folder: Path | None = None
         self.bundle: Path | None = None
         self.manifest: dict[str, Any] = {}
-        self._models: Any = None  # future of (static, dynamic), loaded in a background thread
+        self._models: Any = None  # (static, dynamic)
         self._tasks: dict[str, Any] = {}
         self.last: list[Prediction] = []
         self.errors: list[tuple[str, str]] = []
@@ -154,16 +154,12 @@ class Predictor:
 
             self.tagger = MoodTagger()
             self.tagger.check()
-            from concurrent.futures import ThreadPoolExecutor
 
-            pool = ThreadPoolExecutor(1, thread_name_prefix="moodflow-tagger")
-            self._tagger_ready = pool.submit(self.tagger.extractor.load)  # torch + weights, meanwhile
-            pool.shutdown(wait=False)
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
         from moodflow.features import build_extractor
-        from moodflow.models.io import load_model, read_manifest
+        from moodflow.models.io import read_manifest
 
         if path.is_file():
             from moodflow.app.bundle import open_bundle
@@ -189,43 +185,34 @@ class Predictor:
         if self.sample_rate <= 0:
             raise PredictError(f"{self.source}: model.json records no feature_sample_rate")
         tasks = self._tasks = self.manifest.get("tasks") or {"static": {}}
-        # The model's weights (scikit-learn, skops, torch: ~2 s of imports) load in a thread while
-        # the first file is decoded and its features computed (C code that releases the GIL).
-        from concurrent.futures import ThreadPoolExecutor
-
-        folder = self.folder
-
-        def load_all() -> tuple[Any, Any]:
-            return (load_model(folder, "static") if "static" in tasks else None,
-                    load_model(folder, "dynamic") if "dynamic" in tasks else None)
-
-        pool = ThreadPoolExecutor(1, thread_name_prefix="moodflow-load")
-        self._models = pool.submit(load_all)
-        pool.shutdown(wait=False)
         self.targets = list((tasks.get("static") or {}).get("targets") or self.manifest.get("targets") or [])
         self.dynamic_targets = list((tasks.get("dynamic") or {}).get("targets") or self.spec.get("dynamic_targets") or [])
 
     def _loaded(self) -> tuple[Any, Any]:
-        if self._models is None:
-            return None, None
-        try:
-            return self._models.result()
-        except Exception as exc:
-            raise ModelLoadError(f"{self.source}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+        """(static, dynamic) models, loaded on first use (scikit-learn, skops, torch imports)."""
+        if self._models is None and self.manifest:
+            from moodflow.models.io import load_model
+
+            try:
+                self._models = (load_model(self.folder, "static") if "static" in self._tasks else None,
+                                load_model(self.folder, "dynamic") if "dynamic" in self._tasks else None)
+            except Exception as exc:
+                raise ModelLoadError(f"{self.source}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+        return self._models if self._models is not None else (None, None)
 
     @property
     def static(self) -> Any:
-        """The static model (waits for the background load)."""
+        """The static model, or None."""
         return self._loaded()[0]
 
     @property
     def dynamic(self) -> Any:
-        """The dynamic model, or None (waits for the background load)."""
+        """The dynamic model, or None."""
         return self._loaded()[1]
 
     @property
     def has_dynamic(self) -> bool:
-        """Whether the model has a dynamic part (from the manifest; does not wait)."""
+        """Whether the model has a dynamic part (from the manifest)."""
         return "dynamic" in self._tasks
 
     @property
@@ -314,18 +301,28 @@ class Predictor:
         pred = self.dynamic.predict([X])[0] if self.dynamic.sequence_input else self.dynamic.predict(X)
         return times, np.asarray(pred)
 
-    def predict_file(self, path: str | Path, dynamic: bool = False) -> Prediction:
-        """Every output the model (and the mood tagger) has for one audio file."""
-        if dynamic and not self.has_dynamic:
-            raise PredictError("--dynamic needs a trained dynamic model (pass --model)")
+    def analyse(self, path: str | Path) -> tuple[np.ndarray, TrackFeatures | None]:
+        """A file decoded at the model's rate and its features (None without a model)."""
         rate = self.sample_rate if self.manifest else 16000
         y = load_audio(path, rate)
+        if not self.manifest:
+            return y, None
+        try:
+            return y, self.features(y)
+        except PredictError as exc:
+            raise PredictError(f"{path}: {exc}") from exc
+
+    def predict_file(self, path: str | Path, dynamic: bool = False,
+                     analysed: tuple[np.ndarray, TrackFeatures | None] | None = None) -> Prediction:
+        """Every output the model (and the mood tagger) has for one audio file; ``analysed`` is
+        :meth:`analyse`'s result when it was computed elsewhere."""
+        if dynamic and not self.has_dynamic:
+            raise PredictError(f"{self.source or 'mood tags only'}: this model has no dynamic part (train it with "
+                               "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels)")
+        rate = self.sample_rate if self.manifest else 16000
+        y, feats = analysed if analysed is not None else self.analyse(path)
         pred = Prediction(str(path), len(y) / rate)
         if self.manifest:
-            try:
-                feats = self.features(y)
-            except PredictError as exc:
-                raise PredictError(f"{path}: {exc}") from exc
             s = self.predict_static(feats.static)
             pred.values, pred.predicted_class, pred.class_scores = s["values"], s["class"], s["class_scores"]
             pred.tags, pred.scores_are_probabilities = s["tags"], s["probabilities"]
@@ -335,7 +332,7 @@ class Predictor:
                 pred.curve = {t: values[:, i].astype(float).tolist() for i, t in enumerate(self.dynamic_targets)}
         if self.tagger is not None:
             try:
-                self._tagger_ready.result()
+                self.tagger.extractor.load()  # once: torch and the packaged weights
             except Exception as exc:
                 raise ModelLoadError(f"the musicnn mood tagger cannot be loaded ({type(exc).__name__}: {exc}); "
                                      "pass --no-tags") from exc
@@ -381,9 +378,22 @@ def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool =
     """Predictions of every file that works, and (path, problem) of the others: one bad file
     never stops the batch (its error names it)."""
     done, failed = [], []
-    for path in paths:
+    prefetch = None
+    if paths and predictor.manifest and predictor._models is None:
+        from moodflow.app.prefetch import start
+
+        prefetch = start(predictor, paths[0])  # the first file's features in a child, meanwhile:
+    predictor._loaded()  # the model loads here (ModelLoadError: nothing can be predicted)
+    for i, path in enumerate(paths):
         try:
-            done.append(predictor.predict_file(path, dynamic))
+            analysed = None
+            if i == 0 and prefetch is not None:
+                status, a, b = prefetch.result()
+                if status == "ok":
+                    analysed = (a, b)
+                elif status == "error":
+                    raise PredictError(b if str(path) in b else f"{path}: {a}: {b}")
+            done.append(predictor.predict_file(path, dynamic, analysed))
         except ModelLoadError:
             raise
         except PredictError as exc:
