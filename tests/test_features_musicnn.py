@@ -158,6 +158,19 @@ def test_finite_on_loud_music_that_overflows_the_packaged_float16(shared_data):
         assert len(feats.frames) == len(feats.start_s) > 80
 
 
+def test_log_mel_is_librosas_bit_for_bit():
+    import librosa
+
+    from moodflow.features.musicnn.melspec import mel_basis, mel_power
+
+    assert np.array_equal(mel_basis(), librosa.filters.mel(sr=16000, n_fft=512, n_mels=96))
+    rng = np.random.default_rng(0)
+    for n in (1, 300, 513, 16000 * 3 + 17):
+        y = (0.3 * rng.standard_normal(n)).astype(np.float32)
+        ref = librosa.feature.melspectrogram(y=y, sr=16000, hop_length=256, n_fft=512, n_mels=96).T
+        assert np.array_equal(mel_power(y), ref), n
+
+
 def test_layout_names_and_grid(tmp_path):
     from conftest import tone
 

@@ -1,7 +1,8 @@
 """musicnn embeddings and tags (Pons & Serra 2019), from the weights the ``musicnn`` wheel ships.
 
 Per track: the signal is resampled to 16 kHz (soxr HQ, as ``librosa.load``), turned into the
-reference's log-mel spectrogram (librosa, 512-point FFT, hop 256, 96 mel bands,
+reference's log-mel spectrogram (librosa's, computed bit for bit in numpy by ``melspec``:
+512-point FFT, hop 256, 96 mel bands,
 ``log10(10000·mel + 1)`` — computed in float32: the packaged code's float16 cast overflows on
 loud music, see ``docs/features.md``) and cut into 3 s patches of 187 frames, as
 ``musicnn.extractor`` cuts them (from frame 0, every ``patch_hop_s``, non-overlapping by
@@ -87,12 +88,11 @@ def resample(y: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def log_mel(y16: np.ndarray) -> np.ndarray:
-    """(frames, 96) float32 ``log10(10000·mel + 1)`` of a 16 kHz signal (musicnn's input, in float32)."""
-    import librosa
+    """(frames, 96) float32 ``log10(10000·mel + 1)`` of a 16 kHz signal (musicnn's input, in float32;
+    the mel spectrogram bit-identical to librosa's, see ``melspec``)."""
+    from moodflow.features.musicnn.melspec import mel_power
 
-    mel = librosa.feature.melspectrogram(y=y16, sr=SAMPLE_RATE, hop_length=FFT_HOP, n_fft=FFT_SIZE,
-                                         n_mels=N_MELS).T.astype(np.float32)
-    return np.log10(np.float32(10000) * mel + np.float32(1)).astype(np.float32)
+    return np.log10(np.float32(10000) * mel_power(y16) + np.float32(1)).astype(np.float32)
 
 
 def patch_hop_frames(patch_hop_s: float | None) -> int:
@@ -128,7 +128,6 @@ class MusicnnExtractor(Extractor):
     version: ClassVar[str] = "1"
     Config: ClassVar[type] = MusicnnConfig
     parallel: ClassVar[str] = "none"
-    jit_compiled: ClassVar[bool] = True  # librosa's mel spectrogram (numba)
 
     def __init__(self, config: dict[str, Any] | None = None, grid: GridConfig | None = None):
         super().__init__(config, grid)
