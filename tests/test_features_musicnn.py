@@ -223,3 +223,35 @@ def test_overlapping_patches_follow_the_reference_hop():
     assert patch_starts(500, 187) == [0, 187, 313]
     assert patch_starts(374, 187) == [0, 187]
     assert patch_starts(100, 187) == [0]
+
+
+def test_pipeline_store_is_reproducible_and_predict_matches_it(tmp_path):
+    from moodflow import Predictor
+    from moodflow.decode.run import decode_dataset
+    from moodflow.extract.run import extract_store
+    from moodflow.models.io import load_model
+    from moodflow.prepare.run import prepare_dataset
+    from moodflow.stores.feature_store import FeatureStore
+    from moodflow.train.run import train_and_evaluate
+
+    prepare_dataset({"name": "demo", "demo": {"n_clips": 4, "duration_s": 3.5}}, tmp_path / "prepared")
+    decode_dataset(tmp_path / "prepared", tmp_path / "audio.h5", tmp_path / "errors.csv", sample_rate=22050)
+    stores = []
+    for run in ("a", "b"):
+        stores.append(tmp_path / f"musicnn_{run}.h5")
+        extract_store(name="musicnn", config={}, grid={"win_s": 1.0, "hop_s": 0.5}, audio_path=tmp_path / "audio.h5",
+                      prepared_dir=tmp_path / "prepared", out_path=stores[-1], dataset="demo", workers=1)
+    assert stores[0].read_bytes() == stores[1].read_bytes()
+    with FeatureStore(stores[0]) as store:
+        assert store.static().shape == (4, 500) and np.isfinite(store.static()).all()
+        assert store.frame_shape == (500,) and int(store.offsets[-1]) == 4 * 6
+        assert "8579734ee638" in str(store.attrs["config"])  # the packaged MSD_musicnn checkpoint's SHA-256
+        first = store.static()[list(store.ids).index("demo_000")]
+    train_and_evaluate(store_path=stores[0], prepared_dir=tmp_path / "prepared", feature_set="musicnn",
+                       model_name="ridge", model_config={"alpha": 10.0}, protocol={"folds": 2}, seed=0,
+                       out_dir=tmp_path / "model")
+    wav = sorted((tmp_path / "prepared").rglob("demo_000.wav"))[0]
+    row = Predictor(tmp_path / "model", mood_tags=False).predict(wav)[0]
+    expected = load_model(tmp_path / "model").predict(first.astype(np.float64)[None, :])[0]
+    assert [row["valence"], row["arousal"]] == pytest.approx(list(expected), abs=1e-9)
+    assert row["model"]["feature_set"] == "musicnn"
