@@ -30,7 +30,6 @@ from moodflow.features.base import TrackFeatures
 
 TOY_BANNER = ("toy model: trained on moodflow's synthetic demo clips, not on real music; train on a real "
               "dataset, see README.md 'Pointing it at a real dataset' and docs/datasets.md")
-_SCORE_KEYS = ("r2", "f1_macro", "macro_f1", "accuracy", "roc_auc_macro", "pr_auc_macro")
 
 
 class PredictError(Exception):
@@ -105,21 +104,6 @@ def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path =
     if not (folder / "model.json").exists():
         raise PredictError(f"{folder}: the best model of {path} is missing; run `dvc repro` or pass --model DIR")
     return folder
-
-
-def heldout_summary(metrics: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
-    """The headline held-out score per task and target (R², macro F1, ROC-AUC …, mean ± std)."""
-    out: dict[str, dict[str, dict[str, float]]] = {}
-    for task, targets in (metrics or {}).items():
-        for target, values in (targets or {}).items():
-            if not isinstance(values, dict):
-                continue
-            key = next((k for k in _SCORE_KEYS if values.get(k) is not None), None)
-            if key is not None:
-                entry = {"metric": key, "mean": values[key], "std": values.get(f"{key}_std"),
-                         "n_folds": values.get("n_folds")}
-                out.setdefault(task, {})[target] = entry
-    return out
 
 
 class Predictor:
@@ -235,6 +219,8 @@ class Predictor:
 
     def provenance(self) -> dict[str, Any]:
         """What every output says about the model: source, dataset, features, protocol, score, scale."""
+        from moodflow.app.output import heldout_summary
+
         out: dict[str, Any] = {}
         if self.manifest:
             m = self.manifest

@@ -149,6 +149,7 @@ def test_classifiers_report_class_probabilities(project, tmp_path):  # noqa: F81
 
     wav = _wavs(project)[0]
     knn = Predictor(_classifier(project, tmp_path, "knn", {"n_neighbors": 3}), mood_tags=False).predict(wav)[0]
+    assert knn["model"]["heldout"]["classification"]["energy"]["metric"] == "macro_f1"
     probs = knn["class_probabilities"]
     assert set(probs) == {"high", "low"} and sum(probs.values()) == pytest.approx(1.0)
     assert knn["class"] == max(probs, key=probs.get)

@@ -15,6 +15,22 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("table", "json", "csv")
+_SCORE_KEYS = ("r2", "macro_f1", "accuracy", "roc_auc", "pr_auc")  # the first one a task has
+
+
+def heldout_summary(metrics: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """The headline held-out score per task and target (R², macro F1, ROC-AUC …, mean ± std)."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for task, targets in (metrics or {}).items():
+        for target, values in (targets or {}).items():
+            if not isinstance(values, dict):
+                continue
+            key = next((k for k in _SCORE_KEYS if values.get(k) is not None), None)
+            if key is not None:
+                entry = {"metric": key, "mean": values[key], "std": values.get(f"{key}_std"),
+                         "n_folds": values.get("n_folds")}
+                out.setdefault(task, {})[target] = entry
+    return out
 
 
 def format_for(path: Path | None, asked: str | None) -> str:
