@@ -6,7 +6,11 @@ end to end (interpreter start, imports, model load, decode, openSMILE, predictio
 researcher runs it: with ``--no-tags`` (the classical model alone; goal ≤ 3 s) and with the
 default zero-shot musicnn mood tags (adds torch and the tagger). Reports each run and the median.
 
-    .venv/bin/python benchmarks/predict_cold_start.py [--clip PATH] [--runs 5]
+    .venv/bin/python benchmarks/predict_cold_start.py [--clip PATH] [--runs 5] [--before CHECKOUT]
+
+``--before`` times another checkout's ``moodflow predict`` (e.g. ``git archive <commit>``
+unpacked in a folder) on the same model and clip. Variants run interleaved, so a busy shared
+machine slows them alike; the minimum is the closest to an idle machine.
 
 Default clip: the first 4Q clip of ``$MOODFLOW_SHARED_DATA`` (30 s), else a synthetic 30 s WAV.
 """
@@ -57,31 +61,41 @@ def default_clip(tmp: Path) -> Path:
     return path
 
 
-def time_runs(cmd: list[str], runs: int) -> list[float]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
-        out.append(time.perf_counter() - t0)
-        if proc.returncode != 0:
-            raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
-    return out
+def time_once(cmd: list[str], env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    return wall
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clip", type=Path, default=None)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--before", type=Path, default=None, help="another checkout to time the same way")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         model = build_project(tmp)
         clip = args.clip or default_clip(tmp)
         base = [sys.executable, "-m", "moodflow", "predict", str(clip), "--model", str(model), "--format", "json"]
-        for label, extra in (("classical model, --no-tags", ["--no-tags"]), ("classical model + mood tags", [])):
-            times = time_runs(base + extra, args.runs)
-            print(f"{label:30s} median {statistics.median(times):.2f} s  runs: {', '.join(f'{t:.2f}' for t in times)}")
+        env = {**os.environ, "PYTHONPATH": str(REPO)}
+        variants = {
+            "classical model, --no-tags": (base + ["--no-tags"], env),
+            "  same, prefetch off": (base + ["--no-tags"], {**env, "MOODFLOW_PREDICT_PREFETCH": "0"}),
+            "classical model + mood tags": (base, env),
+        }
+        if args.before:
+            variants["before (other checkout)"] = (base, {**os.environ, "PYTHONPATH": str(args.before)})
+        times: dict[str, list[float]] = {k: [] for k in variants}
+        for _ in range(args.runs):
+            for label, (cmd, e) in variants.items():
+                times[label].append(time_once(cmd, e))
+        for label, ts in times.items():
+            print(f"{label:30s} min {min(ts):.2f} s  median {statistics.median(ts):.2f} s  runs: "
+                  + ", ".join(f"{t:.2f}" for t in ts))
     print(f"clip: {clip}")
     return 0
 
