@@ -128,7 +128,7 @@ def test_misspelt_feature_set_gets_moodflows_message(demo_repo):
     assert proc.returncode != 0
     lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("moodflow: error")]
     assert lines == ["moodflow: error: features.sets: unknown feature set 'egemap' (did you mean 'egemaps'?); "
-                     "known: chroma, compare, egemaps, mert, provided"]
+                     "known: chroma, compare, egemaps, mert, musicnn, provided"]
     assert "are missing from" not in proc.stdout + proc.stderr  # DVC never got to look the params up
     assert "Traceback" not in proc.stdout + proc.stderr
 
