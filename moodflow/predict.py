@@ -8,12 +8,10 @@ rows = p.predict(["song.mp3", "album/"])     # plain dicts: values, scale, tags,
 table = p.predict_frame(["album/"])          # one pandas row per file
 ```
 
-Each file is decoded with :func:`moodflow.decode.audio.load_audio` at the model's feature sample
-rate, its features computed by the extractor the model was trained on, built from the
-manifest's ``feature_config``, and cast as the feature store stores them (float32), so a file
-gives the same numbers here as in the pipeline. Dynamic curves need a dynamic model in the
-folder (``train.dynamic: true``). A file that fails is reported with its problem; the others
-are still predicted.
+Each file is decoded by the pipeline's decoder at the model's feature sample rate and analysed by
+the extractor the model was trained on (its manifest's ``feature_config``), cast to float32 as
+the store holds it: the same numbers as the pipeline. A file that fails is reported with its
+problem; the others are still predicted.
 """
 
 from __future__ import annotations
@@ -25,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from moodflow.app.output import outside_scale_notes  # noqa: F401 - part of this module's API
 from moodflow.decode.audio import load_audio
 from moodflow.features.base import TrackFeatures
 
@@ -70,26 +69,6 @@ class Prediction:
         if self.times_s:
             out["dynamic"] = {"time_s": self.times_s, **self.curve}
         return out
-
-
-def outside_scale_notes(predictions: list[Prediction], scale: list[float] | tuple[float, float] | None,
-                        scale_name: str = "") -> list[str]:
-    """A note per file whose predicted values fall outside the training labels' range.
-
-    Such values are kept as predicted (clipping would hide it): they say the model
-    extrapolates, i.e. the music is unlike what it was trained on.
-    """
-    if not scale:
-        return []
-    low, high = float(scale[0]), float(scale[1])
-    notes = []
-    for p in predictions:
-        outside = {k: v for k, v in p.values.items() if isinstance(v, float) and not low <= v <= high}
-        if outside:
-            values = ", ".join(f"{k} {v:.2f}" for k, v in outside.items())
-            notes.append(f"{p.path}: {values} outside the {scale_name or f'{low:g}..{high:g}'} range of the "
-                         "training labels: the model extrapolates (this music is unlike its training data)")
-    return notes
 
 
 def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path = "models") -> Path:
@@ -298,10 +277,23 @@ class Predictor:
         except PredictError as exc:
             raise PredictError(f"{path}: {exc}") from exc
 
+    def mood_tags_of(self, path: str | Path, y: np.ndarray | None = None) -> dict[str, float]:
+        """Zero-shot mood tags of a file (decoded as :meth:`analyse` decodes it, unless ``y``)."""
+        rate = self.sample_rate if self.manifest else 16000
+        if y is None:
+            y = load_audio(path, rate)
+        try:
+            self.tagger.extractor.load()  # once: torch and the packaged weights
+        except Exception as exc:
+            raise ModelLoadError(f"the musicnn mood tagger cannot be loaded ({type(exc).__name__}: {exc}); "
+                                 "pass --no-tags") from exc
+        return self.tagger.tags(y, rate)
+
     def predict_file(self, path: str | Path, dynamic: bool = False,
-                     analysed: tuple[np.ndarray, TrackFeatures | None] | None = None) -> Prediction:
-        """Every output the model (and the mood tagger) has for one audio file; ``analysed`` is
-        :meth:`analyse`'s result when it was computed elsewhere."""
+                     analysed: tuple[np.ndarray, TrackFeatures | None] | None = None,
+                     mood_tags: dict[str, float] | None = None) -> Prediction:
+        """Every output the model (and the mood tagger) has for one audio file; ``analysed`` and
+        ``mood_tags`` are :meth:`analyse`'s and :meth:`mood_tags_of`'s results when computed elsewhere."""
         if dynamic and not self.has_dynamic:
             raise PredictError(f"{self.source or 'mood tags only'}: this model has no dynamic part (train it with "
                                "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels)")
@@ -317,12 +309,7 @@ class Predictor:
                 pred.times_s = [round(float(t), 4) for t in times]
                 pred.curve = {t: values[:, i].astype(float).tolist() for i, t in enumerate(self.dynamic_targets)}
         if self.tagger is not None:
-            try:
-                self.tagger.extractor.load()  # once: torch and the packaged weights
-            except Exception as exc:
-                raise ModelLoadError(f"the musicnn mood tagger cannot be loaded ({type(exc).__name__}: {exc}); "
-                                     "pass --no-tags") from exc
-            pred.mood_tags = self.tagger.tags(y, rate)
+            pred.mood_tags = mood_tags if mood_tags is not None else self.mood_tags_of(path, y)
         return pred
 
     def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False) -> list[dict[str, Any]]:
@@ -364,22 +351,19 @@ def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool =
     """Predictions of every file that works, and (path, problem) of the others: one bad file
     never stops the batch (its error names it)."""
     done, failed = [], []
-    prefetch = None
-    if paths and predictor.manifest and predictor._models is None:
+    first_features = first_tags = None
+    if paths and predictor._models is None:
         from moodflow.app.prefetch import start
 
-        prefetch = start(predictor, paths[0])  # the first file's features in a child, meanwhile:
+        first_features, first_tags = start(predictor, paths[0])  # the first file in children, meanwhile:
     predictor._loaded()  # the model loads here (ModelLoadError: nothing can be predicted)
     for i, path in enumerate(paths):
         try:
-            analysed = None
-            if i == 0 and prefetch is not None:
-                status, a, b = prefetch.result()
-                if status == "ok":
-                    analysed = (a, b)
-                elif status == "error":
-                    raise PredictError(b if str(path) in b else f"{path}: {a}: {b}")
-            done.append(predictor.predict_file(path, dynamic, analysed))
+            analysed = tags = None
+            if i == 0:  # wait for both children before looking at either
+                results = [c.result() if c is not None else ("none", None) for c in (first_features, first_tags)]
+                analysed, tags = (_child_value(r, path) for r in results)
+            done.append(predictor.predict_file(path, dynamic, analysed, tags))
         except ModelLoadError:
             raise
         except PredictError as exc:
@@ -389,3 +373,14 @@ def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool =
             failed.append((str(path), text if str(path) in text else f"{path}: {type(exc).__name__}: {text}"))
     predictor.last = done
     return done, failed
+
+
+def _child_value(result: tuple[str, Any], path: str | Path) -> Any:
+    """A prefetch child's value; None when there was none or it died; its error raised here."""
+    status, value = result
+    if status == "error":
+        kind, message = value
+        if kind == "ModelLoadError":
+            raise ModelLoadError(message)
+        raise PredictError(message if str(path) in message else f"{path}: {kind}: {message}")
+    return value if status == "ok" else None

@@ -18,6 +18,26 @@ FORMATS = ("table", "json", "csv")
 _SCORE_KEYS = ("r2", "macro_f1", "accuracy", "roc_auc", "pr_auc")  # the first one a task has
 
 
+def outside_scale_notes(predictions: list, scale: list[float] | tuple[float, float] | None,
+                        scale_name: str = "") -> list[str]:
+    """A note per file whose predicted values fall outside the training labels' range.
+
+    Such values are kept as predicted (clipping would hide it): they say the model
+    extrapolates, i.e. the music is unlike what it was trained on.
+    """
+    if not scale:
+        return []
+    low, high = float(scale[0]), float(scale[1])
+    notes = []
+    for p in predictions:
+        outside = {k: v for k, v in p.values.items() if isinstance(v, float) and not low <= v <= high}
+        if outside:
+            values = ", ".join(f"{k} {v:.2f}" for k, v in outside.items())
+            notes.append(f"{p.path}: {values} outside the {scale_name or f'{low:g}..{high:g}'} range of the "
+                         "training labels: the model extrapolates (this music is unlike its training data)")
+    return notes
+
+
 def heldout_summary(metrics: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
     """The headline held-out score per task and target (R², macro F1, ROC-AUC …, mean ± std)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
