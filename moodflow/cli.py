@@ -75,74 +75,96 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_rows(predictions, dynamic: bool) -> tuple[list[str], list[list]]:
-    """CSV/table rows: one per file (static), plus one per frame with --dynamic."""
-    static_keys = list(dict.fromkeys(k for p in predictions for k in p.values))
-    tag_keys = list(dict.fromkeys(k for p in predictions for k in p.tags))
-    has_class = any(p.predicted_class is not None for p in predictions)
-    header = ["path", "time_s", *static_keys] + (["class"] if has_class else []) + [f"tag_{t}" for t in tag_keys]
-    rows = []
-    for p in predictions:
-        rows.append([p.path, "", *[p.values.get(k, "") for k in static_keys]]
-                    + ([p.predicted_class or ""] if has_class else []) + [p.tags.get(t, "") for t in tag_keys])
-        if dynamic:
-            for i, t in enumerate(p.times_s):
-                rows.append([p.path, t, *[p.curve[k][i] if k in p.curve else "" for k in static_keys]]
-                            + ([""] if has_class else []) + ["" for _ in tag_keys])
-    return header, rows
-
-
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Valence/arousal (and class / tags) of audio files with a trained model."""
-    import csv
+    """Valence/arousal (class, tags) and zero-shot mood tags of audio files, folders or globs."""
+    from moodflow.app.bundle import BundleError
+    from moodflow.app.inputs import expand_inputs
+    from moodflow.app.output import format_for, render
+    from moodflow.predict import TOY_BANNER, PredictError, Predictor, outside_scale_notes, predict_files
 
-    from moodflow.predict import PredictError, Predictor, best_model_dir, outside_scale_notes, predict_files
-
+    fmt = format_for(args.output, args.format)
+    files, input_errors = expand_inputs(args.audio)  # before any model is loaded
+    if not files:
+        for _, error in input_errors:
+            print(f"moodflow: error: {error}", file=sys.stderr)
+        print("moodflow: error: no audio file to predict", file=sys.stderr)
+        return 2
     try:
-        folder = args.model or best_model_dir(args.reports, args.models)
-        predictor = Predictor(folder)
-    except PredictError as exc:
+        predictor = Predictor(args.model, mood_tags=not args.no_tags, reports_dir=args.reports, models_dir=args.models)
+    except (PredictError, BundleError, OSError, ValueError) as exc:
         print(f"moodflow: error: {exc}", file=sys.stderr)
         return 2
-    if args.dynamic and predictor.dynamic is None:
-        print(f"moodflow: error: {folder}: this model has no dynamic part (train "
+    if args.dynamic and not predictor.has_dynamic:
+        print(f"moodflow: error: {predictor.source or 'no model'}: this model has no dynamic part (train "
               "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels); "
               "drop --dynamic for per-song values", file=sys.stderr)
         return 2
-    done, failed = predict_files(predictor, args.audio, dynamic=args.dynamic)
-    scale = predictor.scale_name
-    if args.format == "json":
-        print(json.dumps({
-            "model": str(folder), "dataset": predictor.manifest.get("dataset"),
-            "feature_set": predictor.manifest.get("feature_set"), "scale": scale,
-            "dynamic_scale": predictor.dynamic_scale_name if args.dynamic else None,
-            "predictions": [p.to_dict() for p in done],
-            "errors": [{"path": p, "error": e} for p, e in failed],
-        }, indent=2))
+    if predictor.note:
+        print(f"moodflow: note: {predictor.note}", file=sys.stderr)
+    if predictor.is_toy:
+        print(f"moodflow: warning: {TOY_BANNER}", file=sys.stderr)
+    try:
+        done, failed = predict_files(predictor, files, dynamic=args.dynamic)
+    except PredictError as exc:  # the model itself failed to load
+        print(f"moodflow: error: {exc}", file=sys.stderr)
+        return 2
+    failed = input_errors + failed
+    text = render(fmt, predictor, done, failed, args.dynamic)
+    if args.output:
+        from moodflow.core.atomic import write_text
+
+        write_text(args.output, text)
+        print(f"moodflow: wrote {len(done)} prediction(s) to {args.output}", file=sys.stderr)
     else:
-        header, rows = _predict_rows(done, args.dynamic)
-        if args.format == "csv":
-            writer = csv.writer(sys.stdout, lineterminator="\n")
-            writer.writerow(header)
-            writer.writerows(rows)
-        else:
-            print(f"model: {folder} ({predictor.manifest.get('model')} on {predictor.manifest.get('feature_set')}, "
-                  f"trained on {predictor.manifest.get('dataset')}); values on the {scale or 'model'} scale"
-                  + (f", curves on {predictor.dynamic_scale_name}" if args.dynamic else ""))
-            fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
-            table = [header] + [[fmt(c) for c in r] for r in rows]
-            widths = [max(len(str(r[i])) for r in table) for i in range(len(header))]
-            for r in table:
-                print("  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip())
-    for note in outside_scale_notes(done, predictor.spec.get("scale"), scale):
+        sys.stdout.write(text)
+    for note in outside_scale_notes(done, predictor.spec.get("scale") if predictor.manifest else None,
+                                    predictor.scale_name):
         print(f"moodflow: note: {note}", file=sys.stderr)
-    for path, error in failed:
+    for _, error in failed:
         print(f"moodflow: error: {error}", file=sys.stderr)
     return 1 if failed else 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a trained model folder as one self-contained, safe bundle file."""
+    from moodflow.app.bundle import SUFFIX, export_bundle
+
+    out = args.output or Path(f"{args.model.parent.name}-{args.model.name}{SUFFIX}")
+    export_bundle(args.model, out)
+    print(f"{out}: bundle of {args.model} (predict with `moodflow predict --model {out} AUDIO…`)")
+    return 0
+
+
+class _Version(argparse.Action):
+    """``--version``: print :func:`version_text` unwrapped and exit."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help="show versions and exit"):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
+def version_text() -> str:
+    """``moodflow X (python …; torch …, musicnn …)`` from the installed metadata (imports nothing)."""
+    import platform
+    from importlib import metadata
+
+    from moodflow import __version__
+
+    parts = []
+    for name in ("numpy", "scikit-learn", "opensmile", "librosa", "torch", "musicnn"):
+        try:
+            parts.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{name} missing")
+    return f"moodflow {__version__} (python {platform.python_version()}; {', '.join(parts)})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodflow", description=__doc__)
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="what a feature store holds, with provenance")
     p.add_argument("store", type=Path)
@@ -154,15 +176,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("list", help="registered datasets, feature sets and models")
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("predict", help="valence/arousal (and class, tags) of audio files")
-    p.add_argument("audio", nargs="+", type=Path, help="audio files (any length the decoder reads)")
+    p = sub.add_parser("predict", help="valence/arousal, class, tags and zero-shot mood tags of audio files")
+    p.add_argument("audio", nargs="+", help="audio files, folders (searched recursively) or quoted glob patterns ('**/*.mp3')")
     p.add_argument("--model", type=Path, default=None,
-                   help="trained model folder (default: the best model of the last run, per reports/metrics.json)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table")
+                   help="trained model folder or NAME.moodflow bundle (default: the best model of the last run, "
+                        "per reports/metrics.json; none: mood tags only)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="write to this file (.csv or .json) instead of stdout")
+    p.add_argument("--format", choices=("table", "json", "csv"), default=None, help="default: from -o's suffix, else table")
     p.add_argument("--dynamic", action="store_true", help="also the curve over time (needs a dynamic model)")
+    p.add_argument("--no-tags", action="store_true", help="skip the zero-shot musicnn mood tags (faster start)")
+    p.add_argument("--version", action=_Version)
     p.add_argument("--reports", type=Path, default=Path("reports"), help=argparse.SUPPRESS)
     p.add_argument("--models", type=Path, default=Path("models"), help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("export", help="a trained model folder as one safe, self-contained NAME.moodflow bundle")
+    p.add_argument("model", type=Path, help="models/<set>/<model>")
+    p.add_argument("-o", "--output", type=Path, default=None, help="bundle file (default: <set>-<model>.moodflow)")
+    p.set_defaults(func=cmd_export)
     return parser
 
 

@@ -1,11 +1,17 @@
-"""``moodflow predict``: valence/arousal (and quadrant / mood tags) of audio files with a
-trained model folder, using exactly the pipeline's decode → extract → model path.
+"""``moodflow predict`` and the Python API: valence/arousal (quadrant, tags) of audio files with a
+trained model folder or a bundle, plus zero-shot mood tags, through the pipeline's own path.
 
-Each file is decoded with :func:`moodflow.decode.audio.load_audio` at the model's feature sample
-rate, its features computed by the extractor the model was trained on, built from the
-manifest's ``feature_config`` with :func:`moodflow.extract.run.build_extractor`, and cast as
-the feature store stores them (float32), so a file gives the same numbers here as in the
-pipeline. Dynamic curves need a dynamic model in the folder (``train.dynamic: true``).
+```python
+from moodflow import Predictor
+p = Predictor("models/compare/ridge")        # a model folder, a NAME.moodflow bundle, or None
+rows = p.predict(["song.mp3", "album/"])     # plain dicts: values, scale, tags, provenance
+table = p.predict_frame(["album/"])          # one pandas row per file
+```
+
+Each file is decoded by the pipeline's decoder at the model's feature sample rate and analysed by
+the extractor the model was trained on (its manifest's ``feature_config``), cast to float32 as
+the store holds it: the same numbers as the pipeline. A file that fails is reported with its
+problem; the others are still predicted.
 """
 
 from __future__ import annotations
@@ -17,21 +23,28 @@ from typing import Any
 
 import numpy as np
 
-from moodflow.decode.audio import AudioError, load_audio
-from moodflow.features import build_extractor
-from moodflow.features.base import Extractor, TrackFeatures
-from moodflow.models.base import Model
-from moodflow.models.io import load_model, read_manifest
+from moodflow.app.output import outside_scale_notes  # noqa: F401 - part of this module's API
+from moodflow.decode.audio import load_audio
+from moodflow.features.base import TrackFeatures
+
+TOY_BANNER = ("toy model: trained on moodflow's synthetic demo clips, not on real music; train on a real "
+              "dataset, see README.md 'Pointing it at a real dataset' and docs/datasets.md")
 
 
 class PredictError(Exception):
     """A file or model that cannot be predicted with; the message names it."""
 
 
+class ModelLoadError(PredictError):
+    """The model itself cannot be loaded: no file can be predicted (never a per-file error)."""
+
+
 @dataclass
 class Prediction:
     """One file's predictions: ``values`` (target → value on the training scale), ``curve``
-    (target → (T,) over ``times_s``) with ``dynamic``, ``quadrant`` + ``class_scores``, ``tags``."""
+    (target → (T,) over ``times_s``) with ``dynamic``, ``predicted_class`` + ``class_scores``
+    (probabilities when ``scores_are_probabilities``), ``tags`` (the model's), ``mood_tags``
+    (zero-shot musicnn)."""
 
     path: str
     duration_s: float
@@ -41,37 +54,21 @@ class Prediction:
     predicted_class: str | None = None
     class_scores: dict[str, float] = field(default_factory=dict)
     tags: dict[str, float] = field(default_factory=dict)
+    mood_tags: dict[str, float] = field(default_factory=dict)
+    scores_are_probabilities: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "duration_s": round(self.duration_s, 3), **self.values}
         if self.predicted_class is not None:
             out["class"] = self.predicted_class
-            out["class_scores"] = self.class_scores
+            out["class_probabilities" if self.scores_are_probabilities else "class_scores"] = self.class_scores
         if self.tags:
             out["tags"] = self.tags
+        if self.mood_tags:
+            out["mood_tags"] = self.mood_tags
         if self.times_s:
             out["dynamic"] = {"time_s": self.times_s, **self.curve}
         return out
-
-
-def outside_scale_notes(predictions: list[Prediction], scale: list[float] | tuple[float, float] | None,
-                        scale_name: str = "") -> list[str]:
-    """A note per file whose predicted values fall outside the training labels' range.
-
-    Such values are kept as predicted (clipping would hide it): they say the model
-    extrapolates, i.e. the music is unlike what it was trained on.
-    """
-    if not scale:
-        return []
-    low, high = float(scale[0]), float(scale[1])
-    notes = []
-    for p in predictions:
-        outside = {k: v for k, v in p.values.items() if isinstance(v, float) and not low <= v <= high}
-        if outside:
-            values = ", ".join(f"{k} {v:.2f}" for k, v in outside.items())
-            notes.append(f"{p.path}: {values} outside the {scale_name or f'{low:g}..{high:g}'} range of the "
-                         "training labels: the model extrapolates (this music is unlike its training data)")
-    return notes
 
 
 def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path = "models") -> Path:
@@ -89,55 +86,152 @@ def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path =
 
 
 class Predictor:
-    """A loaded model folder: the extractor and the static (and dynamic) model."""
+    """A loaded model (folder or ``.moodflow`` bundle) and/or the zero-shot mood tagger.
 
-    def __init__(self, folder: str | Path):
-        self.folder = Path(folder)
-        self.manifest = read_manifest(self.folder)
+    ``model=None`` takes the best model of ``reports/metrics.json``; when there is none and
+    ``mood_tags`` is on, the predictor gives mood tags only (``note`` says why).
+    """
+
+    def __init__(self, model: str | Path | None = None, *, mood_tags: bool = True,
+                 reports_dir: str | Path = "reports", models_dir: str | Path = "models"):
+        self.note = ""
+        self.folder: Path | None = None
+        self.bundle: Path | None = None
+        self.manifest: dict[str, Any] = {}
+        self._models: Any = None  # (static, dynamic)
+        self._tasks: dict[str, Any] = {}
+        self.last: list[Prediction] = []
+        self.errors: list[tuple[str, str]] = []
+        if model is None:
+            try:
+                model = best_model_dir(reports_dir, models_dir)
+            except PredictError as exc:
+                if not mood_tags:
+                    raise
+                self.note = f"no trained model, mood tags only ({exc})"
+        if model is not None:
+            self._load(Path(model))
+        self.tagger = None
+        if mood_tags:
+            from moodflow.app.mood import MoodTagger
+
+            self.tagger = MoodTagger()
+            self.tagger.check()
+
+
+    # -- loading ----------------------------------------------------------------------------
+    def _load(self, path: Path) -> None:
+        from moodflow.features import build_extractor
+        from moodflow.models.io import read_manifest
+
+        if path.is_file():
+            from moodflow.app.bundle import open_bundle
+
+            self.bundle = path
+            self._unpacked = open_bundle(path)  # checked: safe members, hashes, reproducible features
+            self.folder = Path(self._unpacked.name)
+            self.note = "; ".join(self._unpacked.notes)
+        else:
+            self.folder = path
+        try:
+            self.manifest = read_manifest(self.folder)
+        except (OSError, ValueError) as exc:
+            raise PredictError(str(exc)) from exc
         self.spec = self.manifest.get("label_spec") or {}
-        config = self.manifest.get("feature_config") or {}
-        if isinstance(config, str):
-            config = json.loads(config)
-        name = self.manifest.get("feature_extractor") or self.manifest.get("feature_set")
-        settings = dict(config.get("extractor") or {})
-        if settings.get("dtype") == "auto" and config.get("compute_dtype"):
-            settings["dtype"] = config["compute_dtype"]  # the precision the training features had
-        self.extractor: Extractor = build_extractor(name, settings, config.get("grid") or {})
+        name, settings, grid = feature_settings(self.manifest)
+        self.extractor = build_extractor(name, settings, grid)
         if not self.extractor.needs_audio:
             raise PredictError(
-                f"{self.folder}: feature set {name!r} is imported from the dataset's files, so the model "
-                "cannot predict from audio; train on an audio feature set (compare, egemaps, chroma, mert)"
-            )
+                f"{self.source}: feature set {name!r} is imported from the dataset's files, so the model "
+                "cannot predict from audio; train on an audio feature set (compare, egemaps, chroma, musicnn, mert)")
         self.sample_rate = int(self.manifest.get("feature_sample_rate") or 0)
         if self.sample_rate <= 0:
-            raise PredictError(f"{self.folder / 'model.json'}: no feature_sample_rate recorded")
-        tasks = self.manifest.get("tasks") or {"static": {}}
-        self.static: Model | None = load_model(self.folder, "static") if "static" in tasks else None
-        self.dynamic: Model | None = load_model(self.folder, "dynamic") if "dynamic" in tasks else None
+            raise PredictError(f"{self.source}: model.json records no feature_sample_rate")
+        tasks = self._tasks = self.manifest.get("tasks") or {"static": {}}
         self.targets = list((tasks.get("static") or {}).get("targets") or self.manifest.get("targets") or [])
         self.dynamic_targets = list((tasks.get("dynamic") or {}).get("targets") or self.spec.get("dynamic_targets") or [])
 
+    def _loaded(self) -> tuple[Any, Any]:
+        """(static, dynamic) models, loaded on first use (scikit-learn, skops, torch imports)."""
+        if self._models is None and self.manifest:
+            from moodflow.models.io import load_model
+
+            try:
+                self._models = (load_model(self.folder, "static") if "static" in self._tasks else None,
+                                load_model(self.folder, "dynamic") if "dynamic" in self._tasks else None)
+            except Exception as exc:
+                raise ModelLoadError(f"{self.source}: cannot load the model ({type(exc).__name__}: {exc})") from exc
+        return self._models if self._models is not None else (None, None)
+
+    @property
+    def static(self) -> Any:
+        """The static model, or None."""
+        return self._loaded()[0]
+
+    @property
+    def dynamic(self) -> Any:
+        """The dynamic model, or None."""
+        return self._loaded()[1]
+
+    @property
+    def has_dynamic(self) -> bool:
+        """Whether the model has a dynamic part (from the manifest)."""
+        return "dynamic" in self._tasks
+
+    @property
+    def source(self) -> str:
+        """Where the model came from (bundle file or folder), for messages."""
+        return str(self.bundle or self.folder or "")
+
     @property
     def scale_name(self) -> str:
-        return self.spec.get("scale_name") or ""
+        return (self.spec.get("scale_name") or "") if self.manifest else ""
 
     @property
     def dynamic_scale_name(self) -> str:
-        return self.spec.get("dynamic_scale_name") or self.scale_name
+        return self.spec.get("dynamic_scale_name") or self.scale_name if self.manifest else ""
 
-    def features(self, path: str | Path) -> tuple[TrackFeatures, float]:
-        """The file's features as the feature store holds them (float32), and its duration."""
-        y = load_audio(path, self.sample_rate)
+    @property
+    def is_toy(self) -> bool:
+        """True for a model trained on the synthetic demo dataset."""
+        return self.manifest.get("dataset") == "demo"
+
+    def provenance(self) -> dict[str, Any]:
+        """What every output says about the model: source, dataset, features, protocol, score, scale."""
+        from moodflow.app.output import heldout_summary
+
+        out: dict[str, Any] = {}
+        if self.manifest:
+            m = self.manifest
+            out["model"] = {
+                "source": self.source, "dataset": m.get("dataset"), "feature_set": m.get("feature_set"),
+                "model": m.get("model"), "task": m.get("task"), "protocol": m.get("protocol"),
+                "heldout": heldout_summary(m.get("metrics") or {}), "scale": self.scale_name,
+                "scale_range": self.spec.get("scale"), "toy_model": self.is_toy,
+            }
+            if self.is_toy:
+                out["model"]["warning"] = TOY_BANNER
+        if self.tagger is not None:
+            from moodflow.app.mood import PROVENANCE
+
+            out["mood_tags"] = PROVENANCE
+        if self.note:
+            out["note"] = self.note
+        return out
+
+    # -- predicting -------------------------------------------------------------------------
+    def features(self, y: np.ndarray) -> TrackFeatures:
+        """A signal's features as the feature store holds them (float32)."""
         feats = self.extractor.extract(y, self.sample_rate)
         static = np.asarray(feats.static, dtype=np.float32)
         if not np.all(np.isfinite(static)):
-            raise PredictError(f"{path}: the {self.extractor.name} features are not finite (audio too short or silent?)")
-        frames = np.asarray(feats.frames, dtype=np.float32)
-        return TrackFeatures(static, frames, np.asarray(feats.start_s), np.asarray(feats.end_s)), len(y) / self.sample_rate
+            raise PredictError(f"the {self.extractor.name} features are not finite (audio too short or silent?)")
+        return TrackFeatures(static, np.asarray(feats.frames, dtype=np.float32), np.asarray(feats.start_s),
+                             np.asarray(feats.end_s))
 
     def predict_static(self, static: np.ndarray) -> dict[str, Any]:
-        """Static outputs of one (F,) vector: values by target, class, tags."""
-        out: dict[str, Any] = {"values": {}, "class": None, "class_scores": {}, "tags": {}}
+        """Static outputs of one (F,) vector: values by target, class, class scores, tags."""
+        out: dict[str, Any] = {"values": {}, "class": None, "class_scores": {}, "tags": {}, "probabilities": True}
         if self.static is None:
             return out
         X = static.astype(np.float64)[None, :]
@@ -147,11 +241,14 @@ class Predictor:
             out["values"] = {t: float(v) for t, v in zip(names, heads["regression"][0])}
         if "classification" in heads:
             classes = [str(c) for c in self.spec.get("classes") or []]
-            scores = heads["classification"][0]
+            scores = np.asarray(heads["classification"][0], dtype=np.float64)
             out["class"] = classes[int(np.argmax(scores))]
             if self.static.kind == "classification":
                 out["class"] = classes[int(self.static.predict_classes(X)[0])]
             out["class_scores"] = {c: float(s) for c, s in zip(classes, scores)}
+            pipeline = getattr(self.static, "pipeline", None)
+            out["probabilities"] = (hasattr(pipeline, "predict_proba") if pipeline is not None
+                                    else bool(np.all(scores >= 0) and abs(scores.sum() - 1) < 1e-6))
         if "tagging" in heads:
             out["tags"] = {t: float(s) for t, s in zip(self.spec.get("tags") or [], heads["tagging"][0])}
         return out
@@ -160,9 +257,8 @@ class Predictor:
         """(times (T,), predictions (T, k)) over the file's frames (frame centres)."""
         if self.dynamic is None:
             raise PredictError(
-                f"{self.folder}: this model has no dynamic part (train it with `dvc exp run -S train.dynamic=true` "
-                "on a dataset with dynamic labels)"
-            )
+                f"{self.source}: this model has no dynamic part (train it with `dvc exp run -S train.dynamic=true` "
+                "on a dataset with dynamic labels)")
         X = feats.frames.reshape(len(feats.frames), -1).astype(np.float64)
         times = (feats.start_s + feats.end_s) / 2.0
         if len(X) == 0:
@@ -170,27 +266,121 @@ class Predictor:
         pred = self.dynamic.predict([X])[0] if self.dynamic.sequence_input else self.dynamic.predict(X)
         return times, np.asarray(pred)
 
-    def predict_file(self, path: str | Path, dynamic: bool = False) -> Prediction:
-        """Every output the model has for one audio file."""
-        feats, duration = self.features(path)
-        s = self.predict_static(feats.static)
-        pred = Prediction(str(path), duration, s["values"], predicted_class=s["class"],
-                          class_scores=s["class_scores"], tags=s["tags"])
-        if dynamic:
-            times, values = self.predict_dynamic(feats)
-            pred.times_s = [round(float(t), 4) for t in times]
-            pred.curve = {t: values[:, i].astype(float).tolist() for i, t in enumerate(self.dynamic_targets)}
+    def analyse(self, path: str | Path) -> tuple[np.ndarray, TrackFeatures | None]:
+        """A file decoded at the model's rate and its features (None without a model)."""
+        rate = self.sample_rate if self.manifest else 16000
+        y = load_audio(path, rate)
+        if not self.manifest:
+            return y, None
+        try:
+            return y, self.features(y)
+        except PredictError as exc:
+            raise PredictError(f"{path}: {exc}") from exc
+
+    def mood_tags_of(self, path: str | Path, y: np.ndarray | None = None) -> dict[str, float]:
+        """Zero-shot mood tags of a file (decoded as :meth:`analyse` decodes it, unless ``y``)."""
+        rate = self.sample_rate if self.manifest else 16000
+        if y is None:
+            y = load_audio(path, rate)
+        try:
+            self.tagger.extractor.load()  # once: torch and the packaged weights
+        except Exception as exc:
+            raise ModelLoadError(f"the musicnn mood tagger cannot be loaded ({type(exc).__name__}: {exc}); "
+                                 "pass --no-tags") from exc
+        return self.tagger.tags(y, rate)
+
+    def predict_file(self, path: str | Path, dynamic: bool = False,
+                     analysed: tuple[np.ndarray, TrackFeatures | None] | None = None,
+                     mood_tags: dict[str, float] | None = None) -> Prediction:
+        """Every output the model (and the mood tagger) has for one audio file; ``analysed`` and
+        ``mood_tags`` are :meth:`analyse`'s and :meth:`mood_tags_of`'s results when computed elsewhere."""
+        if dynamic and not self.has_dynamic:
+            raise PredictError(f"{self.source or 'mood tags only'}: this model has no dynamic part (train it with "
+                               "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels)")
+        rate = self.sample_rate if self.manifest else 16000
+        y, feats = analysed if analysed is not None else self.analyse(path)
+        pred = Prediction(str(path), len(y) / rate)
+        if self.manifest:
+            s = self.predict_static(feats.static)
+            pred.values, pred.predicted_class, pred.class_scores = s["values"], s["class"], s["class_scores"]
+            pred.tags, pred.scores_are_probabilities = s["tags"], s["probabilities"]
+            if dynamic:
+                times, values = self.predict_dynamic(feats)
+                pred.times_s = [round(float(t), 4) for t in times]
+                pred.curve = {t: values[:, i].astype(float).tolist() for i, t in enumerate(self.dynamic_targets)}
+        if self.tagger is not None:
+            pred.mood_tags = mood_tags if mood_tags is not None else self.mood_tags_of(path, y)
         return pred
 
+    def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False) -> list[dict[str, Any]]:
+        """Plain dicts, one per readable file (folders and globs expanded); failures are in
+        ``self.errors`` as (path, problem). Each dict holds ``scale`` and ``model`` provenance."""
+        from moodflow.app.inputs import expand_inputs
 
-def predict_files(
-    predictor: Predictor, paths: list[str | Path], dynamic: bool = False
-) -> tuple[list[Prediction], list[tuple[str, str]]]:
-    """Predictions of every readable file, and (path, error) of the others."""
+        files, self.errors = expand_inputs([paths] if isinstance(paths, (str, Path)) else list(paths))
+        done, failed = predict_files(self, files, dynamic)
+        self.errors += failed
+        prov = self.provenance()
+        return [{**p.to_dict(), "scale": self.scale_name or None, **prov} for p in done]
+
+    def predict_frame(self, paths: str | Path | list[str | Path]):
+        """A pandas DataFrame, one row per file: values, class, ``tag_*``, ``mood_*``, scale, model."""
+        import pandas as pd
+
+        from moodflow.app.output import flat_rows
+
+        self.predict(paths)
+        header, table = flat_rows(self, self.last, dynamic=False)
+        return pd.DataFrame(table, columns=header)
+
+
+def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(extractor name, its settings, grid) that made the model's training features."""
+    config = manifest.get("feature_config") or {}
+    if isinstance(config, str):
+        config = json.loads(config)
+    name = manifest.get("feature_extractor") or manifest.get("feature_set")
+    settings = dict(config.get("extractor") or {})
+    if settings.get("dtype") == "auto" and config.get("compute_dtype"):
+        settings["dtype"] = config["compute_dtype"]  # the precision the training features had
+    return name, settings, dict(config.get("grid") or {})
+
+
+def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False
+                  ) -> tuple[list[Prediction], list[tuple[str, str]]]:
+    """Predictions of every file that works, and (path, problem) of the others: one bad file
+    never stops the batch (its error names it)."""
     done, failed = [], []
-    for path in paths:
+    first_features = first_tags = None
+    if paths and predictor._models is None:
+        from moodflow.app.prefetch import start
+
+        first_features, first_tags = start(predictor, paths[0])  # the first file in children, meanwhile:
+    predictor._loaded()  # the model loads here (ModelLoadError: nothing can be predicted)
+    for i, path in enumerate(paths):
         try:
-            done.append(predictor.predict_file(path, dynamic))
-        except (AudioError, PredictError) as exc:
+            analysed = tags = None
+            if i == 0:  # wait for both children before looking at either
+                results = [c.result() if c is not None else ("none", None) for c in (first_features, first_tags)]
+                analysed, tags = (_child_value(r, path) for r in results)
+            done.append(predictor.predict_file(path, dynamic, analysed, tags))
+        except ModelLoadError:
+            raise
+        except PredictError as exc:
             failed.append((str(path), str(exc)))
+        except Exception as exc:  # noqa: BLE001 - decoder, extractor, OS: reported for this file only
+            text = str(exc)
+            failed.append((str(path), text if str(path) in text else f"{path}: {type(exc).__name__}: {text}"))
+    predictor.last = done
     return done, failed
+
+
+def _child_value(result: tuple[str, Any], path: str | Path) -> Any:
+    """A prefetch child's value; None when there was none or it died; its error raised here."""
+    status, value = result
+    if status == "error":
+        kind, message = value
+        if kind == "ModelLoadError":
+            raise ModelLoadError(message)
+        raise PredictError(message if str(path) in message else f"{path}: {kind}: {message}")
+    return value if status == "ok" else None

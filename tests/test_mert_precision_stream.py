@@ -188,7 +188,7 @@ def test_predict_uses_the_precision_the_training_store_had(tiny, tmp_path, monke
                        model_name="ridge", model_config={"alpha": 10.0}, protocol={"folds": 4}, seed=0,
                        out_dir=tmp_path / "model")
     monkeypatch.setattr(mert_precision, "native_bf16", lambda device: False)  # another machine
-    predictor = Predictor(tmp_path / "model")
+    predictor = Predictor(tmp_path / "model", mood_tags=False)
     assert predictor.extractor.config.dtype == "bfloat16"
     assert predictor.extractor.compute_dtype == "bfloat16"
 

@@ -68,7 +68,7 @@ def _store_static(paths: list[Path], tmp: Path, sample_rate: int) -> dict[str, n
 
 def test_predict_matches_pipeline_path(project, clips, tmp_path):
     folder = project / "models/compare/ridge"
-    predictor = Predictor(folder)
+    predictor = Predictor(folder, mood_tags=False)
     assert predictor.sample_rate == 22050 and predictor.scale_name == "1-9"
     done, failed = predict_files(predictor, clips, dynamic=True)
     assert failed == [] and len(done) == 2
@@ -100,7 +100,7 @@ def test_static_only_model_refuses_dynamic(project, tmp_path):
     train_and_evaluate(**FEW_TRACKS, store_path=project / "features/compare.h5", prepared_dir=project / "data/prepared",
                        feature_set="compare", model_name="ridge", model_config={"alpha": 1.0}, protocol={"folds": 4},
                        seed=0, out_dir=tmp_path / "static_only")
-    predictor = Predictor(tmp_path / "static_only")
+    predictor = Predictor(tmp_path / "static_only", mood_tags=False)
     assert predictor.dynamic is None
     audio = project / "data/prepared"
     wav = sorted(audio.rglob("*.wav"))[0]
@@ -118,27 +118,28 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_json_csv_and_bad_file(project, clips, tmp_path):
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"not audio at all" * 100)
-    out = _cli([str(bad), str(clips[1]), "--format", "json", "--dynamic"], cwd=project)
+    out = _cli([str(bad), str(clips[1]), "--format", "json", "--dynamic", "--no-tags"], cwd=project)
     assert out.returncode == 1, out.stderr
     assert "broken.mp3" in out.stderr
     doc = json.loads(out.stdout)
-    assert doc["scale"] == "1-9" and doc["model"].endswith("models/compare/ridge")  # default = reports' best
+    assert doc["scale"] == "1-9" and doc["model"]["source"].endswith("models/compare/ridge")  # default = reports' best
     assert [p["path"] for p in doc["predictions"]] == [str(clips[1])]
     assert [e["path"] for e in doc["errors"]] == [str(bad)]
-    lib = Predictor(project / "models/compare/ridge").predict_file(clips[1])
+    lib = Predictor(project / "models/compare/ridge", mood_tags=False).predict_file(clips[1])
     assert doc["predictions"][0]["valence"] == pytest.approx(lib.values["valence"], abs=1e-12)
     assert len(doc["predictions"][0]["dynamic"]["valence"]) == len(doc["predictions"][0]["dynamic"]["time_s"]) > 40
 
     wav = sorted((project / "data/prepared").rglob("*.wav"))[0]
-    out = _cli([str(wav), "--format", "csv", "--model", str(project / "models/compare/ridge")], cwd=tmp_path)
+    out = _cli([str(wav), "--format", "csv", "--no-tags", "--model", str(project / "models/compare/ridge")], cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     from io import StringIO
 
     table = pd.read_csv(StringIO(out.stdout))
-    assert list(table.columns) == ["path", "time_s", "valence", "arousal"] and len(table) == 1
+    assert list(table.columns)[:4] == ["path", "time_s", "valence", "arousal"] and len(table) == 1
+    assert table["scale"].tolist() == ["1-9"] and table["model"].tolist() == ["ridge"]
     assert np.isfinite(table[["valence", "arousal"]].to_numpy()).all()
 
-    out = _cli([str(wav)], cwd=tmp_path)  # no pipeline ran here
+    out = _cli([str(wav), "--no-tags"], cwd=tmp_path)  # no pipeline ran here (mood tags: test_predict_tool)
     assert out.returncode == 2 and "dvc repro" in out.stderr
 
 

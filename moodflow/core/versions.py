@@ -7,7 +7,7 @@ from importlib import metadata
 
 _PACKAGES = (
     "moodflow", "numpy", "scipy", "h5py", "pandas", "scikit-learn", "xgboost", "librosa",
-    "soundfile", "soxr", "opensmile", "torch", "transformers", "dvc",
+    "soundfile", "soxr", "opensmile", "musicnn", "torch", "transformers", "dvc",
 )
 
 

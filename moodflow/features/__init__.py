@@ -19,6 +19,7 @@ _MODULES = {
     "egemaps": "opensmile.egemaps",
     "chroma": "chroma",
     "mert": "mert.extractor",
+    "musicnn": "musicnn.extractor",
     "provided": "provided",
     "midlevel": "midlevel",
 }

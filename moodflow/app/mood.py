@@ -1,0 +1,38 @@
+"""Zero-shot mood tags: the MSD musicnn tagger's mood-related Last.fm tags, no training needed.
+
+Scores are musicnn's tag probabilities (sigmoid outputs) averaged over the track's 3 s patches,
+as ``musicnn.tagger.top_tags`` averages its taggram; the tags are those of
+:data:`moodflow.features.musicnn.tags.MSD_MOOD_TAGS`. They describe how Last.fm listeners tagged
+similar music, not valence/arousal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+TAGGER_MODEL = "MSD_musicnn"
+PROVENANCE = ("musicnn MSD_musicnn (Pons & Serra 2019, weights of the musicnn 0.1.0 wheel), zero-shot: "
+              "Last.fm tag probabilities averaged over 3 s patches")
+
+
+class MoodTagger:
+    """Mood tags of a mono signal, sorted by score (the network loads on first use)."""
+
+    def __init__(self) -> None:
+        from moodflow.features import build_extractor
+
+        self.extractor: Any = build_extractor("musicnn", {"model": TAGGER_MODEL}, {})
+
+    def check(self) -> None:
+        """Raise when the musicnn package (its weights) is not installed, naming the fix."""
+        self.extractor.checkpoint  # noqa: B018 - locates and hash-checks the packaged files
+
+    def tags(self, y: np.ndarray, sample_rate: int) -> dict[str, float]:
+        from moodflow.features.musicnn.tags import MSD_MOOD_TAGS
+
+        scores = self.extractor.patches(y, sample_rate).taggram.mean(axis=0)
+        index = {t: i for i, t in enumerate(self.extractor.tags)}
+        pairs = [(t, float(scores[index[t]])) for t in MSD_MOOD_TAGS]
+        return dict(sorted(pairs, key=lambda kv: -kv[1]))
