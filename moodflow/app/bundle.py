@@ -27,8 +27,9 @@ FORMAT = "moodflow.bundle"
 FORMAT_VERSION = 1
 SUFFIX = ".moodflow"
 MAX_BYTES = 4 << 30  # uncompressed, all members together
-_SKIPPED = {"predictions.csv", "confusion.csv"}  # held-out predictions: large, not needed to predict
-_FEATURE_PACKAGES = {"compare": ("opensmile",), "egemaps": ("opensmile",), "chroma": ("librosa",),
+# held-out diagnostics (predictions, tuning candidates, importance, attention): large, not needed to predict
+_SKIPPED = {"predictions.csv", "confusion.csv", "tuning.csv", "importance.csv", "attention.csv"}
+_FEATURE_PACKAGES = {"compare": ("opensmile",), "egemaps": ("opensmile",), "chroma": ("librosa",), "midlevel": ("librosa",), "chords": ("librosa",),
                      "musicnn": ("musicnn", "librosa", "torch"), "mert": ("transformers", "torch")}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
