@@ -60,7 +60,7 @@ def fourq_problem(shared: Path) -> ClassesProblem:
 def measure(name: str, problem, folds, *, tune: bool, jobs: int, settings: dict | None = None) -> dict:
     recipe = ModelRecipe(name, build(MODELS.get(name).Config, settings or {}, f"train.{name}"))
     t0 = time.perf_counter()
-    predictions, tuning, _ = cross_validate(recipe, problem, folds, seed=0, jobs=jobs, tune_defaults=tune)
+    predictions, tuning, *_ = cross_validate(recipe, problem, folds, seed=0, jobs=jobs, tune_defaults=tune)
     seconds = time.perf_counter() - t0
     metrics = metrics_from_predictions(predictions, getattr(problem, "classes", None))
     if "classification" in metrics:

@@ -70,8 +70,11 @@ def test_wav_variants_decode_to_mono_float(tmp_path, subtype, sr, channels):
 
 
 def test_beyond_full_scale_float_is_clipped_and_logged(tmp_path, caplog):
+    overs = tmp_path / "overs.wav"  # a lossy decoder's inter-sample overs are kept as decoded
+    sf.write(overs, (2.3 * _tone(1.0)).astype(np.float32), SR, subtype="FLOAT")
+    assert np.max(np.abs(load_audio(overs, SR))) == pytest.approx(1.15, abs=1e-3)
     path = tmp_path / "loud.wav"
-    sf.write(path, (3.0 * _tone(1.0)).astype(np.float32), SR, subtype="FLOAT")
+    sf.write(path, (6.0 * _tone(1.0)).astype(np.float32), SR, subtype="FLOAT")
     with caplog.at_level(logging.WARNING, logger="moodflow.decode.audio"):
         y = load_audio(path, SR)
     assert np.max(np.abs(y)) == pytest.approx(1.0)

@@ -354,6 +354,8 @@ def dataset_info(module: Any, root: Path, **extra: Any) -> dict[str, Any]:
         "annotation_grid": module.ANNOTATION_GRID,
         "layout": module.LAYOUT,
     }
+    if getattr(module, "NATIVE_AUDIO", None):  # how the authors' own features were computed
+        info["native_audio"] = dict(module.NATIVE_AUDIO)
     info.update(extra)
     return info
 

@@ -41,6 +41,9 @@ LAYOUT = {
 }
 LABEL_SCALE = {"static": [0.0, 1.0], "dynamic": [0.0, 1.0]}
 ANNOTATION_GRID = {"hop_s": 0.5, "first_label_s": 15.5, "window_s": 1.0}
+# PMEmo's published ComParE features: openSMILE on the 44.1 kHz stereo chorus clips, mixed down.
+NATIVE_AUDIO = {"sample_rate": 44100, "channels": "stereo mixdown",
+                "why": "PMEmo's published ComParE features were computed at 44.1 kHz on a stereo mixdown"}
 
 _STATIC_COLS = {"Valence(mean)": "valence", "Arousal(mean)": "arousal"}
 

@@ -22,6 +22,9 @@ from moodflow.decode.mp3scan import scan_mp3
 log = logging.getLogger(__name__)
 
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 384000
+# Lossy decoders legitimately return inter-sample overs (PMEmo's mp3s reach 1.15); they are kept,
+# as the reference extractors see them. A peak beyond +6 dBFS is a broken or crafted float file.
+MAX_PEAK = 2.0
 MAX_CHANNELS = 64
 # Bytes a sample takes at least in an uncompressed file, by libsndfile subtype.
 _PCM_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
@@ -189,7 +192,8 @@ def load_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.
 
     Raises :class:`AudioError` for a missing, empty, undecodable, truncated, lying (see the
     module docstring), NaN-holding or too-short file, or a path that is not a regular file;
-    samples are clipped into [-1, 1]. Errors of the machine (OSError, MemoryError) propagate.
+    a track peaking beyond ``MAX_PEAK`` is clipped into [-1, 1] (overs up to it are kept).
+    Errors of the machine (OSError, MemoryError) propagate.
     """
     import soxr
 
@@ -206,9 +210,9 @@ def load_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.
     if sr != sample_rate:
         mono = soxr.resample(mono, sr, sample_rate, quality="HQ").astype(np.float32, copy=False)
     peak = float(np.max(np.abs(mono))) if len(mono) else 0.0
-    if peak > 1.0:
-        log.warning("%s: samples reach %.3g (beyond full scale), clipped to [-1, 1]", path, peak)
-    np.clip(mono, -1.0, 1.0, out=mono)
+    if peak > MAX_PEAK:
+        log.warning("%s: samples reach %.3g (far beyond full scale), clipped to [-1, 1]", path, peak)
+        np.clip(mono, -1.0, 1.0, out=mono)
     duration = len(mono) / sample_rate
     if duration < min_duration_s:
         raise AudioError(path, f"too short: {duration:.3f} s < {min_duration_s} s")

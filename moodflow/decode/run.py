@@ -20,6 +20,7 @@ from tqdm import tqdm
 from moodflow.core.atomic import write_csv
 from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
 from moodflow.decode.audio import AudioError, load_audio
+from moodflow.decode.settings import resolve_sample_rate
 from moodflow.stores.audio_store import AudioStoreWriter
 from moodflow.stores.prepared import PreparedDataset
 
@@ -37,12 +38,15 @@ def decode_dataset(
     out_path: str | Path,
     errors_path: str | Path,
     *,
-    sample_rate: int,
+    sample_rate: int | str,
     on_error: str = "skip",
     min_duration_s: float = 0.0,
     workers: int = 0,
 ) -> tuple[int, pd.DataFrame]:
     """Decode every manifest track to mono ``sample_rate`` into ``out_path``.
+
+    ``sample_rate="auto"`` takes the dataset's native rate where its adapter declares one (see
+    :func:`resolve_sample_rate`).
 
     Unreadable tracks are listed in ``errors_path`` (track_id, audio_path, error) and skipped,
     or stop the run when ``on_error == "stop"`` (nothing is written then). Returns the number
@@ -53,6 +57,8 @@ def decode_dataset(
         raise ValueError(f"decode.on_error must be 'skip' or 'stop', not {on_error!r}")
     prepared_dir = Path(prepared_dir)
     prepared = PreparedDataset.read(prepared_dir)
+    sample_rate, why = resolve_sample_rate(sample_rate, prepared.info)
+    log.info("decode: %s at %d Hz (%s)", prepared.name, sample_rate, why)
     manifest = prepared.manifest
     paths = [prepared_dir / p for p in manifest["audio_path"].astype(str)]  # an absolute p stays itself
     errors: list[dict[str, str]] = []
@@ -88,7 +94,7 @@ def decode_dataset(
                     continue
                 writer.append(track_id, result)
                 decoded += 1
-            if paths and not decoded:
+            if paths and not decoded and not _audio_free(prepared, errors):
                 raise DecodeFailed(
                     f"{prepared_dir / 'manifest.csv'}: none of the {len(paths)} tracks could be decoded "
                     f"(first error: {errors[0]['audio_path']}: {errors[0]['error']})"
@@ -103,6 +109,17 @@ def decode_dataset(
     write_csv(errors_path, table)
     summarise(prepared, decoded, table, errors_path)
     return decoded, table
+
+
+def _audio_free(prepared: PreparedDataset, errors: list[dict[str, str]]) -> bool:
+    """True when no audio file exists at all but the dataset ships its own features: a run on
+    ``features.sets: [provided]`` needs no audio, so an empty audio store is the right output."""
+    if not prepared.info.get("provided_features") or not all(e["error"] == "file not found" for e in errors):
+        return False
+    log.warning("decode: none of the %d audio files of %s exists; the audio store is empty — the dataset's "
+                "provided features need no audio, every other feature set will stop at extract",
+                len(errors), prepared.name)
+    return True
 
 
 def _kind(problem: str) -> str:

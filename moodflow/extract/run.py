@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from moodflow.core.atomic import write_csv
 from moodflow.core.config import to_dict
-from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
+from moodflow.core.errors import EnvironmentFailure, MoodflowError, is_environment_error, one_line
 from moodflow.extract.cache import TrackCache
 from moodflow.extract.settings import EXECUTORS
 from moodflow.extract.worker import (
@@ -159,6 +159,10 @@ def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, wo
     )
     if not extractor.needs_audio:
         return _import_store(extractor, prepared_dir, out_path, writer_args), []
+    with AudioStore(audio_path) as audio:
+        if not audio.ids:
+            raise MoodflowError(f"{audio_path}: the audio store holds no tracks (decode found no audio file; see "
+                                f"its errors CSV): {name} needs audio — only the dataset's provided features need none")
     if cache_dir is None and executor == "local":
         return _stream_store(extractor, config, grid, audio_path, out_path, writer_args, default_workers(workers))
     tmp_cache = None
