@@ -12,6 +12,7 @@ from moodflow.core.params import load_params
 from moodflow.core.stage import run_stage
 from moodflow.extract.run import extract_store
 from moodflow.extract.settings import ExtractSettings
+from moodflow.stores.labelspace import experiment_name
 
 
 def main() -> None:
@@ -27,7 +28,7 @@ def main() -> None:
     settings = build_from(ExtractSettings, features, "features")
     extract_store(
         name=args.set, config=features[args.set].to_dict(), grid=settings.grid, audio_path=args.audio,
-        prepared_dir=args.prepared, out_path=args.out, dataset=params["dataset"]["name"],
+        prepared_dir=args.prepared, out_path=args.out, dataset=experiment_name(params["dataset"]["name"]),
         workers=settings.workers, cache_dir=settings.cache_dir or None, executor=settings.executor,
         scheduler=settings.scheduler, failures_path=args.failures,
     )

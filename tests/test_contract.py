@@ -93,7 +93,8 @@ def test_a_bad_model_setting_is_one_line_naming_it(section, values, message):
 
 @pytest.mark.parametrize("values, message", [
     ({"name": "pmeno"}, "dataset.name: unknown dataset 'pmeno' (did you mean 'pmemo'?)"),
-    ({"name": "demo", "roots": "/x"}, "dataset.roots: unknown setting (did you mean 'root'?)"),
+    ({"name": "demo", "rooot": "/x"}, "dataset.rooot: unknown setting (did you mean 'root'?)"),
+    ({"name": "demo", "roots": "/x"}, "dataset.roots: '/x' is not a mapping"),
 ])
 def test_a_bad_dataset_setting_is_one_line_naming_it(values, message):
     from moodflow.prepare.settings import dataset_settings

@@ -22,6 +22,7 @@ import pandas as pd
 
 from moodflow.report import figures
 from moodflow.report.explanations import explanation_figures, explanations_markdown
+from moodflow.report.joint import joint_markdown
 from moodflow.core.atomic import write_csv, write_json, write_text
 from moodflow.evaluation.summary import confusion_table
 from moodflow.report.references import describe_protocol, load_references, references_for, scale_name
@@ -40,24 +41,34 @@ def _headline(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _entry(raw: dict[str, Any]) -> dict[str, Any]:
+    """One run's headline metrics: static targets at the top, other tasks nested by target."""
+    entry: dict[str, Any] = {}
+    for target, metrics in (raw.get("static") or {}).items():
+        entry[target] = _headline(metrics)
+    for task, per_target in raw.items():
+        if task in ("static", "datasets") or not isinstance(per_target, dict):
+            continue
+        if all(isinstance(v, dict) for v in per_target.values()):
+            entry[task] = {t: _headline(m) for t, m in per_target.items()}
+        else:
+            entry[task] = _headline(per_target)
+    return entry
+
+
 def collect_metrics(runs: list[Run]) -> dict[str, Any]:
-    """Nested headline metrics of every run; a refused run gets ``{"status": …}`` instead."""
+    """Nested headline metrics of every run; a refused run gets ``{"status": …}`` instead. A joint
+    run adds ``datasets.<member>`` with the same shape, each on that dataset's own scale."""
     out: dict[str, Any] = {}
     for run in runs:
         if not run.ok:
             out.setdefault(run.feature_set, {})[run.model] = {"status": run.status}
             continue
         raw = json.loads((run.folder / "metrics.json").read_text())
-        entry: dict[str, Any] = {}
-        for target, metrics in (raw.get("static") or {}).items():
-            entry[target] = _headline(metrics)
-        for task, per_target in raw.items():
-            if task == "static" or not isinstance(per_target, dict):
-                continue
-            if all(isinstance(v, dict) for v in per_target.values()):
-                entry[task] = {t: _headline(m) for t, m in per_target.items()}
-            else:
-                entry[task] = _headline(per_target)
+        entry = _entry(raw)
+        if raw.get("datasets"):
+            entry["datasets"] = {name: {"status": m["status"]} if "status" in m else _entry(m)
+                                 for name, m in raw["datasets"].items()}
         out.setdefault(run.feature_set, {})[run.model] = entry
     return out
 
@@ -273,11 +284,14 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
             by = g.set_index("metric")
             rows.append([fset, model, target] + [_fmt(by["mean"].get(m, np.nan), by["std"].get(m, np.nan)) for m in metrics])
         lines += _md_table(["set", "model", "target", *metrics], rows)
+    lines += joint_markdown(scored)
     lines += ["## Published numbers", ""]
     published = references_for(dataset, refs)
     if dataset == "demo":
         lines += ["No published number exists for the demo dataset: it is synthesised by moodflow "
                   "(moodflow/datasets/demo.py) and only shows that the pipeline learns.", ""]
+    elif not len(published) and "+" in str(dataset):
+        lines += ["A joint run: the published numbers are per dataset, beside ours in \"Joint training\".", ""]
     elif not len(published):
         lines += [f"No published number for `{dataset}` is in moodflow/report/references.csv.", ""]
     else:

@@ -36,6 +36,7 @@ import pandas as pd
 from moodflow.core.atomic import atomic_path, write_json
 from moodflow.core.config import build, to_dict
 from moodflow.core.versions import package_versions
+from moodflow.evaluation.joint import per_dataset_metrics
 from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, make_folds
 from moodflow.evaluation.summary import confusion_table, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
@@ -175,6 +176,9 @@ def train_and_evaluate(
     cols = ["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]
     predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
     metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None))
+    if prepared.info.get("members"):  # a joint run: every dataset scored alone, on its own scale
+        manifest["members"] = prepared.info["members"]
+        metrics["datasets"] = per_dataset_metrics(predictions, prepared.info["members"], s.min_test)
     tuning_table = pd.concat(tuning, ignore_index=True)
     manifest.update(tasks=tasks, protocol_run=protocols, metrics=metrics,
                     targets=tasks.get("static", tasks.get("dynamic", {})).get("targets", []))
