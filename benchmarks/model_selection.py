@@ -76,13 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("shared_data", nargs="?", default=os.environ.get("MOODFLOW_SHARED_DATA", "../shared/data"))
     ap.add_argument("--quick", action="store_true", help="2 × 10-fold on 4Q instead of 20 × 10")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--demo-models", default="ridge,svm,random_forest",
+                    help="models on the demo store (random_forest tuned takes ~1 h on 2 cores)")
     args = ap.parse_args(argv)
     cores = usable_cores(0)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         demo = demo_problem(Path(tmp))
     cases = [("demo (40 × ComParE 6373, 5-fold)", demo, make_folds(demo.track_ids, kind="kfold", folds=5).folds,
-              ["ridge", "svm", "random_forest"])]
+              args.demo_models.split(",")) if args.demo_models else None]
+    cases = [c for c in cases if c]
     fourq = fourq_problem(Path(args.shared_data))
     repeats = 2 if args.quick else 20
     cases.append((f"4Q top-100 ({repeats} × 10-fold stratified)", fourq,

@@ -19,11 +19,13 @@ from moodflow.models import MODELS
 
 MARKER_TEXT = "params.yaml names only registered datasets, feature sets and models (moodflow check)\n"
 
+_EXAMPLE = {"features": "compare", "train": "ridge", "dataset": "pmemo, emomusic"}
+
 
 def _listed(section: Mapping[str, Any], key: str, where: str) -> list[str]:
     names = section[key]
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise SettingsError(f"{where}.{key}: {names!r} must be a non-empty list of names, e.g. [{where == 'features' and 'compare' or 'ridge'}]")
+        raise SettingsError(f"{where}.{key}: {names!r} must be a non-empty list of names, e.g. [{_EXAMPLE[where]}]")
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise SettingsError(f"{where}.{key}: {repeated} listed more than once")
@@ -32,7 +34,9 @@ def _listed(section: Mapping[str, Any], key: str, where: str) -> list[str]:
 
 def check_names(params: Mapping[str, Any], marker: str | Path | None = None) -> None:
     """Raise :class:`SettingsError` for an unregistered name or a missing settings section."""
-    DATASETS.check(params["dataset"]["name"])
+    name = params["dataset"]["name"]
+    for dataset in ([name] if isinstance(name, str) else _listed(params["dataset"], "name", "dataset")):
+        DATASETS.check(dataset)
     features, train = params["features"], params["train"]
     for where, section, key, registry in (("features", features, "sets", EXTRACTORS),
                                           ("train", train, "models", MODELS)):

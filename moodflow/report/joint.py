@@ -37,11 +37,13 @@ def joint_markdown(runs: list[Run], refs: pd.DataFrame | None = None) -> list[st
     if not joint:
         return []
     refs = load_joint_references() if refs is None else refs
-    members = list(dict.fromkeys(m for r in joint for m in r.manifest["members"]))
+    described = {name: m for r in joint for name, m in r.manifest["members"].items()}
+    members = list(described)
     columns = []
     for name in members:
         for section, target, metric, title in _COLUMNS:
-            has_ours = any(np.isfinite(_value(_scores(r).get(name, {}), section, target, metric)) for r in joint)
+            labelled = described[name].get("static_targets") if section == "static" else described[name].get("tags")
+            has_ours = section == "static" and target in (labelled or []) or section == "tagging" and bool(labelled)
             has_ref = ((refs["dataset"] == name) & (refs["target"] == target) & (refs["metric"] == metric)).any()
             if has_ours or has_ref:
                 columns.append((name, section, target, metric, f"{name} {title}"))
