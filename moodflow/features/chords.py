@@ -1,36 +1,49 @@
-"""Chords and key (Music2Emo's musical features), from librosa's CQT chroma.
+"""Chords and key (Music2Emo's musical features), from one librosa constant-Q transform.
 
-**Chords** — every chroma frame is matched against 24 triad templates (12 major: root, +4, +7;
-12 minor: root, +3, +7) and "no chord" (N): cosine similarity of the frame with each template,
-N scoring ``no_chord_score`` when the frame is quieter than ``silence_db`` below the track's
-loudest frame and ``no_chord_score`` − 1 otherwise. Similarities become frame likelihoods
-through a softmax with inverse temperature ``sharpness``; a Viterbi pass over a transition
-matrix with self-transition probability ``self_transition`` (the rest spread evenly over the
-other 24 classes: ``librosa.sequence.transition_loop``) gives the chord sequence, so a chord
-changes only when the evidence outweighs the prior of staying.
+One CQT (36 bins per octave, ``n_octaves`` from ``chord_fmin``) gives two chromagrams: the
+**chord chroma** folds every bin (from C2, so the bass names the root), the **key chroma** only
+the bins from ``key_fmin`` up (C3: above the bass, whose repeated roots would pull the key
+towards the chords' roots).
 
-**Key** — the mean chroma correlated with the 24 rotations of a key profile
-(``key_profile``: Krumhansl–Kessler probe-tone ratings, or Temperley's corpus profile):
-the best is the key, its correlation the key clarity; the same over ``key_window_s`` windows
-gives the local key strength of the frames.
+**Chords** — every chord-chroma frame is matched against 24 triad templates (12 major: root,
++4, +7; 12 minor: root, +3, +7) by cosine similarity. A frame that no triad matches better than
+``no_chord_score`` (a lone melody note scores 1/√3 ≈ 0.58), or whose energy lies more than
+``silence_db`` below the track's loud frames (the 95th percentile), carries no chord evidence:
+all 24 chords score 0 there, so the chord heard last holds through a rest (as a chord
+annotation does), and "no chord" (N) scores ``silence_bonus``; elsewhere N scores −1.
+Scores become frame likelihoods through a softmax with inverse temperature ``sharpness``; a
+Viterbi pass over a transition matrix with self-transition probability ``self_transition``
+(the rest spread evenly over the other 24 classes, ``librosa.sequence.transition_loop``) gives
+the chord sequence, so the chord changes only when the evidence for the new one outweighs the
+prior of staying. Leaving a chord and coming back costs 2·ln(24·p/(1−p)) in log-likelihood
+(p = ``self_transition``; 15.5 at 0.99), which an evidence-free stretch must out-score at
+``silence_bonus`` · ``sharpness`` per frame (0.4) to become N: about 39 frames (3.6 s at the
+default hop), so rests between staccato chords hold the chord and long silences are N.
 
-Static columns (names say what they are): ``chord_rel<k>_<maj|min>`` / ``chord_none`` — the
-share of frames per chord, root-invariant (root relative to the key's tonic, k semitones);
-``chord_change_rate`` (changes per second), ``chord_major_share``, ``chord_minor_share``;
-``key_tonic_<pc>`` (one-hot), ``key_minor`` (1 = minor), ``key_clarity``. Frames (the grid):
-``chord_<pc>_<maj|min>`` / ``chord_none`` (the window's chord distribution) and
+**Key** — the key chroma's mean over the track correlated with the 24 rotations of a key
+profile (``key_profile``: Krumhansl–Kessler probe-tone ratings, or Temperley's corpus
+profile): the best is the key, its correlation the key clarity; the best correlation over the
+``key_window_s`` window centred on each grid frame is that frame's local key strength.
+
+Static columns (names say what they are): ``chord_share_deg<k>_<maj|min>`` / ``chord_share_none``
+— the share of frames per chord, root-invariant (root k semitones above the key's tonic);
+``chord_change_rate_per_s``, ``chord_major_share``, ``chord_minor_share`` (of the frames with a
+chord); ``key_tonic_<pc>`` (one-hot), ``key_is_minor`` (1 = minor), ``key_clarity``. Frames
+(the grid): ``chord_<pc>_<maj|min>`` / ``chord_none`` (the window's chord distribution) and
 ``local_key_strength``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from moodflow.core.config import setting
-from moodflow.features import EXTRACTORS
+from moodflow.core.errors import SettingsError
+from moodflow.features import EXTRACTORS, cqt_filters
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.stores.grid import frame_grid
 
@@ -42,6 +55,18 @@ PROFILES = {
                   np.array([5.0, 2.0, 3.5, 4.5, 2.0, 4.0, 2.0, 4.5, 3.5, 2.0, 1.5, 4.0])),
 }
 N_CLASSES = 25  # 12 major, 12 minor, N
+NO_CHORD = 24
+BINS_PER_OCTAVE = 36
+_NOTE = re.compile(r"^([A-G])([#b]?)(-?\d)$")
+_STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def note_midi(note: str) -> int:
+    """MIDI number of a note name such as ``C2``, ``F#3`` or ``Bb1``."""
+    m = _NOTE.match(note)
+    if m is None:
+        raise ValueError(f"{note!r} is not a note name like C2 or F#3")
+    return 12 * (int(m.group(3)) + 1) + _STEPS[m.group(1)] + {"#": 1, "b": -1, "": 0}[m.group(2)]
 
 
 def chord_labels() -> list[str]:
@@ -63,13 +88,27 @@ class ChordsConfig:
     """``features.chords``."""
 
     hop_length: int = setting(2048, min=64)
-    self_transition: float = setting(0.9, gt=0.0, max=0.9999)
-    sharpness: float = setting(20.0, gt=0.0)  # inverse temperature of the frame likelihoods
-    no_chord_score: float = setting(0.6, min=0.0, max=1.0)
-    silence_db: float = setting(40.0, gt=0.0)
+    chord_fmin: str = "C2"  # lowest note of the chord chroma: the bass (the kick drum lies below)
+    key_fmin: str = "C3"  # lowest note of the key chroma: above the bass
+    n_octaves: int = setting(6, min=2)  # of the CQT, from chord_fmin
+    self_transition: float = setting(0.99, gt=0.0, max=0.9999)
+    sharpness: float = setting(40.0, gt=0.0)  # inverse temperature of the frame likelihoods
+    no_chord_score: float = setting(0.6, min=0.0, max=1.0)  # N's cosine-similarity stand-in
+    silence_db: float = setting(40.0, gt=0.0)  # below the loudest frames: a rest, no evidence
+    silence_bonus: float = setting(0.01, min=0.0)  # N's extra score in a rest
     key_profile: str = setting("krumhansl", choices=tuple(PROFILES))
     key_window_s: float = setting(4.0, gt=0.0)
-    fmin_note: str = "C2"  # lowest note of the chroma: above the kick drum, within the bass
+
+    def __post_init__(self) -> None:
+        for key in ("chord_fmin", "key_fmin"):
+            try:
+                note_midi(getattr(self, key))
+            except ValueError as exc:
+                raise SettingsError(f"features.chords.{key}: {exc}") from None
+        offset = note_midi(self.key_fmin) - note_midi(self.chord_fmin)
+        if not 0 <= offset < 12 * (self.n_octaves - 1):
+            raise SettingsError(f"features.chords.key_fmin: {self.key_fmin!r} must lie at or above chord_fmin "
+                                f"{self.chord_fmin!r} and at least an octave below the CQT's top")
 
 
 def key_scores(chroma_mean: np.ndarray, profile: str = "krumhansl") -> np.ndarray:
@@ -81,20 +120,48 @@ def key_scores(chroma_mean: np.ndarray, profile: str = "krumhansl") -> np.ndarra
     return np.array([np.corrcoef(c, np.roll(prof, k))[0, 1] for prof in (major, minor) for k in range(12)])
 
 
+def chromagrams(y: np.ndarray, sample_rate: int, config: ChordsConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(chord chroma, key chroma), each (12, T) and unnormalised, from one CQT of ``y``."""
+    import librosa
+
+    cqt_filters.install()  # the filter bank once per process, not once per track
+    fmin = librosa.midi_to_hz(note_midi(config.chord_fmin))
+    cqt = np.abs(librosa.cqt(np.asarray(y, dtype=np.float32), sr=sample_rate, hop_length=config.hop_length,
+                             fmin=fmin, n_bins=BINS_PER_OCTAVE * config.n_octaves, bins_per_octave=BINS_PER_OCTAVE))
+    skip = 3 * (note_midi(config.key_fmin) - note_midi(config.chord_fmin))
+    chord = librosa.feature.chroma_cqt(C=cqt, sr=sample_rate, fmin=fmin, bins_per_octave=BINS_PER_OCTAVE, norm=None)
+    key = librosa.feature.chroma_cqt(C=cqt[skip:], sr=sample_rate, fmin=librosa.midi_to_hz(note_midi(config.key_fmin)),
+                                     bins_per_octave=BINS_PER_OCTAVE, norm=None)
+    return chord, key
+
+
+def chord_likelihoods(chroma: np.ndarray, config: ChordsConfig) -> np.ndarray:
+    """(25, T) frame likelihoods of the classes (columns sum to 1) from a chord chroma (12, T)."""
+    norm = np.linalg.norm(chroma, axis=0)
+    sims = chord_templates() @ (chroma / np.maximum(norm, 1e-12))  # (24, T)
+    energy_db = 20 * np.log10(np.maximum(norm, 1e-12))
+    rest = energy_db < np.percentile(energy_db, 95) - config.silence_db
+    unexplained = rest | (sims.max(axis=0) < config.no_chord_score)
+    scores = np.vstack([sims, np.zeros((1, len(norm)))])
+    scores[:, unexplained] = 0.0
+    scores[NO_CHORD, unexplained] = config.silence_bonus
+    scores[NO_CHORD, ~unexplained] = -1.0
+    scores = scores * config.sharpness
+    prob = np.exp(scores - scores.max(axis=0, keepdims=True))
+    return prob / prob.sum(axis=0, keepdims=True)
+
+
 def decode_chords(chroma: np.ndarray, config: ChordsConfig) -> np.ndarray:
     """(T,) chord class per chroma frame (12, T) after Viterbi smoothing."""
     import librosa
 
-    norm = np.linalg.norm(chroma, axis=0)
-    sims = chord_templates() @ (chroma / np.maximum(norm, 1e-12))  # (24, T)
-    energy_db = 20 * np.log10(np.maximum(norm, 1e-12))
-    quiet = energy_db < energy_db.max() - config.silence_db
-    n_score = np.where(quiet, config.no_chord_score, config.no_chord_score - 1.0)
-    scores = np.vstack([sims, n_score[None, :]]) * config.sharpness
-    prob = np.exp(scores - scores.max(axis=0, keepdims=True))
-    prob /= prob.sum(axis=0, keepdims=True)
     transition = librosa.sequence.transition_loop(N_CLASSES, config.self_transition)
-    return librosa.sequence.viterbi(prob, transition)
+    return librosa.sequence.viterbi(chord_likelihoods(chroma, config), transition)
+
+
+def unit_max(chroma: np.ndarray) -> np.ndarray:
+    """Each frame scaled to a maximum of 1 (librosa's chroma normalisation); silent frames stay 0."""
+    return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-12)
 
 
 @EXTRACTORS.register("chords")
@@ -108,9 +175,9 @@ class ChordsExtractor(Extractor):
     jit_compiled: ClassVar[bool] = True
 
     def feature_names(self) -> list[str]:
-        rel = [f"chord_rel{k:02d}_{q}" for q in ("maj", "min") for k in range(12)] + ["chord_none"]
-        return rel + ["chord_change_rate", "chord_major_share", "chord_minor_share"] + \
-            [f"key_tonic_{pc}" for pc in PITCH_CLASSES] + ["key_minor", "key_clarity"]
+        rel = [f"chord_share_deg{k:02d}_{q}" for q in ("maj", "min") for k in range(12)] + ["chord_share_none"]
+        return rel + ["chord_change_rate_per_s", "chord_major_share", "chord_minor_share"] + \
+            [f"key_tonic_{pc}" for pc in PITCH_CLASSES] + ["key_is_minor", "key_clarity"]
 
     def frame_names(self) -> list[str]:
         return [f"chord_{label.replace(':', '_')}" if label != "N" else "chord_none" for label in chord_labels()] + \
@@ -120,49 +187,49 @@ class ChordsExtractor(Extractor):
         return (N_CLASSES + 1,)
 
     def feature_groups(self) -> list[str]:
-        return ["chords/" + n for n in self.feature_names()[:28]] + ["key/" + n for n in self.feature_names()[28:]]
+        """``chord classes`` (the root-invariant histogram), ``chord dynamics`` (change rate,
+        major/minor shares), ``key`` (tonic one-hot), ``mode``, ``key clarity``."""
+        return ["chord classes"] * N_CLASSES + ["chord dynamics"] * 3 + ["key"] * 12 + ["mode", "key clarity"]
 
     def analyse(self, y: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(chroma (12, T), chord class per frame (T,), frame times (T,))."""
+        """(key chroma (12, T) with frames scaled to max 1, chord class per frame (T,), frame times (T,))."""
         import librosa
 
-        c = self.config
-        chroma = librosa.feature.chroma_cqt(y=np.asarray(y, dtype=np.float32), sr=sample_rate,
-                                            hop_length=c.hop_length, bins_per_octave=36,
-                                            fmin=librosa.note_to_hz(c.fmin_note), n_octaves=6)
-        times = librosa.frames_to_time(np.arange(chroma.shape[1]), sr=sample_rate, hop_length=c.hop_length)
-        return chroma, decode_chords(chroma, c), times
+        chord_chroma, key_chroma = chromagrams(y, sample_rate, self.config)
+        times = librosa.frames_to_time(np.arange(chord_chroma.shape[1]), sr=sample_rate,
+                                       hop_length=self.config.hop_length)
+        return unit_max(key_chroma), decode_chords(chord_chroma, self.config), times
 
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
-        c = self.config
         duration = len(y) / sample_rate
         start, end = frame_grid(duration, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
-        names = self.feature_names()
-        if len(y) < 2 * c.hop_length or not np.any(y):
-            return TrackFeatures(np.full(len(names), np.nan, np.float32), np.empty((0, N_CLASSES + 1), np.float32),
-                                 start[:0], end[:0])
-        chroma, chords, times = self.analyse(y, sample_rate)
+        if len(y) < 2 * self.config.hop_length or not np.any(y):
+            return TrackFeatures(np.full(len(self.feature_names()), np.nan, np.float32),
+                                 np.empty((0, N_CLASSES + 1), np.float32), start[:0], end[:0])
+        return self.summarise(*self.analyse(y, sample_rate), duration, start, end)
+
+    def summarise(self, chroma: np.ndarray, chords: np.ndarray, times: np.ndarray, duration: float,
+                  start: np.ndarray, end: np.ndarray) -> TrackFeatures:
+        """Static and grid features from :meth:`analyse`'s output (``start``/``end``: the grid)."""
+        c = self.config
         keys = key_scores(chroma.mean(axis=1), c.key_profile)
         key = int(np.argmax(keys))
         tonic, minor = key % 12, key >= 12
-        rel = np.zeros(N_CLASSES)
-        for k in chords:
-            rel[24 if k == 24 else (k // 12) * 12 + (k % 12 - tonic) % 12] += 1
-        rel /= len(chords)
-        played = chords[chords < 24]
+        relative = np.where(chords == NO_CHORD, NO_CHORD, (chords // 12) * 12 + (chords % 12 - tonic) % 12)
+        played = chords[chords != NO_CHORD]
         static = np.concatenate([
-            rel,
+            np.bincount(relative, minlength=N_CLASSES) / len(chords),
             [np.count_nonzero(np.diff(chords)) / duration,
              np.mean(played < 12) if len(played) else 0.0, np.mean(played >= 12) if len(played) else 0.0],
             np.eye(12)[tonic], [float(minor), keys[key]],
         ]).astype(np.float32)
         frames = np.full((len(start), N_CLASSES + 1), np.nan)
-        half_window = c.key_window_s / 2
+        half = c.key_window_s / 2
         for i, (a, b) in enumerate(zip(start, end)):
             inside = (times >= a) & (times < b)
             if not inside.any():
                 continue
             frames[i, :N_CLASSES] = np.bincount(chords[inside], minlength=N_CLASSES) / inside.sum()
-            around = (times >= (a + b) / 2 - half_window) & (times < (a + b) / 2 + half_window)
+            around = (times >= (a + b) / 2 - half) & (times < (a + b) / 2 + half)
             frames[i, N_CLASSES] = key_scores(chroma[:, around].mean(axis=1), c.key_profile).max()
         return TrackFeatures(static=static, frames=frames.astype(np.float32), start_s=start, end_s=end)
