@@ -4,7 +4,7 @@ How frames count: the demo plays a chord every two beats, sounding for ``gate`` 
 clip's articulation) of the span; in the rest of a staccato span only the melody and the drums
 sound. The bar (≥ 90 %) is on the frames where the chord sounds; accuracy over all frames of
 the span (the chord counted as lasting to the next one) is asserted at the level measured
-(about 72 %, docs/features.md), so a regression shows in both.
+(75 % on these clips, docs/features.md), so a regression shows in both.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ def test_chord_frame_accuracy_on_the_demo(demo):
     right = np.concatenate([chords == _truth(p, t)[0] for p, t, chords, _ in clips])
     sounding = np.concatenate([_truth(p, t)[1] for p, t, _, _ in clips])
     assert right[sounding].mean() >= 0.90, f"sounding frames: {right[sounding].mean():.3f}"
-    assert right.mean() >= 0.70, f"all frames: {right.mean():.3f}"
+    assert right.mean() >= 0.72, f"all frames: {right.mean():.3f}"
 
 
 def test_key_accuracy_on_the_demo(demo):

@@ -1,12 +1,17 @@
 """Chords and key (Music2Emo's musical features), from one librosa constant-Q transform.
 
-One CQT (36 bins per octave, ``n_octaves`` from ``chord_fmin``) gives two chromagrams: the
-**chord chroma** folds every bin (from C2, so the bass names the root), the **key chroma** only
-the bins from ``key_fmin`` up (C3: above the bass, whose repeated roots would pull the key
-towards the chords' roots).
+One CQT (36 bins per octave, ``n_octaves`` from ``chord_fmin``) is folded into three
+chromagrams: the **chord chroma** folds every bin (from C2, so the bass takes part); the **bass
+chroma** the same bins weighted 2^(−``register_slope`` · octaves above ``chord_fmin``), so the
+lowest voice dominates; the **key chroma** the same weighted bins from ``key_fmin`` (C3) up,
+so the accompaniment counts more than the melody's passing notes above it, each frame scaled
+to a maximum of 1 and square-rooted (no single loud note outweighs the others).
 
 **Chords** — every chord-chroma frame is matched against 24 triad templates (12 major: root,
-+4, +7; 12 minor: root, +3, +7) by cosine similarity. A frame that no triad matches better than
++4, +7; 12 minor: root, +3, +7) by cosine similarity, plus ``bass_weight`` times the bass
+chroma (scaled to a maximum of 1) at the chord's root: the bass mostly plays the root, which
+tells a triad from the one a third away that shares two of its notes (the bass/treble split of
+Mauch & Dixon, 2010). A frame that no triad matches better than
 ``no_chord_score`` (a lone melody note scores 1/√3 ≈ 0.58), or whose energy lies more than
 ``silence_db`` below the track's loud frames (the 95th percentile), carries no chord evidence:
 all 24 chords score 0 there, so the chord heard last holds through a rest (as a chord
@@ -93,6 +98,8 @@ class ChordsConfig:
     n_octaves: int = setting(6, min=2)  # of the CQT, from chord_fmin
     self_transition: float = setting(0.99, gt=0.0, max=0.9999)
     sharpness: float = setting(40.0, gt=0.0)  # inverse temperature of the frame likelihoods
+    bass_weight: float = setting(0.2, min=0.0)  # added to a chord's score times the bass chroma at its root
+    register_slope: float = setting(1.0, min=0.0)  # bass and key chroma bin weights: 2^(-slope * octaves)
     no_chord_score: float = setting(0.6, min=0.0, max=1.0)  # N's cosine-similarity stand-in
     silence_db: float = setting(40.0, gt=0.0)  # below the loudest frames: a rest, no evidence
     silence_bonus: float = setting(0.01, min=0.0)  # N's extra score in a rest
@@ -120,29 +127,31 @@ def key_scores(chroma_mean: np.ndarray, profile: str = "krumhansl") -> np.ndarra
     return np.array([np.corrcoef(c, np.roll(prof, k))[0, 1] for prof in (major, minor) for k in range(12)])
 
 
-def chromagrams(y: np.ndarray, sample_rate: int, config: ChordsConfig) -> tuple[np.ndarray, np.ndarray]:
-    """(chord chroma, key chroma), each (12, T) and unnormalised, from one CQT of ``y``."""
+def chromagrams(y: np.ndarray, sample_rate: int, config: ChordsConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(chord chroma, bass chroma, key chroma), each (12, T) and unnormalised, from one CQT of ``y``."""
     import librosa
 
     cqt_filters.install()  # the filter bank once per process, not once per track
     fmin = librosa.midi_to_hz(note_midi(config.chord_fmin))
+    n_bins = BINS_PER_OCTAVE * config.n_octaves
     cqt = np.abs(librosa.cqt(np.asarray(y, dtype=np.float32), sr=sample_rate, hop_length=config.hop_length,
-                             fmin=fmin, n_bins=BINS_PER_OCTAVE * config.n_octaves, bins_per_octave=BINS_PER_OCTAVE))
+                             fmin=fmin, n_bins=n_bins, bins_per_octave=BINS_PER_OCTAVE))
+    fold = librosa.filters.cq_to_chroma(n_bins, bins_per_octave=BINS_PER_OCTAVE, n_chroma=12, fmin=fmin)
+    low = cqt * 2.0 ** (-config.register_slope * np.arange(n_bins) / BINS_PER_OCTAVE)[:, None]
     skip = 3 * (note_midi(config.key_fmin) - note_midi(config.chord_fmin))
-    chord = librosa.feature.chroma_cqt(C=cqt, sr=sample_rate, fmin=fmin, bins_per_octave=BINS_PER_OCTAVE, norm=None)
-    key = librosa.feature.chroma_cqt(C=cqt[skip:], sr=sample_rate, fmin=librosa.midi_to_hz(note_midi(config.key_fmin)),
-                                     bins_per_octave=BINS_PER_OCTAVE, norm=None)
-    return chord, key
+    return fold @ cqt, fold @ low, fold[:, skip:] @ low[skip:]
 
 
-def chord_likelihoods(chroma: np.ndarray, config: ChordsConfig) -> np.ndarray:
-    """(25, T) frame likelihoods of the classes (columns sum to 1) from a chord chroma (12, T)."""
+def chord_likelihoods(chroma: np.ndarray, bass: np.ndarray, config: ChordsConfig) -> np.ndarray:
+    """(25, T) frame likelihoods of the classes (columns sum to 1) from the chord and bass
+    chroma (12, T) of :func:`chromagrams`."""
     norm = np.linalg.norm(chroma, axis=0)
     sims = chord_templates() @ (chroma / np.maximum(norm, 1e-12))  # (24, T)
     energy_db = 20 * np.log10(np.maximum(norm, 1e-12))
     rest = energy_db < np.percentile(energy_db, 95) - config.silence_db
     unexplained = rest | (sims.max(axis=0) < config.no_chord_score)
-    scores = np.vstack([sims, np.zeros((1, len(norm)))])
+    roots = np.tile(np.arange(12), 2)
+    scores = np.vstack([sims + config.bass_weight * unit_max(bass)[roots], np.zeros((1, len(norm)))])
     scores[:, unexplained] = 0.0
     scores[NO_CHORD, unexplained] = config.silence_bonus
     scores[NO_CHORD, ~unexplained] = -1.0
@@ -151,12 +160,12 @@ def chord_likelihoods(chroma: np.ndarray, config: ChordsConfig) -> np.ndarray:
     return prob / prob.sum(axis=0, keepdims=True)
 
 
-def decode_chords(chroma: np.ndarray, config: ChordsConfig) -> np.ndarray:
-    """(T,) chord class per chroma frame (12, T) after Viterbi smoothing."""
+def decode_chords(chroma: np.ndarray, bass: np.ndarray, config: ChordsConfig) -> np.ndarray:
+    """(T,) chord class per frame of the chord and bass chroma (12, T) after Viterbi smoothing."""
     import librosa
 
     transition = librosa.sequence.transition_loop(N_CLASSES, config.self_transition)
-    return librosa.sequence.viterbi(chord_likelihoods(chroma, config), transition)
+    return librosa.sequence.viterbi(chord_likelihoods(chroma, bass, config), transition)
 
 
 def unit_max(chroma: np.ndarray) -> np.ndarray:
@@ -192,13 +201,14 @@ class ChordsExtractor(Extractor):
         return ["chord classes"] * N_CLASSES + ["chord dynamics"] * 3 + ["key"] * 12 + ["mode", "key clarity"]
 
     def analyse(self, y: np.ndarray, sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(key chroma (12, T) with frames scaled to max 1, chord class per frame (T,), frame times (T,))."""
+        """(key chroma (12, T): each frame scaled to max 1, then square-rooted; chord class per
+        frame (T,); frame times (T,))."""
         import librosa
 
-        chord_chroma, key_chroma = chromagrams(y, sample_rate, self.config)
+        chord_chroma, bass_chroma, key_chroma = chromagrams(y, sample_rate, self.config)
         times = librosa.frames_to_time(np.arange(chord_chroma.shape[1]), sr=sample_rate,
                                        hop_length=self.config.hop_length)
-        return unit_max(key_chroma), decode_chords(chord_chroma, self.config), times
+        return np.sqrt(unit_max(key_chroma)), decode_chords(chord_chroma, bass_chroma, self.config), times
 
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
         duration = len(y) / sample_rate
