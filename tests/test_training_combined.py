@@ -142,3 +142,15 @@ def test_the_stage_declares_what_it_reads_and_imports(pair, tmp_path):
     read = set().union(*(json.loads(p.read_text())["read"] for p in (tmp_path / "traces").glob("*.json")))
     assert read and undeclared_params(read, stage.params) == []
     assert json.loads((tmp_path / "m" / "model.json").read_text())["n_features"] == 7
+
+
+def test_predict_refuses_a_combined_model_in_one_line(pair, tmp_path):
+    from moodflow.predict import PredictError, Predictor
+
+    a, b, prepared = pair
+    out = tmp_path / "models" / "synthetic+extra" / "ridge"
+    train_and_evaluate(**FEW_TRACKS, store_path=[a, b], prepared_dir=prepared, feature_set="synthetic+extra",
+                       model_name="ridge", model_config={}, protocol=PROTOCOL, seed=0, out_dir=out,
+                       importance={"repeats": 0, "max_features": 300})
+    with pytest.raises(PredictError, match=r"combined set 'synthetic\+extra' \(train.combine\)"):
+        Predictor(out, mood_tags=False)
