@@ -154,3 +154,19 @@ def test_predict_refuses_a_combined_model_in_one_line(pair, tmp_path):
                        importance={"repeats": 0, "max_features": 300})
     with pytest.raises(PredictError, match=r"combined set 'synthetic\+extra' \(train.combine\)"):
         Predictor(out, mood_tags=False)
+
+
+def test_the_report_lists_the_combined_set(pair, tmp_path):
+    from moodflow.report.run import write_report
+
+    a, b, prepared = pair
+    train_and_evaluate(**FEW_TRACKS, store_path=[a, b], prepared_dir=prepared, feature_set="synthetic+extra",
+                       model_name="ridge", model_config={}, protocol=PROTOCOL, seed=0,
+                       out_dir=tmp_path / "models" / "synthetic+extra" / "ridge", importance={"repeats": 0, "max_features": 300})
+    params = {"dataset": {"name": "synthetic"}, "features": {"sets": ["synthetic"]},
+              "train": {"models": ["ridge"], "protocol": PROTOCOL, "seed": 0,
+                        "combine": {"base": ["synthetic"], "add": ["extra"]}}}
+    report = write_report(params, tmp_path / "models", tmp_path / "reports")
+    assert report["synthetic+extra"]["ridge"]["valence"]["r2"] is not None
+    text = (tmp_path / "reports" / "comparison.md").read_text()
+    assert "feature sets: synthetic, synthetic+extra" in text and "synthetic/ridge" in text  # not trained: listed
