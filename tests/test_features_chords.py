@@ -149,3 +149,11 @@ def test_real_audio_runs_and_is_finite(shared_data):
         feats = ex.extract(y, SR)
         assert np.isfinite(feats.static).all() and np.isfinite(feats.frames).all(), path
         assert feats.frames.shape == (len(frame_grid(len(y) / SR)[0]), 26)
+
+
+@pytest.mark.parametrize("rate", [8000, 44100])
+def test_other_sample_rates_run(rate):
+    """At 8 kHz the CQT's top octave would pass Nyquist: the bins stop below it instead."""
+    y = render_clip(clip_params(0, 11), 3.0, rate)
+    feats = build_extractor("chords", {}, {}).extract(y, rate)
+    assert np.isfinite(feats.static).all() and np.isfinite(feats.frames).all()

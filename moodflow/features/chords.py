@@ -1,6 +1,7 @@
 """Chords and key (Music2Emo's musical features), from one librosa constant-Q transform.
 
-One CQT (36 bins per octave, ``n_octaves`` from ``chord_fmin``) is folded into three
+One CQT (36 bins per octave, ``n_octaves`` from ``chord_fmin``, fewer where the sample rate
+leaves no room: the bins stop below 0.45 × the rate) is folded into three
 chromagrams: the **chord chroma** folds every bin (from C2, so the bass takes part); the **bass
 chroma** the same bins weighted 2^(−``register_slope`` · octaves above ``chord_fmin``), so the
 lowest voice dominates; the **key chroma** the same weighted bins from ``key_fmin`` (C3) up,
@@ -133,7 +134,8 @@ def chromagrams(y: np.ndarray, sample_rate: int, config: ChordsConfig) -> tuple[
 
     cqt_filters.install()  # the filter bank once per process, not once per track
     fmin = librosa.midi_to_hz(note_midi(config.chord_fmin))
-    n_bins = BINS_PER_OCTAVE * config.n_octaves
+    # bins stop below 0.45 x the sample rate (librosa refuses filters beyond Nyquist)
+    n_bins = min(BINS_PER_OCTAVE * config.n_octaves, int(BINS_PER_OCTAVE * np.log2(0.45 * sample_rate / fmin)))
     cqt = np.abs(librosa.cqt(np.asarray(y, dtype=np.float32), sr=sample_rate, hop_length=config.hop_length,
                              fmin=fmin, n_bins=n_bins, bins_per_octave=BINS_PER_OCTAVE))
     fold = librosa.filters.cq_to_chroma(n_bins, bins_per_octave=BINS_PER_OCTAVE, n_chroma=12, fmin=fmin)
@@ -184,11 +186,13 @@ class ChordsExtractor(Extractor):
     jit_compiled: ClassVar[bool] = True
 
     def feature_names(self) -> list[str]:
+        """The 42 static columns (see the module docstring)."""
         rel = [f"chord_share_deg{k:02d}_{q}" for q in ("maj", "min") for k in range(12)] + ["chord_share_none"]
         return rel + ["chord_change_rate_per_s", "chord_major_share", "chord_minor_share"] + \
             [f"key_tonic_{pc}" for pc in PITCH_CLASSES] + ["key_is_minor", "key_clarity"]
 
     def frame_names(self) -> list[str]:
+        """The 26 frame columns: the window's share of each chord class, then its local key strength."""
         return [f"chord_{label.replace(':', '_')}" if label != "N" else "chord_none" for label in chord_labels()] + \
             ["local_key_strength"]
 
