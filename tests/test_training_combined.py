@@ -170,3 +170,20 @@ def test_the_report_lists_the_combined_set(pair, tmp_path):
     assert report["synthetic+extra"]["ridge"]["valence"]["r2"] is not None
     text = (tmp_path / "reports" / "comparison.md").read_text()
     assert "feature sets: synthetic, synthetic+extra" in text and "synthetic/ridge" in text  # not trained: listed
+
+
+def test_a_layered_set_joins_as_a_flat_vector(tmp_path):
+    """mert+chords: MERT's (layers, dim) frames are flattened beside the other set's columns."""
+    store, prepared = make_run(tmp_path / "data", n_tracks=24, layered=(3, 4))
+    ids = [f"t{i:03d}" for i in range(24)]
+    extra = extra_store(tmp_path / "extra.h5", ids)
+    with open_features([store, extra], "synthetic+extra") as joined:
+        assert joined.frame_shape == (14,) and len(joined.feature_names) == 15
+        values, start, _ = joined.frames("t005")
+        assert values.shape == (30, 14) and len(start) == 30
+    out = tmp_path / "m"
+    train_and_evaluate(**FEW_TRACKS, store_path=[store, extra], prepared_dir=prepared, feature_set="synthetic+extra",
+                       model_name="ridge", model_config={}, protocol=PROTOCOL, seed=0, out_dir=out, dynamic=True,
+                       importance={"repeats": 0, "max_features": 300})
+    manifest = json.loads((out / "model.json").read_text())
+    assert manifest["frame_shape"] == [14] and manifest["data"]["input_shape"] is None
