@@ -139,6 +139,10 @@ class Predictor:
             raise PredictError(str(exc)) from exc
         self.spec = self.manifest.get("label_spec") or {}
         name, settings, grid = feature_settings(self.manifest)
+        if "+" in str(self.manifest.get("feature_set") or ""):
+            raise PredictError(
+                f"{self.source}: trained on the combined set {self.manifest['feature_set']!r} (train.combine), which "
+                "predict cannot compute from audio yet; pass --model with a model of a single feature set")
         self.extractor = build_extractor(name, settings, grid)
         if not self.extractor.needs_audio:
             raise PredictError(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from moodflow.core.atomic import write_text
-from moodflow.core.errors import SettingsError
+from moodflow.core.errors import SettingsError, did_you_mean
 from moodflow.datasets import DATASETS
 from moodflow.features import EXTRACTORS
 from moodflow.models import MODELS
@@ -45,5 +45,25 @@ def check_names(params: Mapping[str, Any], marker: str | Path | None = None) -> 
             if name not in section:
                 raise SettingsError(f"{where}.{key} lists {name!r} but params.yaml has no {where}.{name} section: "
                                     f"add `{name}: {{}}` under `{where}:` (defaults apply)")
+    _check_combine(train.get("combine") or {}, features["sets"])
     if marker is not None:
         write_text(marker, MARKER_TEXT)
+
+
+def _check_combine(combine: Mapping[str, Any], sets: list[str]) -> None:
+    """``train.combine.base`` / ``add`` name sets of ``features.sets``, each once, none in both."""
+    lists = {}
+    for key in ("base", "add"):
+        names = combine.get(key) or []
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise SettingsError(f"train.combine.{key}: {names!r} must be a list of feature set names")
+        for name in names:
+            if name not in sets:
+                raise SettingsError(f"train.combine.{key} lists {name!r}{did_you_mean(name, sets)}, which "
+                                    f"features.sets does not build: add it to features.sets")
+        if len(set(names)) != len(names):
+            raise SettingsError(f"train.combine.{key}: {sorted({n for n in names if names.count(n) > 1})} listed more than once")
+        lists[key] = names
+    both = sorted(set(lists["base"]) & set(lists["add"]))
+    if both:
+        raise SettingsError(f"train.combine: {both} in both base and add (a set joined with itself)")

@@ -232,6 +232,29 @@ def melody_centre(register: float) -> float:
     return REGISTER_LOW + REGISTER_SPAN * register
 
 
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+def chord_timeline(p: ClipParams, duration_s: float) -> list[tuple[float, float, str]]:
+    """The chords :func:`render_clip` plays: (start_s, end_s, label) with labels ``C:maj`` /
+    ``A:min`` (one every two beats; the key is C major or C minor, :func:`key_of`)."""
+    rng = np.random.default_rng(p.note_seed)  # the same first draw as render_clip's
+    scale = MAJOR if p.major else MINOR
+    progression = PROGRESSIONS[p.major][int(rng.integers(len(PROGRESSIONS[p.major])))]
+    span = 2 * 60.0 / p.tempo_bpm
+    out = []
+    for c in range(int(np.ceil(duration_s / span))):
+        pcs = [_pitch(scale, progression[c % len(progression)] + d) % 12 for d in (0, 2, 4)]
+        quality = "maj" if (pcs[1] - pcs[0]) % 12 == 4 else "min"
+        out.append((c * span, min((c + 1) * span, duration_s), f"{PITCH_NAMES[pcs[0]]}:{quality}"))
+    return out
+
+
+def key_of(p: ClipParams) -> str:
+    """The clip's key: ``C:maj`` or ``C:min``."""
+    return "C:maj" if p.major else "C:min"
+
+
 def render_clip(p: ClipParams, duration_s: float, sample_rate: int) -> np.ndarray:
     """Render clip ``p`` to mono float32 in [-1, 1] (deterministic for equal arguments)."""
     sr = int(sample_rate)
@@ -345,7 +368,8 @@ class DemoDataset(DatasetAdapter):
                 {"track_id": tid, "time_s": float(t), "valence": round(float(v), 4), "arousal": round(float(a), 4)}
                 for t, v, a in zip(times, val_n, aro_n)
             )
-            params.append({"track_id": tid, **asdict(p)})
+            params.append({"track_id": tid, **asdict(p), "key": key_of(p),
+                           "chords": [[round(a, 4), round(b, 4), c] for a, b, c in chord_timeline(p, dur)]})
         spec = LabelSpec(task="regression", static_targets=["valence", "arousal"],
                          dynamic_targets=["valence", "arousal"], scale=SCALE, scale_name="1-9",
                          dynamic_hop_s=0.5)

@@ -22,6 +22,7 @@ _MODULES = {
     "musicnn": "musicnn.extractor",
     "provided": "provided",
     "midlevel": "midlevel",
+    "chords": "chords",
 }
 
 EXTRACTORS: Registry = Registry("feature set", __name__, _MODULES, key="features.sets")

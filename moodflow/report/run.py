@@ -131,10 +131,12 @@ def _report_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """The settings the report reads (and declares in dvc.yaml), as plain values."""
     train = params["train"]
     protocol = train.get("protocol") or {}
-    return {
+    combine = train.get("combine") or {}
+    base, add = list(combine.get("base") or []), list(combine.get("add") or [])
+    return {  # "sets": every trained set, the combined ones (train.combine) as <base>+<add>
         "dataset": {"name": params["dataset"]["name"]},
-        "features": {"sets": list(params["features"]["sets"])},
-        "train": {"models": list(train["models"]), "seed": train.get("seed", 0),
+        "features": {"sets": list(params["features"]["sets"]) + [f"{b}+{a}" for b in base for a in add]},
+        "train": {"models": list(train["models"]), "seed": train.get("seed", 0), "combine": {"base": base, "add": add},
                   "protocol": protocol.to_dict() if hasattr(protocol, "to_dict") else dict(protocol)},
     }
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -41,10 +41,10 @@ from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_f
 from moodflow.evaluation.summary import confusion_table, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
 from moodflow.models.base import ModelRecipe
-from moodflow.stores.feature_store import FeatureStore
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.data import StaticData, dynamic_data, static_data
+from moodflow.train.combined import open_features
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
     ClassesProblem, ColumnsProblem, DynamicProblem, MultitaskProblem, Problem,
@@ -82,7 +82,7 @@ def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: Train
 
 def train_and_evaluate(
     *,
-    store_path: str | Path,
+    store_path: str | Path | Sequence[str | Path],
     prepared_dir: str | Path,
     feature_set: str,
     model_name: str,
@@ -95,7 +95,8 @@ def train_and_evaluate(
     model folder atomically. Returns the metrics (as written to metrics.json; ``{}`` when the
     protocol refused, see the module docstring).
 
-    ``model_config`` is ``train.<model_name>``; ``settings`` (or keywords: ``protocol``, ``seed``,
+    ``store_path`` is the set's store, or for a combined set ``a+b`` one store per part, in
+    order (:mod:`moodflow.train.combined`). ``model_config`` is ``train.<model_name>``; ``settings`` (or keywords: ``protocol``, ``seed``,
     ``dynamic``, ``min_train`` …) the ``train`` section's own settings (:class:`TrainSettings`).
     """
     model_cls = MODELS.get(model_name)
@@ -112,8 +113,7 @@ def train_and_evaluate(
             f"model {model_name!r} does none of this run's tasks: static {spec.task}"
             f"{', dynamic' if s.dynamic and prepared.dynamic_labels is not None else ''} (it does {sorted(model_cls.tasks)})"
         )
-    with FeatureStore(store_path) as store:
-        store.check(feature_set)  # a store made by another extractor is refused, not mixed in
+    with open_features(store_path, feature_set) as store:  # refuses a store made by another extractor
         store_attrs, feature_names, frame_shape = store.attrs, store.feature_names, store.frame_shape
         feature_groups = store.feature_groups
         recipe = ModelRecipe(

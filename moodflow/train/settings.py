@@ -30,6 +30,23 @@ class ImportanceSettings:
 
 
 @dataclass
+class CombineSettings:
+    """``train.combine``: models also train on each ``<base>+<add>`` pair of stores, joined by
+    track id (``moodflow.train.combined``); both lists name sets of ``features.sets``."""
+
+    base: list[str] = field(default_factory=list)  # e.g. [compare, mert]
+    add: list[str] = field(default_factory=list)  # e.g. [chords]: compare+chords, mert+chords
+
+
+def combined_sets(combine: Mapping[str, Any] | CombineSettings | None) -> list[str]:
+    """The combined set names ``<base>+<add>`` of ``train.combine``, base-major order."""
+    if combine is None:
+        return []
+    get = combine.get if isinstance(combine, Mapping) else lambda k, d=None: getattr(combine, k, d)
+    return [f"{b}+{a}" for b in (get("base") or []) for a in (get("add") or [])]
+
+
+@dataclass
 class TrainSettings:
     """``train``: the models to train on every feature set, and how they are evaluated."""
 
@@ -44,6 +61,7 @@ class TrainSettings:
     tune: bool = False  # search each model's documented default ranges inside every training fold
     jobs: int = setting(0, min=0)  # folds (and searches) in parallel on this many cores; 0 = all
     importance: ImportanceSettings = field(default_factory=ImportanceSettings)
+    combine: CombineSettings = field(default_factory=CombineSettings)  # combined stores (docs/models.md)
 
 
 STAGE_KEYS = ("seed", "dynamic", "protocol", "min_train", "min_test", "min_per_class", "tune", "jobs", "importance")
