@@ -1,4 +1,15 @@
-"""The prepare stage: a dataset adapter → the prepared folder (manifest, labels, splits)."""
+"""The prepare stage: a dataset adapter → the prepared folder (manifest, labels, splits).
+
+Besides the tables it writes, into the same folder:
+
+- ``missing_audio.csv``: the labelled tracks without an audio file (track_id, audio_path);
+- ``verify.csv`` (when the dataset has an index, :mod:`moodflow.datasets.verify`): the files
+  missing, corrupt (size differs; no file is read here) or extra, and ``to_fetch.txt``, the
+  relative paths still to download.
+
+The log gets one line for the audio (counts and the share of labels covered) and one for the
+index, never one line per file.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +23,7 @@ from moodflow.prepare.settings import dataset_settings
 from moodflow.stores.prepared import PreparedDataset
 
 log = logging.getLogger(__name__)
+LOW_COVERAGE = 0.5  # below this share of labelled tracks with audio the summary shouts
 
 
 def prepare_dataset(dataset_params: Mapping[str, Any], out_dir: str | Path) -> PreparedDataset:
@@ -30,7 +42,46 @@ def prepare_dataset(dataset_params: Mapping[str, Any], out_dir: str | Path) -> P
         tmp.mkdir(parents=True)
         prepared = adapter.load(tmp)
         prepared.write(tmp)
-    log.info(
-        "prepared %s: %d tracks, %d with static labels", name, len(prepared.manifest), len(prepared.static_labels)
-    )
+        audio_summary(prepared, tmp, Path(out_dir))
+        index = adapter.verification_index()
+        if index is not None:
+            from moodflow.datasets.verify import verify
+
+            result = verify(index[0], index[1], quick=True)
+            result.table.to_csv(tmp / "verify.csv", index=False)
+            todo = result.table[result.table["status"].isin(["missing", "corrupt"])]["path"]
+            (tmp / "to_fetch.txt").write_text("".join(f"{p}\n" for p in todo))
+            (log.info if result.ok else log.warning)(
+                "prepare: index check (presence and size): %s%s", result.summary(),
+                f"; listed in {Path(out_dir) / 'verify.csv'}, paths to download in {Path(out_dir) / 'to_fetch.txt'}"
+                if len(result.table) else "")
     return prepared
+
+
+def audio_summary(prepared: PreparedDataset, folder: Path, shown_as: Path) -> str:
+    """Write ``missing_audio.csv`` and log one line: tracks, labelled tracks with audio (share),
+    unlabelled audio kept for extraction."""
+    manifest = prepared.manifest
+    exists = [(folder / p).exists() for p in manifest["audio_path"].astype(str)]  # an absolute p stays itself
+    have = dict(zip(manifest["track_id"], exists))
+    labelled = set(prepared.static_labels["track_id"])
+    if prepared.dynamic_labels is not None:
+        labelled |= set(prepared.dynamic_labels["track_id"])
+    missing = manifest[[t in labelled and not have.get(t, False) for t in manifest["track_id"]]]
+    missing[["track_id", "audio_path"]].to_csv(folder / "missing_audio.csv", index=False)
+    unlabelled = int(sum(1 for t, ok in have.items() if ok and t not in labelled))
+    line = f"prepare: {prepared.name}: {len(manifest)} tracks"
+    if labelled:
+        share = 1 - len(missing) / len(labelled)
+        line += f"; {len(labelled) - len(missing)} of {len(labelled)} labelled tracks ({share:.0%}) have audio"
+        if len(missing):
+            line += f", {len(missing)} have none (listed in {shown_as / 'missing_audio.csv'})"
+        if share < LOW_COVERAGE:
+            line = (f"ONLY {share:.0%} OF THE LABELLED TRACKS HAVE AUDIO — check dataset.root and the audio folder. "
+                    + line)
+    else:
+        line += "; no labels (extraction-only)"
+    if unlabelled and labelled:
+        line += f"; {unlabelled} audio file(s) without labels kept for extraction"
+    (log.warning if line.startswith("ONLY") else log.info)(line)
+    return line

@@ -53,6 +53,7 @@ from moodflow.train.settings import ProtocolSettings, TrainSettings
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 3
 OK = "ok"
+NO_LABELS = "no labels: nothing to train"
 
 
 def static_problem(recipe: ModelRecipe, data: StaticData, spec: LabelSpec) -> Problem:
@@ -67,12 +68,34 @@ def static_problem(recipe: ModelRecipe, data: StaticData, spec: LabelSpec) -> Pr
     return ColumnsProblem(spec.task, data.X, data.Y, data.track_ids, data.targets)
 
 
+def track_groups(prepared: PreparedDataset, column: str) -> dict[str, str] | None:
+    """Track id → group (``train.protocol.group``: a manifest column such as emotify's genre);
+    None when no grouping is asked for."""
+    if not column:
+        return None
+    manifest = prepared.manifest
+    if column not in manifest.columns:
+        extra = [c for c in manifest.columns if c not in ("track_id", "audio_path", "duration_s")]
+        raise ValueError(f"train.protocol.group: the prepared manifest of {prepared.name!r} has no column {column!r} "
+                         f"(metadata columns: {extra or 'none'})")
+    values = manifest[column]
+    return {t: str(g) for t, g in zip(manifest["track_id"], values) if pd.notna(g) and str(g) != ""}
+
+
 def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: TrainSettings,
-                   splits: pd.DataFrame | None, classify: bool) -> ProtocolRun:
-    """The protocol's folds over the problem's tracks, refused (InsufficientData) when too small."""
+                   splits: pd.DataFrame | None, classify: bool, groups: dict[str, str] | None = None) -> ProtocolRun:
+    """The protocol's folds over the problem's tracks, refused (InsufficientData) when too small.
+    With ``groups`` every group's tracks stay on one side of each fold."""
     classes = problem.stratify if classify else None
+    group_of = None
+    if groups is not None:
+        ungrouped = [t for t in problem.track_ids if t not in groups]
+        if ungrouped:
+            raise ValueError(f"train.protocol.group {protocol.group!r}: {len(ungrouped)} labelled track(s) have no "
+                             f"{protocol.group} value in the prepared manifest (e.g. {ungrouped[0]!r})")
+        group_of = np.array([groups[t] for t in problem.track_ids])
     run = make_folds(problem.track_ids, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats,
-                     seed=settings.seed, splits=splits, classes=classes)
+                     seed=settings.seed, splits=splits, classes=classes, groups=group_of)
     by_id = dict(zip(problem.track_ids, classes)) if classes is not None else None
     check_folds(run, min_train=settings.min_train, min_test=settings.min_test, classes=by_id,
                 min_per_class=settings.min_per_class if classes is not None else 0)
@@ -105,8 +128,9 @@ def train_and_evaluate(
     spec = prepared.spec
     jobs = usable_cores(s.jobs)
     run_dynamic = s.dynamic and prepared.dynamic_labels is not None and "dynamic" in model_cls.tasks
-    run_static = spec.task in model_cls.tasks
-    if not (run_static or run_dynamic):
+    has_static = bool(spec.static_targets or spec.class_column or spec.tags)
+    run_static = has_static and spec.task in model_cls.tasks
+    if spec.has_labels and not (run_static or run_dynamic):
         raise ValueError(
             f"model {model_name!r} does none of this run's tasks: static {spec.task}"
             f"{', dynamic' if s.dynamic and prepared.dynamic_labels is not None else ''} (it does {sorted(model_cls.tasks)})"
@@ -137,6 +161,9 @@ def train_and_evaluate(
                                                                      "importance"))},
         "versions": package_versions(),
     }
+    if not spec.has_labels:
+        log.warning("%s/%s: the dataset has no labels (extraction-only): nothing to train", feature_set, model_name)
+        return _write_refusal(out_dir, manifest, NO_LABELS)
     try:
         parts, finals, tasks, protocols, tuning, importance, attention = [], {}, {}, {}, [], [], []
         problems = []
@@ -148,7 +175,8 @@ def train_and_evaluate(
         for part, path, problem, classify in problems:
             if len(problem.track_ids) == 0:
                 raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
-            run = protocol_folds(problem, s.protocol, s, prepared.splits, classify)
+            run = protocol_folds(problem, s.protocol, s, prepared.splits, classify,
+                                 groups=track_groups(prepared, s.protocol.group))
             explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
                          if part == "static" and s.importance.repeats else None)
             predictions, records, explained, attended = cross_validate(
