@@ -74,6 +74,7 @@ def make_run(
 
 
 def store_for_prepared(prepared_dir: Path, store_path: Path, *, noise: float = 0.1, n_noise: int = 3, seed: int = 0,
+                       extractor: str = "synthetic",
                        duration_s: float = 4.0) -> Path:
     """A feature store for every track of a prepared folder whose static features are its
     numeric labels (regression targets, tags, a one-hot class) plus noise — a stand-in for
@@ -86,7 +87,7 @@ def store_for_prepared(prepared_dir: Path, store_path: Path, *, noise: float = 0
     names = numeric + [f"class_{c}" for c in classes] + [f"noise{j}" for j in range(n_noise)]
     rng = np.random.default_rng(seed)
     start, end = frame_grid(duration_s)
-    with FeatureStoreWriter(store_path, feature_names=names, frame_shape=(len(names),), extractor="synthetic",
+    with FeatureStoreWriter(store_path, feature_names=names, frame_shape=(len(names),), extractor=extractor,
                             extractor_version="1", config={"seed": seed}, dataset=prepared.name,
                             sample_rate=22050) as writer:
         for tid in prepared.manifest["track_id"]:

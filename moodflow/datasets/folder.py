@@ -139,10 +139,12 @@ class Folder(DatasetAdapter):
                 raise ValueError(f"dataset 'folder': {path} has no valence/arousal columns and no targets, "
                                  f"class_column, tags or tags_column setting names its labels "
                                  f"(columns: {list(table.columns)})")
-        missing_meta = [m for m in c.metadata if m not in table.columns]
-        if missing_meta:
-            raise ValueError(f"dataset 'folder': {path} has no metadata column(s) {missing_meta} "
-                             f"(columns: {list(table.columns)})")
+        named = [("target", t) for t in targets] + [("class", c.class_column)] + [("tag", t) for t in c.tags]
+        named += [("tags", c.tags_column)] + [("metadata", m) for m in c.metadata]
+        for what, column in named:
+            if column and column not in table.columns:
+                raise ValueError(f"dataset 'folder': {path} has no {what} column {column!r} "
+                                 f"(columns: {list(table.columns)})")
         used = [*targets, *([c.class_column] if c.class_column else []), *c.tags,
                 *([c.tags_column] if c.tags_column else [])]
         table = drop_duplicates(table[["track_id", *dict.fromkeys(used + c.metadata)]].copy(), ["track_id"], path,

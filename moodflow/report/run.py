@@ -293,13 +293,15 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
         lines += ["Mean ± std over folds, recomputed from each model's predictions.csv.", ""]
     for task, group in ours.groupby("task", sort=False):
         metrics = list(dict.fromkeys(group["metric"]))
-        scale = group["scale"].iloc[0]
-        lines += [f"### {task}" + (f" (labels {scale})" if scale else ""), ""]
+        scales = list(dict.fromkeys(group["scale"]))
+        mixed = len(scales) > 1  # targets on scales of their own: one column says which
+        lines += [f"### {task}" + (f" (labels {scales[0]})" if scales[0] and not mixed else ""), ""]
         rows = []
         for (fset, model, target), g in group.groupby(["set", "model", "target"], sort=False):
             by = g.set_index("metric")
-            rows.append([fset, model, target] + [_fmt(by["mean"].get(m, np.nan), by["std"].get(m, np.nan)) for m in metrics])
-        lines += _md_table(["set", "model", "target", *metrics], rows)
+            rows.append([fset, model, target] + ([g["scale"].iloc[0] or "—"] if mixed else [])
+                        + [_fmt(by["mean"].get(m, np.nan), by["std"].get(m, np.nan)) for m in metrics])
+        lines += _md_table(["set", "model", "target", *(["labels"] if mixed else []), *metrics], rows)
     lines += ["## Published numbers", ""]
     published = references_for(dataset, refs)
     if dataset == "demo":

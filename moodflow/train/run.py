@@ -43,7 +43,7 @@ from moodflow.models.base import ModelRecipe
 from moodflow.stores.feature_store import FeatureStore
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
-from moodflow.train.data import StaticData, dynamic_data, static_data
+from moodflow.train.data import StaticData, dynamic_data, label_kinds, static_data
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
     ClassesProblem, ColumnsProblem, DynamicProblem, MultitaskProblem, Problem,
@@ -80,6 +80,13 @@ def track_groups(prepared: PreparedDataset, column: str) -> dict[str, str] | Non
                          f"(metadata columns: {extra or 'none'})")
     values = manifest[column]
     return {t: str(g) for t, g in zip(manifest["track_id"], values) if pd.notna(g) and str(g) != ""}
+
+
+def recipe_for(recipe: ModelRecipe, kind: str, spec: LabelSpec) -> ModelRecipe:
+    """The recipe for another static label kind than the main one (classes: their number)."""
+    import dataclasses
+
+    return dataclasses.replace(recipe, n_classes=len(spec.classes) if kind == "classification" else None)
 
 
 def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: TrainSettings,
@@ -144,6 +151,10 @@ def train_and_evaluate(
             n_classes=len(spec.classes) if spec.task == "classification" else None, n_jobs=jobs,
         )
         static = static_data(store, prepared, all_kinds=model_cls.multitask) if run_static else None
+        # a single-task model also learns the dataset's other static label kinds, each its own part
+        extra = {} if model_cls.multitask or not has_static else {
+            kind: static_data(store, prepared, kind=kind) for kind in label_kinds(prepared)[1:]
+            if kind in model_cls.tasks}
         dyn = dynamic_data(store, prepared.dynamic_labels, list(spec.dynamic_targets)) if run_dynamic else None
     manifest = {
         "format": "moodflow.model", "format_version": FORMAT_VERSION, "status": OK, "model": model_name,
@@ -169,6 +180,10 @@ def train_and_evaluate(
         problems = []
         if static is not None:
             problems.append(("static", ".", static_problem(recipe, static, spec), spec.task == "classification"))
+        for kind, data in extra.items():
+            extra_spec = LabelSpec(**{**spec.__dict__, "task": kind})
+            problems.append((kind, kind, static_problem(recipe_for(recipe, kind, spec), data, extra_spec),
+                             kind == "classification"))
         if dyn is not None:
             problems.append(("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
                              False))
@@ -180,13 +195,14 @@ def train_and_evaluate(
             explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
                          if part == "static" and s.importance.repeats else None)
             predictions, records, explained, attended = cross_validate(
-                recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
+                recipe_for(recipe, part, spec) if part in extra else recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
             parts.append(predictions)
             tuning.append(records)
             importance.append(explained)
             attention.append(attended)
             all_rows = np.arange(len(problem.track_ids))
-            finals[path], final_records = fit_tuned(recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
+            part_recipe = recipe_for(recipe, part, spec) if part in extra else recipe
+            finals[path], final_records = fit_tuned(part_recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
                                                     fold="all")
             tuning.append(pd.DataFrame(final_records, columns=records.columns))
             protocols[part] = run.describe()
@@ -194,6 +210,9 @@ def train_and_evaluate(
                            "n_tracks": len(problem.track_ids)}
             if part == "static":
                 tasks[part]["label_kinds"] = sorted(static.labels)
+            elif part != "dynamic":
+                tasks[part]["label_kinds"] = [part]
+                tasks[part]["n_classes"] = part_recipe.n_classes
             else:
                 tasks[part]["n_frames"] = dyn.n_frames
     except InsufficientData as exc:
