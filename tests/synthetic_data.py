@@ -59,14 +59,14 @@ def make_run(
                      np.where(static["arousal"] >= 0, "Q2", "Q3"))
         static["quadrant"] = q
         spec.class_column, spec.classes = "quadrant", ["Q1", "Q2", "Q3", "Q4"]
-        if task == "classification":
-            spec.task = "classification"
+        if task == "classification":  # one label kind, as 4Q (multi-kind datasets: test_datasets_folder.py)
+            spec.task, spec.static_targets = "classification", []
     if task in ("tagging", "multitask"):
         static["happy"] = (static["valence"] > 0).astype(int)
         static["calm"] = (static["arousal"] < 0).astype(int)
         spec.tags = ["happy", "calm"]
-        if task == "tagging":
-            spec.task = "tagging"
+        if task == "tagging":  # one label kind, as MTG-Jamendo
+            spec.task, spec.static_targets = "tagging", []
     manifest = pd.DataFrame({"track_id": ids, "audio_path": [f"{t}.wav" for t in ids], "duration_s": duration_s})
     dyn_df = pd.DataFrame(dyn_rows, columns=["track_id", "time_s", "valence", "arousal"]) if dynamic else None
     PreparedDataset("synthetic", manifest, static, spec, dynamic_labels=dyn_df).write(folder / "prepared")
