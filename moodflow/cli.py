@@ -118,7 +118,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     for note in outside_scale_notes(done, predictor.spec.get("scale") if predictor.manifest else None,
-                                    predictor.scale_name):
+                                    predictor.scale_name, predictor.spec.get("target_scales") if predictor.manifest else None):
         print(f"moodflow: note: {note}", file=sys.stderr)
     for _, error in failed:
         print(f"moodflow: error: {error}", file=sys.stderr)

@@ -2,9 +2,11 @@
 
 One folder (``data/prepared``)::
 
-    manifest.csv        track_id, audio_path, duration_s (NaN when unknown)
-    labels_static.csv   track_id + one column per static target (valence, arousal, quadrant,
-                        or one 0/1 column per mood tag)
+    manifest.csv        track_id, audio_path, duration_s (NaN when unknown), then any metadata
+                        columns (emotify's genre; a folder's ``metadata``: usable as
+                        ``train.protocol.group``)
+    labels_static.csv   track_id + one column per static label: regression targets (any
+                        names), the class column, one 0/1 column per mood tag (any mix)
     labels_dynamic.csv  track_id, time_s, + dynamic targets (absent when none)
     splits.csv          track_id, split (train | validation | test), published splits only
     dataset.json        name, root, LabelSpec, and the adapter's notes (citation, grid, scale)

@@ -16,11 +16,15 @@ Output folder ``models/<set>/<model>/``::
     confusion.csv     classification only: confusion counts per repetition
 
 Which tasks run: the dataset's static task (``LabelSpec.task``) whenever the model supports
-it (the multitask model trains on every label kind the dataset has); the dynamic task when
+it (the multitask model trains on every label kind the dataset has; a single-task model learns
+each other static kind it supports as a part of its own, ``<kind>/`` beside the main model,
+e.g. a folder's tags next to its regression targets); the dynamic task when
 the dataset has dynamic labels, ``dynamic`` is true (``train.dynamic``) and the model
 supports it. When the protocol cannot give a number worth reporting (too few tracks, see
 ``moodflow.evaluation.protocols``) the stage still succeeds: ``model.json`` says
-``status: insufficient data`` with the reason, and nothing is scored or saved as a model.
+``status: insufficient data`` with the reason, and nothing is scored or saved as a model; a
+dataset without any label (an extraction-only folder) gets ``status: no labels: nothing to
+train`` the same way.
 See docs/models.md.
 """
 
@@ -173,7 +177,7 @@ def train_and_evaluate(
         "versions": package_versions(),
     }
     if not spec.has_labels:
-        log.warning("%s/%s: the dataset has no labels (extraction-only): nothing to train", feature_set, model_name)
+        log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)
         return _write_refusal(out_dir, manifest, NO_LABELS)
     try:
         parts, finals, tasks, protocols, tuning, importance, attention = [], {}, {}, {}, [], [], []
