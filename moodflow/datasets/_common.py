@@ -67,7 +67,7 @@ def to_float(frame: pd.DataFrame, columns: Iterable[str], path: Path, dataset: s
         if col not in out.columns:
             raise ValueError(f"dataset {dataset!r}: {path} has no column {col!r} (columns: {list(frame.columns)})")
         values = pd.to_numeric(out[col].replace("", np.nan), errors="coerce")
-        bad = values.isna() & ~out[col].isin(["", "NaN", "nan", "NA"])
+        bad = values.isna() & ~out[col].isin(["", "NaN", "nan", "NA"]) & out[col].notna()
         if bad.any():
             raise ValueError(f"dataset {dataset!r}: {path} column {col!r}: not a number: {list(out[col][bad][:5])}")
         out[col] = values.astype(float)

@@ -147,8 +147,9 @@ class Folder(DatasetAdapter):
                                  f"(columns: {list(table.columns)})")
         used = [*targets, *([c.class_column] if c.class_column else []), *c.tags,
                 *([c.tags_column] if c.tags_column else [])]
-        table = drop_duplicates(table[["track_id", *dict.fromkeys(used + c.metadata)]].copy(), ["track_id"], path,
-                                self.name)
+        table = table[["track_id", *dict.fromkeys(used + c.metadata)]].copy()
+        # numbers compared as numbers: "0.0" and "-0.0" written twice are one identical duplicate
+        table = drop_duplicates(to_float(table, [*targets, *c.tags], path, self.name), ["track_id"], path, self.name)
         scales = target_scales(targets, scale, c.scales, "dataset.folder")
         labels, spec = static_label_table(table, path, self.name, targets=targets, scale=scale, scales=scales,
                                           class_column=c.class_column, tags=list(c.tags), tags_column=c.tags_column)
