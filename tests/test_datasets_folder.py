@@ -192,3 +192,23 @@ def test_unlabelled_folder_trains_nothing_and_the_report_says_so(tmp_path):
     text = (tmp_path / "reports/comparison.md").read_text()
     assert "- labels: none (extraction-only: nothing to train)" in text
     assert "has no labels: it is extraction-only" in text and "## Not scored" not in text
+
+
+def test_dynamic_only_labels_of_own_targets_train(tmp_path):
+    from synthetic_data import store_for_prepared
+
+    from moodflow.prepare.run import prepare_dataset
+    from moodflow.train.run import train_and_evaluate
+
+    _tree(tmp_path / "m", [f"s{i:02d}.wav" for i in range(30)])
+    rows = ["track_id,time_s,tension,energy"] + [f"s{i:02d},{t / 2},{(i + t) % 7 + 1},{t / 10}"
+                                                 for i in range(30) for t in range(1, 8)]
+    (tmp_path / "m/dyn.csv").write_text("\n".join(rows) + "\n")
+    prepare_dataset({"name": "folder", "root": str(tmp_path / "m"), "folder": {"dynamic_labels": "dyn.csv"}},
+                    tmp_path / "prepared")
+    store = store_for_prepared(tmp_path / "prepared", tmp_path / "s.h5", n_noise=4)
+    metrics = train_and_evaluate(store_path=store, prepared_dir=tmp_path / "prepared", feature_set="synthetic",
+                                 model_name="ridge", model_config={}, out_dir=tmp_path / "model", dynamic=True,
+                                 importance={"repeats": 0})
+    assert list(metrics) == ["dynamic"] and sorted(metrics["dynamic"]) == ["energy", "tension"]
+    assert metrics["dynamic"]["tension"]["n_tracks"] == 30
