@@ -73,6 +73,8 @@ def test_prepare_trains_by_genre_and_reports_nine_gems_targets(emotify, tmp_path
     assert len(per_fold) == 4 and (per_fold == 1).all()  # each fold holds exactly one genre out
     model = json.loads((tmp_path / "models/synthetic/ridge/model.json").read_text())
     assert model["protocol_run"]["static"]["grouped"] is True
+    # the dominant emotion, a class kind beside the shares: too few of the rarest classes per fold here
+    assert model["not_scored"]["classification"].startswith("insufficient data: fold")
     params = {"dataset": {"name": "emotify"}, "features": {"sets": ["synthetic"]},
               "train": {"models": ["ridge"], "protocol": {"kind": "kfold", "folds": 4, "group": "genre"}}}
     report = write_report(params, tmp_path / "models", tmp_path / "reports")
@@ -80,6 +82,7 @@ def test_prepare_trains_by_genre_and_reports_nine_gems_targets(emotify, tmp_path
     assert report["best"]["model"] == "ridge" and report["best"]["score"] > 0.5
     text = (tmp_path / "reports/comparison.md").read_text()
     assert "4-fold CV keeping each genre out" in text and "joyful_activation" in text
+    assert "## Label kinds not scored" in text and "- synthetic/ridge classification: insufficient data" in text
 
 
 def test_group_cv_refuses_more_folds_than_genres(emotify, tmp_path):

@@ -142,7 +142,7 @@ def test_three_targets_and_tags_train_report_and_predict(tmp_path):
     from moodflow.report.run import write_report
     from moodflow.train.run import train_and_evaluate
 
-    config = _study(tmp_path / "study")
+    config = {**_study(tmp_path / "study"), "class_column": "genre"}  # three targets, tags and classes
     prepare_dataset({"name": "folder", "root": str(tmp_path / "study"), "folder": config}, tmp_path / "prepared")
     store = store_for_prepared(tmp_path / "prepared", tmp_path / "chroma.h5", noise=0.02, n_noise=0,
                                extractor="chroma")
@@ -152,6 +152,8 @@ def test_three_targets_and_tags_train_report_and_predict(tmp_path):
                                  importance={"repeats": 0})
     assert sorted(metrics["static"]) == ["energy", "tension", "valence"]
     assert metrics["tagging"]["tags"]["pr_auc"] > 0.9  # macro over the tags, as for Jamendo
+    assert metrics["classification"]["genre"]["macro_f1"] > 0.9
+    assert sorted(json.loads((model_dir / "model.json").read_text())["tasks"]) == ["classification", "static", "tagging"]
     predictions = pd.read_csv(model_dir / "predictions.csv")
     assert sorted(predictions[predictions["task"] == "tagging"]["target"].unique()) == ["calm", "dark", "happy"]
     params = {"dataset": {"name": "folder"}, "features": {"sets": ["chroma"]}, "train": {"models": ["ridge"]}}
@@ -160,12 +162,14 @@ def test_three_targets_and_tags_train_report_and_predict(tmp_path):
     assert {"energy", "tension", "valence"} <= set(entry) and entry["tagging"]["tags"]["pr_auc"] > 0.9
     assert report["best"] == {**report["best"], "model": "ridge", "metric": "r2"} and report["best"]["score"] > 0.5
     text = (tmp_path / "reports/comparison.md").read_text()
-    assert "targets tension (1-7), energy (0-10), valence on -1..1; 3 tags" in text
+    assert "targets tension (1-7), energy (0-10), valence on -1..1; classes of genre (jazz, rock); 3 tags" in text
     assert "| chroma | ridge | tension | 1-7 |" in text and "| chroma | ridge | valence | -1..1 |" in text and "| chroma | ridge | tags |" in text
     predictor = Predictor(model_dir, mood_tags=False)
     labels = pd.read_csv(tmp_path / "prepared/labels_static.csv").set_index("track_id").loc["clips/s04"]
-    vector = np.asarray([labels[c] for c in ["tension", "energy", "valence", "calm", "dark", "happy"]], float)
+    vector = np.asarray([labels[c] for c in ["tension", "energy", "valence", "calm", "dark", "happy"]]
+                        + [labels["genre"] == "jazz", labels["genre"] == "rock"], float)
     out = predictor.predict_static(vector)
+    assert out["class"] == labels["genre"] and sorted(out["class_scores"]) == ["jazz", "rock"]
     assert sorted(out["values"]) == ["energy", "tension", "valence"] and sorted(out["tags"]) == ["calm", "dark", "happy"]
     assert abs(out["values"]["tension"] - labels["tension"]) < 1.0
 

@@ -277,6 +277,8 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
     if missing:
         lines += [f"Not in this report (no trained model folder): {', '.join(missing)}.", ""]
     refused = [r for r in runs if not r.ok]
+    parts = [f"- {r.feature_set}/{r.model} {part}: {why}" for r in runs if r.ok
+             for part, why in sorted((r.manifest.get("not_scored") or {}).items())]
     if refused and all(r.unlabelled for r in runs):
         lines += ["## No labels", "", f"`{dataset}` has no labels: it is extraction-only. The feature stores "
                   f"(features/<set>.h5) were built; no model was trained, so there are no numbers to report. "
@@ -285,6 +287,9 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
     if refused:
         lines += ["## Not scored", "", "These runs report no number, because none would mean anything:", ""]
         lines += [f"- {r.feature_set}/{r.model}: {r.status}" for r in refused] + [""]
+    if parts:
+        lines += ["## Label kinds not scored", "", "These runs scored their main task, but not these labels:", ""]
+        lines += parts + [""]
     ours = our_rows(scored)
     lines += ["## Our results", ""]
     if not len(ours):

@@ -191,11 +191,21 @@ def train_and_evaluate(
         if dyn is not None:
             problems.append(("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
                              False))
+        not_scored: dict[str, str] = {}
         for part, path, problem, classify in problems:
-            if len(problem.track_ids) == 0:
-                raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
-            run = protocol_folds(problem, s.protocol, s, prepared.splits, classify,
-                                 groups=track_groups(prepared, s.protocol.group))
+            try:
+                if len(problem.track_ids) == 0:
+                    raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
+                run = protocol_folds(problem, s.protocol, s, prepared.splits, classify,
+                                     groups=track_groups(prepared, s.protocol.group))
+            except InsufficientData as exc:
+                if part not in extra:
+                    raise
+                # another label kind too small to score (emotify's rarest dominant emotions) leaves
+                # the main task scored; model.json and the report say why this part is not
+                log.warning("%s/%s: %s not scored: insufficient data: %s", feature_set, model_name, part, exc)
+                not_scored[part] = f"insufficient data: {exc}"
+                continue
             explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
                          if part == "static" and s.importance.repeats else None)
             predictions, records, explained, attended = cross_validate(
@@ -227,6 +237,8 @@ def train_and_evaluate(
     predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
     metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None))
     tuning_table = pd.concat(tuning, ignore_index=True)
+    if not_scored:
+        manifest["not_scored"] = not_scored
     manifest.update(tasks=tasks, protocol_run=protocols, metrics=metrics,
                     targets=tasks.get("static", tasks.get("dynamic", {})).get("targets", []))
     with atomic_path(out_dir) as tmp:
