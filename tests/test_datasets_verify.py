@@ -74,8 +74,8 @@ def test_prepare_checks_the_index_and_sums_up_in_one_line(copied, tmp_path, capl
     assert len(missing) == 739 and "3" in set(missing["track_id"])  # 744 labelled, 5 clips left here
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(("prepare:", "ONLY"))]
     assert len(lines) == 2
-    assert "5 of 744 labelled tracks (1%) have audio, 739 have none (listed in" in lines[0]
-    assert lines[0].startswith("ONLY 1% OF THE LABELLED TRACKS HAVE AUDIO")
+    assert "5 of 744 labelled tracks (0.7%) have audio, 739 have none (listed in" in lines[0]
+    assert lines[0].startswith("ONLY 0.7% OF THE LABELLED TRACKS HAVE AUDIO")
     assert "1 missing, 0 corrupt, 0 extra" in lines[1]
 
 

@@ -73,11 +73,12 @@ def audio_summary(prepared: PreparedDataset, folder: Path, shown_as: Path) -> st
     line = f"prepare: {prepared.name}: {len(manifest)} tracks"
     if labelled:
         share = 1 - len(missing) / len(labelled)
-        line += f"; {len(labelled) - len(missing)} of {len(labelled)} labelled tracks ({share:.0%}) have audio"
+        shown = f"{share:.1%}" if 0 < share < 0.01 else f"{share:.0%}"  # 6 of 1802 is 0.3 %, not 0 %
+        line += f"; {len(labelled) - len(missing)} of {len(labelled)} labelled tracks ({shown}) have audio"
         if len(missing):
             line += f", {len(missing)} have none (listed in {shown_as / 'missing_audio.csv'})"
         if share < LOW_COVERAGE:
-            line = (f"ONLY {share:.0%} OF THE LABELLED TRACKS HAVE AUDIO — check dataset.root and the audio folder. "
+            line = (f"ONLY {shown} OF THE LABELLED TRACKS HAVE AUDIO — check dataset.root and the audio folder. "
                     + line)
     else:
         line += "; no labels (extraction-only)"
