@@ -216,3 +216,6 @@ def test_dynamic_only_labels_of_own_targets_train(tmp_path):
                                  importance={"repeats": 0})
     assert list(metrics) == ["dynamic"] and sorted(metrics["dynamic"]) == ["energy", "tension"]
     assert metrics["dynamic"]["tension"]["n_tracks"] == 30
+    with pytest.raises(ValueError, match="has only dynamic labels and train.dynamic is false"):
+        train_and_evaluate(store_path=store, prepared_dir=tmp_path / "prepared", feature_set="synthetic",
+                           model_name="ridge", model_config={}, out_dir=tmp_path / "model2")

@@ -3,7 +3,6 @@ in the CLI and in the prepare stage; MTG-Jamendo's own sha256 lists."""
 
 import hashlib
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest

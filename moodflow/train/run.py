@@ -141,6 +141,9 @@ def train_and_evaluate(
     run_dynamic = s.dynamic and prepared.dynamic_labels is not None and "dynamic" in model_cls.tasks
     has_static = bool(spec.static_targets or spec.class_column or spec.tags)
     run_static = has_static and spec.task in model_cls.tasks
+    if not has_static and prepared.dynamic_labels is not None and not s.dynamic:
+        raise ValueError(f"dataset {prepared.name!r} has only dynamic labels and train.dynamic is false: "
+                         "set it true (`-S train.dynamic=true`) to train on them")
     if spec.has_labels and not (run_static or run_dynamic):
         raise ValueError(
             f"model {model_name!r} does none of this run's tasks: static {spec.task}"
@@ -208,14 +211,14 @@ def train_and_evaluate(
                 continue
             explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
                          if part == "static" and s.importance.repeats else None)
+            part_recipe = recipe_for(recipe, part, spec) if part in extra else recipe
             predictions, records, explained, attended = cross_validate(
-                recipe_for(recipe, part, spec) if part in extra else recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
+                part_recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
             parts.append(predictions)
             tuning.append(records)
             importance.append(explained)
             attention.append(attended)
             all_rows = np.arange(len(problem.track_ids))
-            part_recipe = recipe_for(recipe, part, spec) if part in extra else recipe
             finals[path], final_records = fit_tuned(part_recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
                                                     fold="all")
             tuning.append(pd.DataFrame(final_records, columns=records.columns))
