@@ -229,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("list", help="registered datasets, feature sets and models")
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("predict", help="valence/arousal, class, tags and zero-shot mood tags of audio files")
+    p = sub.add_parser("predict", help="the model's targets (valence/arousal or any), class, tags and zero-shot "
+                                       "mood tags of audio files")
     p.add_argument("audio", nargs="+", help="audio files, folders (searched recursively) or quoted glob patterns ('**/*.mp3')")
     p.add_argument("--model", type=Path, default=None,
                    help="trained model folder or NAME.moodflow bundle (default: the best model of the last run, "

@@ -1,5 +1,6 @@
-"""``moodflow predict`` and the Python API: valence/arousal (quadrant, tags) of audio files with a
-trained model folder or a bundle, plus zero-shot mood tags, through the pipeline's own path.
+"""``moodflow predict`` and the Python API: the targets a model learned (valence/arousal, or any a
+dataset names; class, tags) of audio files with a trained model folder or a bundle, plus
+zero-shot mood tags, through the pipeline's own path.
 
 ```python
 from moodflow import Predictor
