@@ -118,7 +118,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     for note in outside_scale_notes(done, predictor.spec.get("scale") if predictor.manifest else None,
-                                    predictor.scale_name):
+                                    predictor.scale_name, predictor.spec.get("target_scales") if predictor.manifest else None):
         print(f"moodflow: note: {note}", file=sys.stderr)
     for _, error in failed:
         print(f"moodflow: error: {error}", file=sys.stderr)
@@ -162,6 +162,59 @@ def version_text() -> str:
     return f"moodflow {__version__} (python {platform.python_version()}; {', '.join(parts)})"
 
 
+def cmd_datasets_verify(args: argparse.Namespace) -> int:
+    """Compare a downloaded dataset with its index: missing, corrupt and extra files, one table."""
+    from moodflow.datasets import DATASETS
+    from moodflow.datasets.verify import verify
+
+    dataset = _dataset_params(args.params)
+    name = args.name or dataset.get("name") or "demo"
+    root = args.root or dataset.get("root") or None
+    config = {k: v for k, v in (dataset.get(name) or {}).items()}
+    if args.index:
+        config["index"] = str(args.index)
+    adapter = DATASETS.get(name)(root, config)
+    found = adapter.verification_index()
+    if found is None:
+        print(f"moodflow: error: dataset {name!r} ships no index; pass --index FILE "
+              "(`moodflow datasets index ROOT` writes one)", file=sys.stderr)
+        return 2
+    result = verify(found[0], found[1], quick=args.quick)
+    print(result.format_table(limit=args.limit))
+    if args.output:
+        result.table.to_csv(args.output, index=False)
+    if args.fetch_list:
+        todo = result.table[result.table["status"].isin(["missing", "corrupt"])]["path"]
+        Path(args.fetch_list).write_text("".join(f"{p}\n" for p in todo))
+        print(f"{len(todo)} path(s) to download written to {args.fetch_list}")
+    return 0 if result.ok else 1
+
+
+def cmd_datasets_index(args: argparse.Namespace) -> int:
+    """Write an index (path, size, md5, duration) of the files under a folder."""
+    from moodflow.datasets.verify import make_index
+
+    if not args.root.is_dir():
+        print(f"moodflow: error: {args.root} is not a folder", file=sys.stderr)
+        return 2
+    table = make_index(args.root)
+    if args.output:
+        table.to_csv(args.output, index=False)
+        print(f"{len(table)} file(s) indexed into {args.output}")
+    else:
+        table.to_csv(sys.stdout, index=False)
+    return 0
+
+
+def _dataset_params(path: Path) -> dict:
+    """The ``dataset`` section of params.yaml when the file exists (else empty)."""
+    if not path.is_file():
+        return {}
+    import yaml
+
+    return dict((yaml.safe_load(path.read_text()) or {}).get("dataset") or {})
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="moodflow", description=__doc__)
     parser.add_argument("--version", action=_Version)
@@ -176,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
     p = sub.add_parser("list", help="registered datasets, feature sets and models")
     p.set_defaults(func=cmd_list)
-    p = sub.add_parser("predict", help="valence/arousal, class, tags and zero-shot mood tags of audio files")
+    p = sub.add_parser("predict", help="the model's targets (valence/arousal or any), class, tags and zero-shot "
+                                       "mood tags of audio files")
     p.add_argument("audio", nargs="+", help="audio files, folders (searched recursively) or quoted glob patterns ('**/*.mp3')")
     p.add_argument("--model", type=Path, default=None,
                    help="trained model folder or NAME.moodflow bundle (default: the best model of the last run, "
@@ -189,6 +243,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", type=Path, default=Path("reports"), help=argparse.SUPPRESS)
     p.add_argument("--models", type=Path, default=Path("models"), help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("datasets", help="check a downloaded dataset against its index (docs/datasets.md)")
+    dsub = p.add_subparsers(dest="datasets_command", required=True)
+    q = dsub.add_parser("verify", help="missing, corrupt and extra files of a dataset, in one table")
+    q.add_argument("--name", default=None, help="dataset adapter (default: dataset.name of params.yaml)")
+    q.add_argument("--root", default=None, help="the downloaded folder (default: dataset.root of params.yaml)")
+    q.add_argument("--index", type=Path, default=None, help="index CSV (path,size,md5,duration_s) or a sha256 list")
+    q.add_argument("--quick", action="store_true", help="presence and size only: read no file")
+    q.add_argument("-o", "--output", type=Path, default=None, help="also write the table as CSV")
+    q.add_argument("--fetch-list", type=Path, default=None, help="write the missing/corrupt paths, one a line")
+    q.add_argument("--limit", type=int, default=50, help="rows to print (the CSV has all)")
+    q.add_argument("--params", type=Path, default=Path("params.yaml"), help=argparse.SUPPRESS)
+    q.set_defaults(func=cmd_datasets_verify)
+    q = dsub.add_parser("index", help="write an index (path, size, md5, duration) of a folder's files")
+    q.add_argument("root", type=Path)
+    q.add_argument("-o", "--output", type=Path, default=None, help="index CSV (default: stdout)")
+    q.set_defaults(func=cmd_datasets_index)
     p = sub.add_parser("export", help="a trained model folder as one safe, self-contained NAME.moodflow bundle")
     p.add_argument("model", type=Path, help="models/<set>/<model>")
     p.add_argument("-o", "--output", type=Path, default=None, help="bundle file (default: <set>-<model>.moodflow)")

@@ -1,5 +1,6 @@
-"""``moodflow predict`` and the Python API: valence/arousal (quadrant, tags) of audio files with a
-trained model folder or a bundle, plus zero-shot mood tags, through the pipeline's own path.
+"""``moodflow predict`` and the Python API: the targets a model learned (valence/arousal, or any a
+dataset names; class, tags) of audio files with a trained model folder or a bundle, plus
+zero-shot mood tags, through the pipeline's own path.
 
 ```python
 from moodflow import Predictor
@@ -99,6 +100,7 @@ class Predictor:
         self.bundle: Path | None = None
         self.manifest: dict[str, Any] = {}
         self._models: Any = None  # (static, dynamic)
+        self._extra: dict[str, Any] = {}  # other static label kinds a single-task model learned
         self._tasks: dict[str, Any] = {}
         self.last: list[Prediction] = []
         self.errors: list[tuple[str, str]] = []
@@ -163,6 +165,8 @@ class Predictor:
             try:
                 self._models = (load_model(self.folder, "static") if "static" in self._tasks else None,
                                 load_model(self.folder, "dynamic") if "dynamic" in self._tasks else None)
+                self._extra = {part: load_model(self.folder, part) for part in self._tasks
+                               if part not in ("static", "dynamic")}
             except Exception as exc:
                 raise ModelLoadError(f"{self.source}: cannot load the model ({type(exc).__name__}: {exc})") from exc
         return self._models if self._models is not None else (None, None)
@@ -240,6 +244,8 @@ class Predictor:
             return out
         X = static.astype(np.float64)[None, :]
         heads = self.static.predict_all(X) if getattr(self.static, "multitask", False) else {self.static.kind: self.static.predict(X)}
+        for kind, model in self._extra.items():  # other label kinds, learned as parts of their own
+            heads.setdefault(kind, model.predict(X))
         if "regression" in heads:
             names = list(self.spec.get("static_targets") or self.targets)
             out["values"] = {t: float(v) for t, v in zip(names, heads["regression"][0])}
@@ -247,10 +253,12 @@ class Predictor:
             classes = [str(c) for c in self.spec.get("classes") or []]
             scores = np.asarray(heads["classification"][0], dtype=np.float64)
             out["class"] = classes[int(np.argmax(scores))]
-            if self.static.kind == "classification":
-                out["class"] = classes[int(self.static.predict_classes(X)[0])]
+            classifier = self.static if self.static.kind == "classification" else self._extra.get(
+                "classification")
+            if classifier is not None:
+                out["class"] = classes[int(classifier.predict_classes(X)[0])]
             out["class_scores"] = {c: float(s) for c, s in zip(classes, scores)}
-            pipeline = getattr(self.static, "pipeline", None)
+            pipeline = getattr(classifier or self.static, "pipeline", None)
             out["probabilities"] = (hasattr(pipeline, "predict_proba") if pipeline is not None
                                     else bool(np.all(scores >= 0) and abs(scores.sum() - 1) < 1e-6))
         if "tagging" in heads:

@@ -59,15 +59,42 @@ def make_run(
                      np.where(static["arousal"] >= 0, "Q2", "Q3"))
         static["quadrant"] = q
         spec.class_column, spec.classes = "quadrant", ["Q1", "Q2", "Q3", "Q4"]
-        if task == "classification":
-            spec.task = "classification"
+        if task == "classification":  # one label kind, as 4Q (multi-kind datasets: test_datasets_folder.py)
+            spec.task, spec.static_targets = "classification", []
     if task in ("tagging", "multitask"):
         static["happy"] = (static["valence"] > 0).astype(int)
         static["calm"] = (static["arousal"] < 0).astype(int)
         spec.tags = ["happy", "calm"]
-        if task == "tagging":
-            spec.task = "tagging"
+        if task == "tagging":  # one label kind, as MTG-Jamendo
+            spec.task, spec.static_targets = "tagging", []
     manifest = pd.DataFrame({"track_id": ids, "audio_path": [f"{t}.wav" for t in ids], "duration_s": duration_s})
     dyn_df = pd.DataFrame(dyn_rows, columns=["track_id", "time_s", "valence", "arousal"]) if dynamic else None
     PreparedDataset("synthetic", manifest, static, spec, dynamic_labels=dyn_df).write(folder / "prepared")
     return store_path, folder / "prepared"
+
+
+def store_for_prepared(prepared_dir: Path, store_path: Path, *, noise: float = 0.1, n_noise: int = 3, seed: int = 0,
+                       extractor: str = "synthetic",
+                       duration_s: float = 4.0) -> Path:
+    """A feature store for every track of a prepared folder whose static features are its
+    numeric labels (regression targets, tags, a one-hot class) plus noise — a stand-in for
+    extraction, so a prepared dataset trains in a test without decoding audio."""
+    prepared = PreparedDataset.read(prepared_dir)
+    spec = prepared.spec
+    labels = prepared.static_labels.set_index("track_id")
+    numeric = [c for c in [*spec.static_targets, *spec.tags] if c in labels.columns]
+    classes = [str(c) for c in spec.classes]
+    names = numeric + [f"class_{c}" for c in classes] + [f"noise{j}" for j in range(n_noise)]
+    rng = np.random.default_rng(seed)
+    start, end = frame_grid(duration_s)
+    with FeatureStoreWriter(store_path, feature_names=names, frame_shape=(len(names),), extractor=extractor,
+                            extractor_version="1", config={"seed": seed}, dataset=prepared.name,
+                            sample_rate=22050) as writer:
+        for tid in prepared.manifest["track_id"]:
+            row = labels.loc[tid] if tid in labels.index else None
+            values = [float(row[c]) if row is not None and pd.notna(row[c]) else 0.0 for c in numeric]
+            values += [float(row is not None and str(row[spec.class_column]) == c) for c in classes]
+            static = np.asarray(values + [0.0] * n_noise) + noise * rng.normal(size=len(names))
+            frames = np.repeat(static[None, :], len(start), axis=0)
+            writer.append(tid, duration_s, static, frames, start, end)
+    return store_path

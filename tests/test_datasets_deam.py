@@ -1,5 +1,8 @@
-"""DEAM adapter: the shared static annotations (header quirk) and a synthetic dynamic layout."""
+"""DEAM adapter on DEAM's own files in the shared data (static header quirk, the real dynamic
+files with their ragged rows, emoMusic's clips as DEAM audio); crafted files only for what the
+real ones cannot show (an out-of-scale value, a missing file)."""
 
+import csv
 import logging
 from pathlib import Path
 
@@ -55,21 +58,78 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
-def test_dynamic_wide_files_with_unequal_rows(tmp_path, caplog):
-    root = tmp_path / "DEAM"
-    _write(root / STATIC_FILES[0], "song_id, valence_mean, valence_std, arousal_mean, arousal_std\n"
-                                   "2,3.1,0.9,3,0.6\n3,5.0,1,5.5,1\n")
-    header = "song_id," + ",".join(f"sample_{ms}ms" for ms in range(15000, 18000, 500)) + "\n"
-    # song 2 stops after three samples (short row), song 3 pads with empty fields
-    _write(root / DYNAMIC_FILES["valence"], header + "2,0.1,0.2,0.3\n3,-0.1,-0.2,-0.3,-0.4,,\n")
-    _write(root / DYNAMIC_FILES["arousal"], header + "2,0.5,0.5,0.5\n3,0.2,0.2,0.2,0.2\n")
-    prepared = DATASETS.get("deam")(root, {}).load(None)
-    dyn = prepared.dynamic_labels
-    assert dyn.groupby("track_id").size().to_dict() == {"2": 3, "3": 4}
-    assert dyn[dyn.track_id == "2"]["time_s"].tolist() == [15.0, 15.5, 16.0]
-    assert dyn[dyn.track_id == "3"]["valence"].tolist() == [-0.1, -0.2, -0.3, -0.4]
-    assert prepared.spec.dynamic_scale == (-1.0, 1.0) and prepared.spec.scale == (1.0, 9.0)
-    assert prepared.spec.dynamic_targets == ["valence", "arousal"]
+def _raw_rows(target):
+    """DEAM's own wide file as written: the header and each song's cells after the id."""
+    with open(Path(SHARED) / "DEAM" / DYNAMIC_FILES[target], newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[0], {r[0].strip(): r[1:] for r in rows[1:] if r}
+
+
+@needs_shared
+def test_real_dynamic_files_header_ids_and_ragged_rows():
+    header, valence = _raw_rows("valence")
+    _, arousal = _raw_rows("arousal")
+    assert len(header) == 1224 and header[1] == "sample_15000ms" and header[-1] == "sample_626000ms"
+    assert len(valence) == len(arousal) == 1802
+    # a 45 s clip's row stops at 44.5 s: 60 values, the rest of the row empty (ragged rows)
+    assert sum(c.strip() != "" for c in valence["2"]) == 60 and all(c.strip() == "" for c in valence["2"][60:])
+    lengths = {t: sum(c.strip() != "" for c in cells) for t, cells in valence.items()}
+    assert lengths["2011"] == 1223  # the longest full song fills the header
+    uneven = sorted(t for t in valence if lengths[t] != sum(c.strip() != "" for c in arousal[t]))
+    assert uneven == ["2002", "2011", "2020", "2027", "2036", "2042", "2045"]  # one file one sample longer
+
+
+@needs_shared
+def test_real_dynamic_labels_ids_times_and_counts(deam):
+    dyn = deam.dynamic_labels
+    ids = sorted(dyn["track_id"].unique(), key=int)
+    assert len(ids) == 1802 and ids[0] == "2" and ids[-1] == "2058"
+    assert set(ids) == set(deam.static_labels["track_id"])
+    times = dyn.groupby("track_id")["time_s"]
+    assert set(times.min()) == {15.0}
+    steps = dyn.groupby("track_id")["time_s"].diff().dropna()
+    assert set(steps.round(6)) == {0.5}  # 2 Hz, no gap inside any song
+    counts = times.count()
+    clips = [t for t in ids if int(t) <= 2000]
+    assert len(clips) == 1744 and set(counts[clips]) == {60} and set(times.max()[clips]) == {44.5}
+    full = counts[[t for t in ids if int(t) > 2000]]
+    assert len(full) == 58 and full.min() > 60 and times.max()["2011"] == 626.0
+    # the 7 time points that only one of the two files has are dropped, never half-filled
+    assert dyn[["valence", "arousal"]].notna().all().all()
+    _, valence = _raw_rows("valence")
+    _, arousal = _raw_rows("arousal")
+    n = lambda cells: sum(c.strip() != "" for c in cells)  # noqa: E731
+    assert counts["2002"] == min(n(valence["2002"]), n(arousal["2002"]))
+    assert len(dyn) == sum(min(n(valence[t]), n(arousal[t])) for t in valence) == 129995
+    v = dyn[["valence", "arousal"]].to_numpy()
+    assert v.min() >= -1 and v.max() <= 1
+
+
+@needs_shared
+def test_real_dynamic_labels_align_with_emomusic_clips_as_deam_audio(deam):
+    import numpy as np
+    import pandas as pd
+    import soundfile as sf
+
+    from moodflow.stores.grid import align_to_frames, frame_grid
+
+    emo = pd.read_csv(Path(SHARED) / "emoMusic/annotations/valence_cont_average.csv").set_index("song_id")
+    manifest = deam.manifest.set_index("track_id")
+    dyn = deam.dynamic_labels
+    for tid in ("2", "3", "4", "5", "7", "8"):
+        path = Path(manifest.loc[tid, "audio_path"])
+        assert path.parent.name == "clips_45seconds" and path.exists()
+        song = dyn[dyn.track_id == tid]
+        # DEAM's rows of songs 2-1000 are emoMusic's continuous averages for the same clips (printed
+        # to fewer digits), without emoMusic's last sample at 45.0 s
+        theirs = emo.loc[int(tid)].dropna()
+        assert len(theirs) == 61 and theirs.index[-1] == "sample_45000ms" and len(song) == 60
+        np.testing.assert_allclose(song["valence"].to_numpy(), theirs.to_numpy()[:60], atol=5e-6)
+        duration = sf.info(str(path)).duration
+        assert 45.0 <= duration < 45.1 and song["time_s"].max() < duration
+        start, end = frame_grid(duration)  # the extraction grid: 1 s windows, 0.5 s hop, from 0 s
+        idx = align_to_frames(song["time_s"].to_numpy(), start, end)
+        assert (idx >= 0).all() and np.allclose((start[idx] + end[idx]) / 2, song["time_s"].to_numpy(), atol=0.26)
 
 
 def test_out_of_scale_dynamic_value_dropped_with_warning(tmp_path, caplog):

@@ -153,3 +153,12 @@ def test_values_outside_the_training_scale_are_noted_not_clipped():
     assert notes[0].startswith("b.mp3: valence 9.50, arousal -1.44 outside the 1-9 range")
     assert outside.values["arousal"] == -1.44  # kept as predicted
     assert outside_scale_notes([outside], None) == []
+
+
+def test_targets_with_scales_of_their_own_are_checked_each_on_its_own():
+    from moodflow.predict import Prediction, outside_scale_notes
+
+    p = Prediction(path="c.wav", duration_s=3.0, values={"tension": 7.4, "energy": 9.0, "valence": 0.2})
+    notes = outside_scale_notes([p], [-1.0, 1.0], "-1..1", {"tension": [1, 7], "energy": [0, 10]})
+    assert notes == ["c.wav: tension 7.40 (range 1..7) outside the ranges of the training labels: the model "
+                     "extrapolates (this music is unlike its training data)"]

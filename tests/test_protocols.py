@@ -51,3 +51,25 @@ def test_scaler_and_pca_are_fitted_on_the_training_fold_only():
 def test_unknown_protocol_is_refused():
     with pytest.raises(ValueError, match="unknown protocol"):
         list(make_folds(np.array(["a", "b", "c"]), kind="loo"))
+
+
+def test_group_folds_keep_every_group_whole():
+    from moodflow.evaluation.protocols import InsufficientData
+
+    ids = np.array([f"t{i}" for i in range(24)])
+    groups = np.array([f"artist{i % 6}" for i in range(24)])
+    group_of = dict(zip(ids, groups))
+    run = make_folds(ids, kind="kfold", folds=3, repeats=2, seed=1, groups=groups)
+    assert len(run) == 6 and run.describe()["grouped"] is True
+    for fold in run:
+        assert not {group_of[t] for t in fold.train} & {group_of[t] for t in fold.test}
+    for r in ("r0", "r1"):
+        assert sorted(t for f in run if f.name.startswith(r) for t in f.test) == sorted(ids)
+    classes = np.array([i % 2 for i in range(24)])
+    strat = make_folds(ids, kind="stratified", folds=6, groups=groups, classes=classes)
+    assert [len({group_of[t] for t in f.test}) for f in strat] == [1] * 6  # leave-one-group-out
+    with pytest.raises(InsufficientData, match="7-fold group CV needs at least 7 groups, this run has 6"):
+        make_folds(ids, kind="kfold", folds=7, groups=groups)
+    splits = pd.DataFrame({"track_id": ids, "split": ["train"] * 20 + ["test"] * 4})
+    with pytest.raises(ValueError, match="the published split has its own partition"):
+        make_folds(ids, kind="split", splits=splits, groups=groups)

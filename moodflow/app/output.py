@@ -19,21 +19,29 @@ _SCORE_KEYS = ("r2", "macro_f1", "accuracy", "roc_auc", "pr_auc")  # the first o
 
 
 def outside_scale_notes(predictions: list, scale: list[float] | tuple[float, float] | None,
-                        scale_name: str = "") -> list[str]:
-    """A note per file whose predicted values fall outside the training labels' range.
+                        scale_name: str = "", target_scales: dict[str, Any] | None = None) -> list[str]:
+    """A note per file whose predicted values fall outside the training labels' range
+    (``target_scales``: a target's own range, where it has one).
 
     Such values are kept as predicted (clipping would hide it): they say the model
     extrapolates, i.e. the music is unlike what it was trained on.
     """
-    if not scale:
+    own = {k: (float(v[0]), float(v[1])) for k, v in (target_scales or {}).items()}
+    if not scale and not own:
         return []
-    low, high = float(scale[0]), float(scale[1])
     notes = []
     for p in predictions:
-        outside = {k: v for k, v in p.values.items() if isinstance(v, float) and not low <= v <= high}
+        outside = []
+        for k, v in p.values.items():
+            rng = own.get(k) or ((float(scale[0]), float(scale[1])) if scale else None)
+            if rng is not None and isinstance(v, float) and not rng[0] <= v <= rng[1]:
+                outside.append((k, v, rng))
         if outside:
-            values = ", ".join(f"{k} {v:.2f}" for k, v in outside.items())
-            notes.append(f"{p.path}: {values} outside the {scale_name or f'{low:g}..{high:g}'} range of the "
+            single = scale and not own
+            values = ", ".join(f"{k} {v:.2f}" + ("" if single else f" (range {lo:g}..{hi:g})")
+                               for k, v, (lo, hi) in outside)
+            where = f"the {scale_name or f'{scale[0]:g}..{scale[1]:g}'} range" if single else "the ranges"
+            notes.append(f"{p.path}: {values} outside {where} of the "
                          "training labels: the model extrapolates (this music is unlike its training data)")
     return notes
 

@@ -14,6 +14,7 @@ _MODULES = {
     "fourq": "fourq",
     "jamendo": "jamendo",
     "folder": "folder",
+    "emotify": "emotify",
 }
 
 DATASETS: Registry = Registry("dataset", __name__, _MODULES, key="dataset.name")

@@ -67,7 +67,7 @@ def to_float(frame: pd.DataFrame, columns: Iterable[str], path: Path, dataset: s
         if col not in out.columns:
             raise ValueError(f"dataset {dataset!r}: {path} has no column {col!r} (columns: {list(frame.columns)})")
         values = pd.to_numeric(out[col].replace("", np.nan), errors="coerce")
-        bad = values.isna() & ~out[col].isin(["", "NaN", "nan", "NA"])
+        bad = values.isna() & ~out[col].isin(["", "NaN", "nan", "NA"]) & out[col].notna()
         if bad.any():
             raise ValueError(f"dataset {dataset!r}: {path} column {col!r}: not a number: {list(out[col][bad][:5])}")
         out[col] = values.astype(float)
@@ -292,17 +292,7 @@ def build_manifest(
     extra = {k: v for k, v in on_disk.items() if k not in paths}
     paths.update(extra)
     ids = sort_ids(paths)
-    missing = [t for t in ids if t in labelled and not Path(labelled[t]).exists()]
-    if missing:
-        share = 1 - len(missing) / len(labelled)
-        loud = share < 0.5
-        (log.warning if loud else log.info)(
-            "%s%s: %d of %d labelled tracks (%.0f%%) have audio on disk; %d have none (kept; decode lists them): %s",
-            f"ONLY {share:.0%} OF THE LABELLED TRACKS HAVE AUDIO — check dataset.root and the audio folder. "
-            if loud else "", dataset, len(labelled) - len(missing), len(labelled), 100 * share, len(missing),
-            format_ids(missing, 5))
-    if extra:
-        log.info("%s: %d audio file(s) without labels kept for extraction: %s", dataset, len(extra), format_ids(extra, 5))
+    # the prepare stage sums up missing audio and unlabelled files in one line (moodflow.prepare.run)
     durations = durations or {}
     return pd.DataFrame({
         "track_id": ids,

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Mapping
+
+import pandas as pd
 
 from moodflow.core.config import build
 from moodflow.stores.prepared import PreparedDataset
@@ -17,6 +20,7 @@ class AdapterConfig:
     """Settings every adapter takes (``dataset.<name>`` in params.yaml)."""
 
     split_dir: str = ""  # train/validation/test.txt with one id a line; "" = the dataset's own split, if any
+    index: str = ""  # CSV of published files (path,size,md5,duration_s); "" = the adapter's own, if any
 
 
 class DatasetAdapter(ABC):
@@ -39,6 +43,24 @@ class DatasetAdapter(ABC):
         if not self.root.is_dir():
             raise FileNotFoundError(f"dataset {self.name!r}: dataset.root {self.root} is not a folder")
         return self.root
+
+    def verification_index(self) -> tuple[Path, pd.DataFrame] | None:
+        """(folder the paths are relative to, index) of the files this dataset should hold:
+        ``dataset.<name>.index``, else the index the adapter ships (module constant ``INDEX``,
+        a file in ``moodflow/datasets/indexes/``), else None. See :mod:`moodflow.datasets.verify`."""
+        from moodflow.datasets.verify import INDEX_DIR, read_index
+
+        if self.root is None:
+            return None
+        root = self.require_root()
+        given = getattr(self.config, "index", "")
+        if given:  # relative: against dataset.root when the file is there, else the working directory
+            path = Path(given).expanduser()
+            return root, read_index(path if path.is_absolute() else root / path if (root / path).is_file() else path)
+        shipped = getattr(sys.modules[type(self).__module__], "INDEX", None)
+        if shipped:
+            return root, read_index(INDEX_DIR / shipped)
+        return None
 
     @abstractmethod
     def load(self, work_dir: Path) -> PreparedDataset:

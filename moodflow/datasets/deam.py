@@ -53,6 +53,7 @@ LAYOUT = {
 }
 LABEL_SCALE = {"static": [1.0, 9.0], "dynamic": [-1.0, 1.0]}
 ANNOTATION_GRID = {"hop_s": 0.5, "first_label_s": 15.0}
+INDEX = "deam.csv"  # the annotation files (md5 of the published CSVs); the audio is not indexed here
 
 
 @dataclass

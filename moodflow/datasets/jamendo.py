@@ -45,6 +45,7 @@ LAYOUT = {
 LABEL_SCALE = {"tags": "0/1 per mood/theme tag"}
 ANNOTATION_GRID = None  # track-level tags only
 TAG_PREFIX = "mood/theme---"
+SHA256_LISTS = "autotagging_moodtheme_audio*_sha256_tracks.txt"  # MTG's checksums, in data/download/
 
 
 def read_tsv(path: Path) -> pd.DataFrame:
@@ -148,6 +149,36 @@ class Jamendo(DatasetAdapter):
         info = dataset_info(sys.modules[__name__], base, audio_dir=str(audio_dir.absolute()), split_source=split_source,
                             tag_prefix=TAG_PREFIX, tag_mode=mode)
         return PreparedDataset(self.name, manifest, labels, spec, splits=splits, info=info)
+
+    def verification_index(self) -> tuple[Path, pd.DataFrame] | None:
+        """The mood/theme audio to have under ``audio_dir``: MTG's own
+        ``data/download/autotagging_moodtheme_audio*_sha256_tracks.txt`` when present (the
+        full-quality or the ``-low`` list, whichever matches more files on disk), else the
+        PATH column of the track list (presence only). ``dataset.jamendo.index`` overrides both."""
+        if self.root is None or getattr(self.config, "index", ""):
+            return super().verification_index()
+        from moodflow.datasets.verify import INDEX_COLUMNS, read_sha256_list
+
+        root = self.require_root()
+        base = root if (root / TSV).is_file() or not (root / "autotagging_moodtheme.tsv").is_file() else root.parent
+        audio_dir = Path(self.config.audio_dir or base / "audio")
+        lists = sorted((base / "data" / "download").glob(SHA256_LISTS))
+        if lists:
+            def present(index: pd.DataFrame) -> tuple[int, bool]:
+                return sum((audio_dir / p).is_file() for p in index["path"]), "-low" not in index.attrs["source"]
+
+            indexes = []
+            for path in lists:
+                index = read_sha256_list(path)
+                index.attrs["source"] = path.name
+                indexes.append(index)
+            best = max(indexes, key=present)
+            log.info("jamendo: checking %s against %s", audio_dir, best.attrs["source"])
+            return audio_dir, best
+        tsv = require_file(base / TSV, self.name, "track list")
+        paths = [str(self._audio_path(audio_dir, p).relative_to(audio_dir).as_posix()) for p in read_tsv(tsv)["path"]]
+        index = pd.DataFrame({c: paths if c == "path" else "" for c in INDEX_COLUMNS})
+        return audio_dir, index
 
     def _native_split(self, base: Path, k: int, known: set[str]) -> tuple[list[tuple[str, str]], set[str]]:
         rows: list[tuple[str, str]] = []

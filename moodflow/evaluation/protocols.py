@@ -5,7 +5,10 @@
   because folds are made of track ids;
 - ``stratified``: repeated stratified k-fold over tracks, for class labels.
 ``auto`` picks ``split`` when the dataset ships one, ``stratified`` for classification and
-``kfold`` otherwise.
+``kfold`` otherwise. With ``groups`` (``train.protocol.group``: a column of the manifest such as
+a genre, an artist or an album) ``kfold``/``stratified`` keep each group whole on one side of
+every fold (group k-fold; with as many folds as groups, leave-one-group-out); ``split``, the
+published partition, refuses a grouping.
 
 A protocol that cannot give a meaningful number says so: :func:`check_folds` raises
 :class:`InsufficientData` (with the reason in words) when a fold trains on fewer than
@@ -52,6 +55,7 @@ class ProtocolRun:
     test_coverage: float | None = None
     published_test: int | None = None
     notes: list[str] = field(default_factory=list)
+    grouped: bool = False
 
     def __iter__(self):
         return iter(self.folds)
@@ -67,6 +71,7 @@ class ProtocolRun:
             "train_tracks": [min(s[0] for s in sizes), max(s[0] for s in sizes)] if sizes else [0, 0],
             "test_tracks": [min(s[1] for s in sizes), max(s[1] for s in sizes)] if sizes else [0, 0],
             "test_coverage": self.test_coverage, "published_test": self.published_test,
+            **({"grouped": True} if self.grouped else {}),
         }
 
 
@@ -79,6 +84,7 @@ def make_folds(
     seed: int = 0,
     splits: pd.DataFrame | None = None,
     classes: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> ProtocolRun:
     """The folds of a protocol over ``track_ids`` (strings); InsufficientData when the tracks
     cannot fill them (see the module docstring)."""
@@ -88,7 +94,12 @@ def make_folds(
     if kind not in PROTOCOLS:
         raise ValueError(f"train.protocol.kind: unknown protocol {kind!r} ({' | '.join(PROTOCOLS)})")
     if kind == "split":
+        if groups is not None:
+            raise ValueError("train.protocol.group: the published split has its own partition; "
+                             "use kind kfold or stratified to keep groups out")
         return _split(track_ids, splits)
+    if groups is not None:
+        return _grouped(track_ids, np.asarray(groups, dtype=str), kind, folds, repeats, seed, classes)
     if len(track_ids) < folds:
         raise InsufficientData(f"{folds}-fold CV needs at least {folds} labelled tracks with features, "
                                f"this run has {len(track_ids)}")
@@ -110,6 +121,32 @@ def make_folds(
             parts = KFold(n_splits=folds, shuffle=True, random_state=seed + r).split(track_ids)
         out += [Fold(f"r{r}f{f}", track_ids[tr], track_ids[te]) for f, (tr, te) in enumerate(parts)]
     return ProtocolRun(kind, out, n_folds=folds, repeats=repeats)
+
+
+def _grouped(track_ids: np.ndarray, groups: np.ndarray, kind: str, folds: int, repeats: int, seed: int,
+             classes: np.ndarray | None) -> ProtocolRun:
+    """Group k-fold: every group's tracks in one test fold; shuffled by ``seed + repeat``."""
+    n_groups = len(set(groups.tolist()))
+    if n_groups < folds:
+        raise InsufficientData(f"{folds}-fold group CV needs at least {folds} groups, this run has {n_groups} "
+                               f"({', '.join(sorted(set(groups.tolist()))[:10])}); set train.protocol.folds to "
+                               f"{n_groups} or fewer")
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    out = []
+    for r in range(repeats):
+        if kind == "stratified":
+            if classes is None:
+                raise ValueError("train.protocol.kind: 'stratified' needs class labels (this dataset has none)")
+            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + r)
+            parts = splitter.split(track_ids, classes, groups)
+        else:
+            parts = GroupKFold(n_splits=folds, shuffle=True, random_state=seed + r).split(track_ids, groups=groups)
+        out += [Fold(f"r{r}f{f}", track_ids[tr], track_ids[te]) for f, (tr, te) in enumerate(parts)]
+    run = ProtocolRun(kind, out, n_folds=folds, repeats=repeats)
+    run.notes.append(f"grouped: {n_groups} groups, each held out whole")
+    run.grouped = True
+    return run
 
 
 def _split(track_ids: np.ndarray, splits: pd.DataFrame | None) -> ProtocolRun:

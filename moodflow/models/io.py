@@ -31,7 +31,8 @@ def read_manifest(folder: str | Path) -> dict[str, Any]:
 
 
 def load_model(folder: str | Path, part: str = "static") -> Model:
-    """The fitted model of ``part`` (``static`` or ``dynamic``) in ``folder``."""
+    """The fitted model of ``part`` in ``folder``: ``static`` (the main task), ``dynamic``, or
+    another static label kind a single-task model also learned (``classification``, ``tagging``)."""
     manifest = read_manifest(folder)
     if manifest.get("status", "ok") != "ok":
         raise ValueError(f"{Path(folder) / 'model.json'}: no trained model here ({manifest['status']})")
@@ -42,7 +43,7 @@ def load_model(folder: str | Path, part: str = "static") -> Model:
     cls = MODELS.get(manifest["model"])
     data = manifest.get("data") or {}
     model = cls.load(Path(folder) / entry["path"], entry["task"], manifest.get("params") or {},
-                     input_shape=data.get("input_shape"), n_classes=data.get("n_classes"))
+                     input_shape=data.get("input_shape"), n_classes=entry.get("n_classes", data.get("n_classes")))
     model.seed = int(manifest.get("seed", 0))
     declared = manifest.get("n_features") if part == "static" else int(np.prod(manifest.get("frame_shape") or [0]))
     takes = model.n_inputs()

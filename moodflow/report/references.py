@@ -141,4 +141,6 @@ def describe_protocol(p: dict[str, Any]) -> str:
         return "published split"
     reps = int(p.get("repeats", 1))
     text = f"{p.get('folds')}-fold {'stratified ' if p.get('kind') == 'stratified' else ''}CV"
+    if p.get("group"):
+        text += f" keeping each {p['group']} out"
     return f"{reps} × {text}" if reps > 1 else text

@@ -243,6 +243,29 @@ def _best_line(best: dict[str, Any], runs: list[Run]) -> str:
     return "- best model: none — no model was scored"
 
 
+def _labels_line(spec: dict[str, Any], runs: list[Run]) -> str:
+    """What the labels are: targets with their scales, classes, tags, dynamic targets — or none."""
+    if runs and all(r.unlabelled for r in runs):
+        return "- labels: none (extraction-only: nothing to train)"
+    own = spec.get("target_scales") or {}
+    overall = spec.get("scale_name") or scale_name(spec.get("scale"))
+    parts = []
+    targets = spec.get("static_targets") or []
+    if targets:
+        named = [f"{t} ({scale_name(own[t])})" if t in own else t for t in targets]
+        parts.append(f"targets {', '.join(named)}" + (f" on {overall}" if overall else ""))
+    if spec.get("class_column"):
+        parts.append(f"classes of {spec['class_column']} ({', '.join(map(str, spec.get('classes') or []))})")
+    if spec.get("tags"):
+        parts.append(f"{len(spec['tags'])} tags")
+    if spec.get("dynamic_targets"):
+        dyn = scale_name(spec.get("dynamic_scale")) or overall
+        parts.append(f"dynamic {', '.join(spec['dynamic_targets'])}" + (f" on {dyn}" if dyn else ""))
+    if not targets and not parts:
+        return f"- label scale: {overall or 'none (classes/tags)'}"
+    return f"- labels: {'; '.join(parts) or 'none'}"
+
+
 def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str, Any], figs: dict[str, Path],
                         reports_dir: Path, refs: pd.DataFrame, explained: dict[str, Path] | None = None) -> str:
     """The report as Markdown (comparison.html renders the same text)."""
@@ -254,8 +277,7 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
     rates = sorted({f"{r.feature_set}: {r.manifest.get('feature_sample_rate') or '—'} Hz" for r in runs})
     lines += [
         f"- dataset: `{dataset}` (params `dataset.name: {params.get('dataset', {}).get('name')}`)",
-        f"- label scale: {spec.get('scale_name') or scale_name(spec.get('scale')) or 'none (classes/tags)'}"
-        + (f"; dynamic labels: {scale_name(spec['dynamic_scale'])}" if spec.get("dynamic_scale") else ""),
+        _labels_line(spec, runs),
         f"- feature sets: {', '.join(params['features']['sets'])} (audio decoded at {'; '.join(rates) or '—'})",
         f"- models: {', '.join(params['train']['models'])}",
         f"- protocol (params `train.protocol`): {json.dumps(params['train'].get('protocol') or {}, sort_keys=True)};"
@@ -268,9 +290,19 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
     if missing:
         lines += [f"Not in this report (no trained model folder): {', '.join(missing)}.", ""]
     refused = [r for r in runs if not r.ok]
+    parts = [f"- {r.feature_set}/{r.model} {part}: {why}" for r in runs if r.ok
+             for part, why in sorted((r.manifest.get("not_scored") or {}).items())]
+    if refused and all(r.unlabelled for r in runs):
+        lines += ["## No labels", "", f"`{dataset}` has no labels: it is extraction-only. The feature stores "
+                  f"(features/<set>.h5) were built; no model was trained, so there are no numbers to report. "
+                  "Give the folder a labels CSV (docs/datasets.md) to train.", ""]
+        refused = []
     if refused:
         lines += ["## Not scored", "", "These runs report no number, because none would mean anything:", ""]
         lines += [f"- {r.feature_set}/{r.model}: {r.status}" for r in refused] + [""]
+    if parts:
+        lines += ["## Label kinds not scored", "", "These runs scored their main task, but not these labels:", ""]
+        lines += parts + [""]
     ours = our_rows(scored)
     lines += ["## Our results", ""]
     if not len(ours):
@@ -279,13 +311,15 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
         lines += ["Mean ± std over folds, recomputed from each model's predictions.csv.", ""]
     for task, group in ours.groupby("task", sort=False):
         metrics = list(dict.fromkeys(group["metric"]))
-        scale = group["scale"].iloc[0]
-        lines += [f"### {task}" + (f" (labels {scale})" if scale else ""), ""]
+        scales = list(dict.fromkeys(group["scale"]))
+        mixed = len(scales) > 1  # targets on scales of their own: one column says which
+        lines += [f"### {task}" + (f" (labels {scales[0]})" if scales[0] and not mixed else ""), ""]
         rows = []
         for (fset, model, target), g in group.groupby(["set", "model", "target"], sort=False):
             by = g.set_index("metric")
-            rows.append([fset, model, target] + [_fmt(by["mean"].get(m, np.nan), by["std"].get(m, np.nan)) for m in metrics])
-        lines += _md_table(["set", "model", "target", *metrics], rows)
+            rows.append([fset, model, target] + ([g["scale"].iloc[0] or "—"] if mixed else [])
+                        + [_fmt(by["mean"].get(m, np.nan), by["std"].get(m, np.nan)) for m in metrics])
+        lines += _md_table(["set", "model", "target", *(["labels"] if mixed else []), *metrics], rows)
     lines += joint_markdown(scored)
     lines += ["## Published numbers", ""]
     published = references_for(dataset, refs)

@@ -53,9 +53,18 @@ class Run:
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def scale(self, task: str) -> tuple[float, float] | None:
-        """Label range of ``task``'s targets (None for classes and tags)."""
+    @property
+    def unlabelled(self) -> bool:
+        """Refused because the dataset has no labels at all (extraction-only)."""
+        return self.status.startswith("no labels")
+
+    def scale(self, task: str, target: str | None = None) -> tuple[float, float] | None:
+        """Label range of ``task``'s targets, or of one ``target`` with a scale of its own
+        (None for classes and tags)."""
         spec = self.manifest.get("label_spec") or {}
+        own = (spec.get("target_scales") or {}).get(target) if target else None
+        if own and task in ("static", "dynamic"):
+            return tuple(own)
         if task == "dynamic" and spec.get("dynamic_scale"):
             return tuple(spec["dynamic_scale"])
         if task in ("static", "dynamic") and spec.get("task", "regression") == "regression" and spec.get("scale"):
@@ -87,7 +96,10 @@ def protocol_of(run: Run) -> dict[str, Any]:
     from the fold names of the predictions (``r<rep>f<fold>``) for older model folders."""
     recorded = (run.manifest.get("protocol_run") or {}).get("static") or (run.manifest.get("protocol_run") or {}).get("dynamic")
     if recorded:
-        return {k: recorded.get(k) for k in ("kind", "folds", "repeats", "test_coverage")}
+        out = {k: recorded.get(k) for k in ("kind", "folds", "repeats", "test_coverage")}
+        if recorded.get("grouped"):
+            out["group"] = (run.manifest.get("protocol") or {}).get("group")
+        return out
     folds = sorted(set(run.predictions["fold"].astype(str)))
     if folds == ["split"]:
         return {"kind": "split", "folds": 1, "repeats": 1}
@@ -112,7 +124,7 @@ def our_rows(runs: list[Run]) -> pd.DataFrame:
                     rows.append({
                         "set": run.feature_set, "model": run.model, "task": task, "target": target,
                         "metric": metric, "mean": m[metric], "std": m.get(f"{metric}_std", np.nan),
-                        "n_folds": m.get("n_folds"), "scale": scale_name(run.scale(task)),
+                        "n_folds": m.get("n_folds"), "scale": scale_name(run.scale(task, target)),
                     })
     return pd.DataFrame(rows, columns=["set", "model", "task", "target", "metric", "mean", "std", "n_folds", "scale"])
 

@@ -2,9 +2,11 @@
 
 One folder (``data/prepared``)::
 
-    manifest.csv        track_id, audio_path, duration_s (NaN when unknown)
-    labels_static.csv   track_id + one column per static target (valence, arousal, quadrant,
-                        or one 0/1 column per mood tag)
+    manifest.csv        track_id, audio_path, duration_s (NaN when unknown), then any metadata
+                        columns (emotify's genre; a folder's ``metadata``: usable as
+                        ``train.protocol.group``)
+    labels_static.csv   track_id + one column per static label: regression targets (any
+                        names), the class column, one 0/1 column per mood tag (any mix)
     labels_dynamic.csv  track_id, time_s, + dynamic targets (absent when none)
     splits.csv          track_id, split (train | validation | test), published splits only
     dataset.json        name, root, LabelSpec, and the adapter's notes (citation, grid, scale)
@@ -25,8 +27,9 @@ import pandas as pd
 class LabelSpec:
     """How to read a dataset's labels.
 
-    ``task`` is ``regression`` (valence/arousal), ``classification`` (one class column) or
-    ``tagging`` (multi-label 0/1 columns). ``scale`` is the native (low, high) range of the
+    ``task`` is the main kind: ``regression`` (any named targets), ``classification`` (one class
+    column) or ``tagging`` (multi-label 0/1 columns); a dataset may carry several kinds at once
+    (``static_targets``, ``class_column``, ``tags``), which the multitask model trains together. ``scale`` is the native (low, high) range of the
     regression targets, kept as the dataset ships it; ``scale_name`` names it ("1-9", "0-1").
     """
 
@@ -43,11 +46,26 @@ class LabelSpec:
     # dynamic -1..1); None means "same as ``scale``".
     dynamic_scale: tuple[float, float] | None = None
     dynamic_scale_name: str = ""
+    # Per-target (low, high) where a target's scale differs from ``scale`` (a folder of GEMS
+    # shares on 0-1 next to tension on 1-7); targets not listed use ``scale``/``dynamic_scale``.
+    target_scales: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    @property
+    def has_labels(self) -> bool:
+        """Whether there is anything to train on (static targets, classes, tags or dynamic targets)."""
+        return bool(self.static_targets or self.class_column or self.tags or self.dynamic_targets)
+
+    def scale_of(self, target: str, dynamic: bool = False) -> tuple[float, float] | None:
+        """The native (low, high) range of one regression target."""
+        if target in self.target_scales:
+            return tuple(self.target_scales[target])
+        return (self.dynamic_scale or self.scale) if dynamic else self.scale
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         for key in ("scale", "dynamic_scale"):
             d[key] = list(d[key]) if d[key] is not None else None
+        d["target_scales"] = {k: list(v) for k, v in self.target_scales.items()}
         return d
 
     @classmethod
@@ -56,6 +74,7 @@ class LabelSpec:
         for key in ("scale", "dynamic_scale"):
             if d.get(key) is not None:
                 d[key] = tuple(d[key])
+        d["target_scales"] = {k: tuple(v) for k, v in (d.get("target_scales") or {}).items()}
         return cls(**d)
 
 

@@ -47,16 +47,23 @@ def _label_kinds(spec: LabelSpec, columns: pd.Index) -> dict[str, list[str]]:
     return kinds
 
 
-def static_data(store: FeatureStore, prepared: PreparedDataset, all_kinds: bool = False) -> StaticData:
+def label_kinds(prepared: PreparedDataset) -> list[str]:
+    """The static label kinds the prepared dataset has, its main task first."""
+    kinds = list(_label_kinds(prepared.spec, prepared.static_labels.columns))
+    return sorted(kinds, key=lambda k: (k != prepared.spec.task, k))
+
+
+def static_data(store: FeatureStore, prepared: PreparedDataset, all_kinds: bool = False,
+                kind: str | None = None) -> StaticData:
     """Join the store's static vectors with the static labels on track id.
 
-    Tracks that failed extraction (NaN row) or lack the main task's label (any label, with
-    ``all_kinds``) are left out (and logged).
+    Tracks that failed extraction (NaN row) or lack the label of ``kind`` (default: the main
+    task; any label, with ``all_kinds``) are left out (and logged).
     """
     spec = prepared.spec
     labels = prepared.static_labels.drop_duplicates("track_id").set_index("track_id")
     kinds = _label_kinds(spec, labels.columns)
-    main = spec.task
+    main = kind or spec.task
     if main not in kinds:
         raise ValueError(f"{prepared.name}: labels_static.csv lacks the {main} columns the label spec names")
     targets = kinds[main]

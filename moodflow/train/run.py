@@ -16,11 +16,15 @@ Output folder ``models/<set>/<model>/``::
     confusion.csv     classification only: confusion counts per repetition
 
 Which tasks run: the dataset's static task (``LabelSpec.task``) whenever the model supports
-it (the multitask model trains on every label kind the dataset has); the dynamic task when
+it (the multitask model trains on every label kind the dataset has; a single-task model learns
+each other static kind it supports as a part of its own, ``<kind>/`` beside the main model,
+e.g. a folder's tags next to its regression targets); the dynamic task when
 the dataset has dynamic labels, ``dynamic`` is true (``train.dynamic``) and the model
 supports it. When the protocol cannot give a number worth reporting (too few tracks, see
 ``moodflow.evaluation.protocols``) the stage still succeeds: ``model.json`` says
-``status: insufficient data`` with the reason, and nothing is scored or saved as a model.
+``status: insufficient data`` with the reason, and nothing is scored or saved as a model; a
+dataset without any label (an extraction-only folder) gets ``status: no labels: nothing to
+train`` the same way.
 See docs/models.md.
 """
 
@@ -43,8 +47,8 @@ from moodflow.models import MODELS
 from moodflow.models.base import ModelRecipe
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
-from moodflow.train.data import StaticData, dynamic_data, static_data
 from moodflow.train.combined import open_features
+from moodflow.train.data import StaticData, dynamic_data, label_kinds, static_data
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
     ClassesProblem, ColumnsProblem, DynamicProblem, MultitaskProblem, Problem,
@@ -54,6 +58,7 @@ from moodflow.train.settings import ProtocolSettings, TrainSettings
 log = logging.getLogger(__name__)
 FORMAT_VERSION = 3
 OK = "ok"
+NO_LABELS = "no labels: nothing to train"
 
 
 def static_problem(recipe: ModelRecipe, data: StaticData, spec: LabelSpec) -> Problem:
@@ -68,12 +73,41 @@ def static_problem(recipe: ModelRecipe, data: StaticData, spec: LabelSpec) -> Pr
     return ColumnsProblem(spec.task, data.X, data.Y, data.track_ids, data.targets)
 
 
+def track_groups(prepared: PreparedDataset, column: str) -> dict[str, str] | None:
+    """Track id → group (``train.protocol.group``: a manifest column such as emotify's genre);
+    None when no grouping is asked for."""
+    if not column:
+        return None
+    manifest = prepared.manifest
+    if column not in manifest.columns:
+        extra = [c for c in manifest.columns if c not in ("track_id", "audio_path", "duration_s")]
+        raise ValueError(f"train.protocol.group: the prepared manifest of {prepared.name!r} has no column {column!r} "
+                         f"(metadata columns: {extra or 'none'})")
+    values = manifest[column]
+    return {t: str(g) for t, g in zip(manifest["track_id"], values) if pd.notna(g) and str(g) != ""}
+
+
+def recipe_for(recipe: ModelRecipe, kind: str, spec: LabelSpec) -> ModelRecipe:
+    """The recipe for another static label kind than the main one (classes: their number)."""
+    import dataclasses
+
+    return dataclasses.replace(recipe, n_classes=len(spec.classes) if kind == "classification" else None)
+
+
 def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: TrainSettings,
-                   splits: pd.DataFrame | None, classify: bool) -> ProtocolRun:
-    """The protocol's folds over the problem's tracks, refused (InsufficientData) when too small."""
+                   splits: pd.DataFrame | None, classify: bool, groups: dict[str, str] | None = None) -> ProtocolRun:
+    """The protocol's folds over the problem's tracks, refused (InsufficientData) when too small.
+    With ``groups`` every group's tracks stay on one side of each fold."""
     classes = problem.stratify if classify else None
+    group_of = None
+    if groups is not None:
+        ungrouped = [t for t in problem.track_ids if t not in groups]
+        if ungrouped:
+            raise ValueError(f"train.protocol.group {protocol.group!r}: {len(ungrouped)} labelled track(s) have no "
+                             f"{protocol.group} value in the prepared manifest (e.g. {ungrouped[0]!r})")
+        group_of = np.array([groups[t] for t in problem.track_ids])
     run = make_folds(problem.track_ids, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats,
-                     seed=settings.seed, splits=splits, classes=classes)
+                     seed=settings.seed, splits=splits, classes=classes, groups=group_of)
     by_id = dict(zip(problem.track_ids, classes)) if classes is not None else None
     check_folds(run, min_train=settings.min_train, min_test=settings.min_test, classes=by_id,
                 min_per_class=settings.min_per_class if classes is not None else 0)
@@ -107,8 +141,12 @@ def train_and_evaluate(
     spec = prepared.spec
     jobs = usable_cores(s.jobs)
     run_dynamic = s.dynamic and prepared.dynamic_labels is not None and "dynamic" in model_cls.tasks
-    run_static = spec.task in model_cls.tasks
-    if not (run_static or run_dynamic):
+    has_static = bool(spec.static_targets or spec.class_column or spec.tags)
+    run_static = has_static and spec.task in model_cls.tasks
+    if not has_static and prepared.dynamic_labels is not None and not s.dynamic:
+        raise ValueError(f"dataset {prepared.name!r} has only dynamic labels and train.dynamic is false: "
+                         "set it true (`-S train.dynamic=true`) to train on them")
+    if spec.has_labels and not (run_static or run_dynamic):
         raise ValueError(
             f"model {model_name!r} does none of this run's tasks: static {spec.task}"
             f"{', dynamic' if s.dynamic and prepared.dynamic_labels is not None else ''} (it does {sorted(model_cls.tasks)})"
@@ -121,6 +159,10 @@ def train_and_evaluate(
             n_classes=len(spec.classes) if spec.task == "classification" else None, n_jobs=jobs,
         )
         static = static_data(store, prepared, all_kinds=model_cls.multitask) if run_static else None
+        # a single-task model also learns the dataset's other static label kinds, each its own part
+        extra = {} if model_cls.multitask or not has_static else {
+            kind: static_data(store, prepared, kind=kind) for kind in label_kinds(prepared)[1:]
+            if kind in model_cls.tasks}
         dyn = dynamic_data(store, prepared.dynamic_labels, list(spec.dynamic_targets)) if run_dynamic else None
     manifest = {
         "format": "moodflow.model", "format_version": FORMAT_VERSION, "status": OK, "model": model_name,
@@ -138,28 +180,47 @@ def train_and_evaluate(
                                                                      "importance"))},
         "versions": package_versions(),
     }
+    if not spec.has_labels:
+        log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)
+        return _write_refusal(out_dir, manifest, NO_LABELS)
     try:
         parts, finals, tasks, protocols, tuning, importance, attention = [], {}, {}, {}, [], [], []
         problems = []
         if static is not None:
             problems.append(("static", ".", static_problem(recipe, static, spec), spec.task == "classification"))
+        for kind, data in extra.items():
+            extra_spec = LabelSpec(**{**spec.__dict__, "task": kind})
+            problems.append((kind, kind, static_problem(recipe_for(recipe, kind, spec), data, extra_spec),
+                             kind == "classification"))
         if dyn is not None:
             problems.append(("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
                              False))
+        not_scored: dict[str, str] = {}
         for part, path, problem, classify in problems:
-            if len(problem.track_ids) == 0:
-                raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
-            run = protocol_folds(problem, s.protocol, s, prepared.splits, classify)
+            try:
+                if len(problem.track_ids) == 0:
+                    raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
+                run = protocol_folds(problem, s.protocol, s, prepared.splits, classify,
+                                     groups=track_groups(prepared, s.protocol.group))
+            except InsufficientData as exc:
+                if part not in extra:
+                    raise
+                # another label kind too small to score (emotify's rarest dominant emotions) leaves
+                # the main task scored; model.json and the report say why this part is not
+                log.warning("%s/%s: %s not scored: insufficient data: %s", feature_set, model_name, part, exc)
+                not_scored[part] = f"insufficient data: {exc}"
+                continue
             explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
                          if part == "static" and s.importance.repeats else None)
+            part_recipe = recipe_for(recipe, part, spec) if part in extra else recipe
             predictions, records, explained, attended = cross_validate(
-                recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
+                part_recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
             parts.append(predictions)
             tuning.append(records)
             importance.append(explained)
             attention.append(attended)
             all_rows = np.arange(len(problem.track_ids))
-            finals[path], final_records = fit_tuned(recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
+            finals[path], final_records = fit_tuned(part_recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
                                                     fold="all")
             tuning.append(pd.DataFrame(final_records, columns=records.columns))
             protocols[part] = run.describe()
@@ -167,6 +228,9 @@ def train_and_evaluate(
                            "n_tracks": len(problem.track_ids)}
             if part == "static":
                 tasks[part]["label_kinds"] = sorted(static.labels)
+            elif part != "dynamic":
+                tasks[part]["label_kinds"] = [part]
+                tasks[part]["n_classes"] = part_recipe.n_classes
             else:
                 tasks[part]["n_frames"] = dyn.n_frames
     except InsufficientData as exc:
@@ -180,6 +244,8 @@ def train_and_evaluate(
         manifest["members"] = prepared.info["members"]
         metrics["datasets"] = per_dataset_metrics(predictions, prepared.info["members"], s.min_test)
     tuning_table = pd.concat(tuning, ignore_index=True)
+    if not_scored:
+        manifest["not_scored"] = not_scored
     manifest.update(tasks=tasks, protocol_run=protocols, metrics=metrics,
                     targets=tasks.get("static", tasks.get("dynamic", {})).get("targets", []))
     with atomic_path(out_dir) as tmp:

@@ -19,6 +19,7 @@ class ProtocolSettings:
     kind: str = setting("auto", choices=PROTOCOLS)
     folds: int = setting(5, min=2)
     repeats: int = setting(1, min=1)
+    group: str = ""  # a manifest column (e.g. emotify's genre): each fold keeps whole groups out; "" = none
 
 
 @dataclass
