@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from real_data import SHARED, needs_shared
+from synthetic_data import FEW_TRACKS
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_PYTHON = Path(os.environ.get("MOODFLOW_MUSICNN_REFERENCE_PYTHON")
@@ -247,7 +248,7 @@ def test_pipeline_store_is_reproducible_and_predict_matches_it(tmp_path):
         assert store.frame_shape == (500,) and int(store.offsets[-1]) == 4 * 6
         assert "8579734ee638" in str(store.attrs["config"])  # the packaged MSD_musicnn checkpoint's SHA-256
         first = store.static()[list(store.ids).index("demo_000")]
-    train_and_evaluate(store_path=stores[0], prepared_dir=tmp_path / "prepared", feature_set="musicnn",
+    train_and_evaluate(**FEW_TRACKS, store_path=stores[0], prepared_dir=tmp_path / "prepared", feature_set="musicnn",
                        model_name="ridge", model_config={"alpha": 10.0}, protocol={"folds": 2}, seed=0,
                        out_dir=tmp_path / "model")
     wav = sorted((tmp_path / "prepared").rglob("demo_000.wav"))[0]
