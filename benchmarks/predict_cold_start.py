@@ -36,7 +36,7 @@ def build_project(root: Path) -> Path:
     from moodflow.prepare.run import prepare_dataset
     from moodflow.train.run import train_and_evaluate
 
-    prepare_dataset({"name": "demo", "demo": {"n_clips": 12, "duration_s": 4.0}}, root / "data/prepared")
+    prepare_dataset({"name": "demo", "demo": {"n_clips": 30, "duration_s": 4.0}}, root / "data/prepared")
     decode_dataset(root / "data/prepared", root / "data/audio.h5", root / "data/errors.csv", sample_rate=22050)
     extract_store(name="compare", config={}, grid={"win_s": 1.0, "hop_s": 0.5}, audio_path=root / "data/audio.h5",
                   prepared_dir=root / "data/prepared", out_path=root / "features/compare.h5", dataset="demo", workers=2)
