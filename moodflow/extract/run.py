@@ -142,16 +142,26 @@ def extract_store(
     return counts
 
 
+def bound_extractor(name: str, config: dict[str, Any] | None, grid: Any,
+                    prepared_dir: str | Path | None = None) -> tuple[Extractor, dict[str, Any] | None, dict[str, Any]]:
+    """The extractor, the config its workers get and the grid as plain values (jobs travel to
+    worker processes as JSON); the stage and ``moodflow extract --shard`` share it, so both
+    write cache entries under the same fingerprint."""
+    extractor = build_extractor(name, config, grid)
+    grid = to_dict(extractor.grid)
+    if not extractor.needs_audio:
+        if prepared_dir is not None:
+            extractor.bind(prepared_dir)  # imported features take their names from the dataset's files
+    else:
+        config = extractor.worker_config()  # e.g. MERT's `dtype: auto` resolved once, here
+    return extractor, config, grid
+
+
 def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, workers, cache_dir, executor,
              scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
     if executor not in EXECUTORS:
         raise ValueError(f"features.executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
-    extractor = build_extractor(name, config, grid)
-    grid = to_dict(extractor.grid)  # plain values: jobs travel to worker processes as JSON
-    if not extractor.needs_audio:
-        extractor.bind(prepared_dir)  # imported features take their names from the dataset's files
-    else:
-        config = extractor.worker_config()  # e.g. MERT's `dtype: auto` resolved once, here
+    extractor, config, grid = bound_extractor(name, config, grid, prepared_dir)
     writer_args = dict(
         feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
         frame_names=extractor.frame_names(), feature_groups=extractor.feature_groups(), extractor=name,
