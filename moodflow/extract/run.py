@@ -37,7 +37,7 @@ from moodflow.extract.cache import TrackCache
 from moodflow.extract.settings import EXECUTORS
 from moodflow.extract.worker import (
     extract_into, init_process, save_outcome, default_workers, extract_track, extract_track_to_cache,
-    make_job, warm_up,
+    make_job, one_thread, warm_up,
 )
 from moodflow.features import build_extractor
 from moodflow.features.base import Extractor, TrackFeatures
@@ -169,6 +169,13 @@ def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, wo
     )
     if not extractor.needs_audio:
         return _import_store(extractor, prepared_dir, out_path, writer_args), []
+    with one_thread(extractor):  # set from this main thread: it holds for threads started here too
+        return _audio_store(extractor, config, grid, audio_path, out_path, writer_args, workers, cache_dir,
+                            executor, scheduler)
+
+
+def _audio_store(extractor, config, grid, audio_path, out_path, writer_args, workers, cache_dir, executor,
+                 scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
     if cache_dir is None and executor == "local":
         return _stream_store(extractor, config, grid, audio_path, out_path, writer_args, default_workers(workers))
     tmp_cache = None

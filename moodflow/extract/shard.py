@@ -53,7 +53,7 @@ def extract_shard(*, name: str, config: dict[str, Any] | None, grid: Any, audio_
     ``failed`` (their extraction raised; not cached, the stage retries them). A failure of the
     machine raises, keeping the entries written so far."""
     from moodflow.extract.run import _run_local, bound_extractor
-    from moodflow.extract.worker import default_workers, make_job
+    from moodflow.extract.worker import default_workers, make_job, one_thread
 
     if not str(cache_dir):
         raise ValueError("features.cache_dir is empty: sharded extraction writes into the per-track cache; "
@@ -74,10 +74,11 @@ def extract_shard(*, name: str, config: dict[str, Any] | None, grid: Any, audio_
     counts = {"tracks": len(part), "cached": len(part) - len(todo), "extracted": 0, "failed": 0}
     if todo:
         job = make_job(name, config, grid, audio_path, cache)
-        for (track_id, _), error in _run_local(extractor, job, todo, default_workers(workers)):
-            if error is None:
-                counts["extracted"] += 1
-            else:
-                counts["failed"] += 1
-                log.warning("extract %s: track %s failed (the stage retries it): %s", name, track_id, error)
+        with one_thread(extractor):  # the stage's thread count: the same values (worker.one_thread)
+            for (track_id, _), error in _run_local(extractor, job, todo, default_workers(workers)):
+                if error is None:
+                    counts["extracted"] += 1
+                else:
+                    counts["failed"] += 1
+                    log.warning("extract %s: track %s failed (the stage retries it): %s", name, track_id, error)
     return counts
