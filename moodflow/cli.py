@@ -162,8 +162,19 @@ def cmd_extract(args: argparse.Namespace) -> int:
     audio = args.audio if args.audio.is_absolute() else root / args.audio
     if not audio.is_file():
         raise ValueError(f"{audio}: no decoded audio store (run `dvc repro decode` first)")
-    counts = extract_shard(name=args.set, config=config, grid=settings.grid, audio_path=audio, cache_dir=cache_dir,
-                           index=index, count=count, workers=args.workers if args.workers is not None else settings.workers)
+    from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
+    from moodflow.core.stage import EX_TEMPFAIL
+
+    try:
+        counts = extract_shard(name=args.set, config=config, grid=settings.grid, audio_path=audio, cache_dir=cache_dir,
+                               index=index, count=count,
+                               workers=args.workers if args.workers is not None else settings.workers)
+    except Exception as exc:
+        if not is_environment_error(exc) and not isinstance(exc, EnvironmentFailure):
+            raise
+        print(f"moodflow: error: extract {args.set} --shard {index}/{count}: {one_line(exc)} — a failure of the "
+              f"machine; the tracks finished so far stay in {cache_dir}: run the same part again", file=sys.stderr)
+        return EX_TEMPFAIL
     print(json.dumps({"set": args.set, "shard": f"{index}/{count}", **counts}))
     return 1 if counts["failed"] else 0
 

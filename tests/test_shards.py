@@ -113,3 +113,21 @@ def test_shard_errors_are_one_line(tmp_path):
                               *([] if "--audio" in argv else ["--audio", str(audio)])],
                              env=ENV, capture_output=True, text=True, timeout=120)
         assert res.returncode == 2 and needle in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_a_full_disk_fails_the_shard_with_75_keeping_nothing_partial(tmp_path):
+    import resource
+
+    audio = make_audio_store(tmp_path / "audio.h5", [1, 2], seconds=20.0)  # entries of ~4.5 kB
+    cache_root = tmp_path / "cache"
+    params = write_params(tmp_path / "params.yaml", cache_root, "stft")
+
+    def small_files() -> None:  # writes past 3 kB fail with EFBIG, as on a full disk (Python ignores SIGXFSZ)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+
+    res = subprocess.run(shard_cmd(params, audio, "0/1"), env=ENV, capture_output=True, text=True, timeout=120,
+                         preexec_fn=small_files)
+    assert res.returncode == 75, res.stderr
+    assert "failure of the machine" in res.stderr and "run the same part again" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert not [p for p in cache_root.rglob("*") if ".partial-" in p.name or p.suffix == ".arrays"]
