@@ -30,12 +30,13 @@ SETTINGS = {
     "old defaults (256 bins, all 300 rounds)": {"max_bin": 256, "early_stopping_rounds": 0},
     "256 bins + early stopping": {"max_bin": 256},
     "64 bins, all 300 rounds": {"max_bin": 64, "early_stopping_rounds": 0},
-    "64 bins + early stopping + refit (new default)": {},
-    "32 bins + early stopping": {"max_bin": 32},
-    "64 bins + early stopping, colsample 0.3": {"colsample_bytree": 0.3},
-    "64 bins + early stopping, patience 50": {"early_stopping_rounds": 50},
-    "64 bins + early stopping, learning rate 0.1": {"learning_rate": 0.1},
-    "64 bins + early stopping, no refit": {"refit": False},
+    "32 bins, all 300 rounds": {"early_stopping_rounds": 0},
+    "64 bins + early stopping + refit": {"max_bin": 64},
+    "32 bins + early stopping + refit (new default)": {},
+    "32 bins + early stopping, colsample 0.3": {"colsample_bytree": 0.3},
+    "32 bins + early stopping, patience 50": {"early_stopping_rounds": 50},
+    "32 bins + early stopping, learning rate 0.1": {"learning_rate": 0.1},
+    "32 bins + early stopping, no refit": {"refit": False},
 }
 
 
