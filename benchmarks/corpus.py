@@ -140,6 +140,39 @@ def train(work: Path, models: list[str], folds: int) -> dict:
     return out
 
 
+def append_increment(work: Path, n_new: int, seconds: float) -> dict:
+    """+``n_new`` tracks without regenerating the corpus: a copy of ``audio.h5`` plus new demo
+    clips (ids ``new_NNNN``), then each extract stage with the warm cache (asserts only the new
+    ones are extracted); the original store is put back afterwards."""
+    import numpy as np
+
+    from moodflow.datasets.demo import clip_params, render_clip
+    from moodflow.stores.audio_store import AudioStore, AudioStoreWriter
+
+    src = AudioStore(work / "audio.h5")
+    n = len(src.ids)
+    with AudioStoreWriter(work / "audio-inc.h5", sample_rate=src.sample_rate, dataset="demo") as out:
+        for tid in src.ids:
+            out.append(tid, src.signal(tid))
+        for i in range(n, n + n_new):
+            out.append(f"new_{i:04d}", render_clip(clip_params(0, i), seconds, src.sample_rate).astype(np.float32))
+    src.close()
+    res = {"new_tracks": n_new, "stages": {}}
+    for name in SETS:
+        (work / "audio.h5").rename(work / "audio-orig.h5")
+        (work / "audio-inc.h5").rename(work / "audio.h5")
+        try:
+            res["stages"][name] = stage(name, work, n + n_new, seconds)
+        finally:
+            (work / "audio.h5").rename(work / "audio-inc.h5")
+            (work / "audio-orig.h5").rename(work / "audio.h5")
+        counts = json.loads((work / f"{name}.counts.json").read_text())
+        assert counts["extracted"] == n_new and counts["cached"] == n, counts
+        res["stages"][name]["counts"] = counts
+    (work / "audio-inc.h5").unlink()
+    return res
+
+
 def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tracks", type=int, default=1000)
@@ -151,12 +184,20 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--folds", type=int, default=10)
     ap.add_argument("--work", type=Path, default=None, help="keep the data here (default: a temporary folder)")
     ap.add_argument("--train-only", action="store_true", help="only the models, on --work's existing stores")
+    ap.add_argument("--append-only", action="store_true",
+                    help="only +increment tracks appended to --work's audio store (no regeneration), warm cache")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         _child(args.child[0], args.child[1], int(args.child[2]), float(args.child[3]))
         return {}
+    if args.append_only:
+        n_new = max(1, round(args.tracks * args.increment))
+        res = {"tracks": args.tracks, "cores": cores(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+               "incremental_append": append_increment(args.work, n_new, args.seconds)}
+        print(f"incremental (appended): {res['incremental_append']}", flush=True)
+        return _finish(res, args, None)
     if args.train_only:
         res = {"tracks": args.tracks, "cores": cores(), "loadavg_before": [round(x, 2) for x in os.getloadavg()],
                "train": train(args.work, [m for m in args.models.split(",") if m], args.folds),
