@@ -135,6 +135,50 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_extract(args: argparse.Namespace) -> int:
+    """Extract one part (``--shard i/N``) of a feature set's tracks into the per-track cache.
+
+    Settings come from params.yaml (``features.<set>``, ``features.grid``, ``cache_dir``,
+    ``workers``) exactly as the ``extract@<set>`` stage reads them; a relative ``cache_dir`` or
+    audio path is taken relative to the params file's folder (the repository root)."""
+    from moodflow.core.config import build_from
+    from moodflow.core.params import load_params
+    from moodflow.extract.settings import ExtractSettings
+    from moodflow.extract.shard import extract_shard, parse_shard
+    from moodflow.features import EXTRACTORS
+
+    index, count = parse_shard(args.shard)
+    params = load_params(args.params)
+    features = params.get("features") or {}
+    if args.set not in EXTRACTORS.names():
+        raise ValueError(f"{args.set!r}: not a feature set (registered: {', '.join(EXTRACTORS.names())})")
+    settings = build_from(ExtractSettings, features, "features")
+    root = args.params.resolve().parent
+    sub = features.get(args.set)
+    config = sub.to_dict() if hasattr(sub, "to_dict") else dict(sub or {})
+    cache_dir = Path(settings.cache_dir) if settings.cache_dir else ""
+    if cache_dir and not cache_dir.is_absolute():
+        cache_dir = root / cache_dir
+    audio = args.audio if args.audio.is_absolute() else root / args.audio
+    if not audio.is_file():
+        raise ValueError(f"{audio}: no decoded audio store (run `dvc repro decode` first)")
+    from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
+    from moodflow.core.stage import EX_TEMPFAIL
+
+    try:
+        counts = extract_shard(name=args.set, config=config, grid=settings.grid, audio_path=audio, cache_dir=cache_dir,
+                               index=index, count=count,
+                               workers=args.workers if args.workers is not None else settings.workers)
+    except Exception as exc:
+        if not is_environment_error(exc) and not isinstance(exc, EnvironmentFailure):
+            raise
+        print(f"moodflow: error: extract {args.set} --shard {index}/{count}: {one_line(exc)} — a failure of the "
+              f"machine; the tracks finished so far stay in {cache_dir}: run the same part again", file=sys.stderr)
+        return EX_TEMPFAIL
+    print(json.dumps({"set": args.set, "shard": f"{index}/{count}", **counts}))
+    return 1 if counts["failed"] else 0
+
+
 class _Version(argparse.Action):
     """``--version``: print :func:`version_text` unwrapped and exit."""
 
@@ -259,6 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("root", type=Path)
     q.add_argument("-o", "--output", type=Path, default=None, help="index CSV (default: stdout)")
     q.set_defaults(func=cmd_datasets_index)
+    p = sub.add_parser("extract", help="one part of a feature set's tracks into the per-track cache (clusters)")
+    p.add_argument("set", help="feature set (features.<set> in params.yaml)")
+    p.add_argument("--shard", default="0/1", help="part i of N, numbered from 0 (e.g. $SLURM_ARRAY_TASK_ID/100)")
+    p.add_argument("--params", type=Path, default=Path("params.yaml"))
+    p.add_argument("--audio", type=Path, default=Path("data/audio.h5"), help="decoded audio store (`dvc repro decode`)")
+    p.add_argument("--workers", type=int, default=None, help="cores for this part (default: features.workers)")
+    p.set_defaults(func=cmd_extract)
     p = sub.add_parser("export", help="a trained model folder as one safe, self-contained NAME.moodflow bundle")
     p.add_argument("model", type=Path, help="models/<set>/<model>")
     p.add_argument("-o", "--output", type=Path, default=None, help="bundle file (default: <set>-<model>.moodflow)")

@@ -71,3 +71,12 @@ def test_store_keeps_audio_store_order_and_durations(tmp_path, workers):
         assert list(store.durations) == [1.5] * 5
         assert store.attrs["sample_rate"] == 22050 and store.extractor == "chroma"
         assert store.config["extractor"]["kind"] == "stft"
+
+
+def test_store_values_do_not_depend_on_the_number_of_workers(tmp_path):
+    """One in-process worker (BLAS free to use both cores) and a pool of two single-thread
+    workers write the same values: BLAS's thread count changed chroma in the last float32 bit."""
+    audio = make_audio_store(tmp_path / "audio.h5", list(range(6)))
+    run(tmp_path, audio, "one.h5", None, workers=1)
+    run(tmp_path, audio, "two.h5", None, workers=2)
+    assert_same_store(tmp_path / "one.h5", tmp_path / "two.h5")

@@ -61,3 +61,40 @@ def test_pickle_is_refused(tmp_path):
         zf.writestr("schema.json", '{"__class__": "Popen", "__module__": "subprocess"}')
     with pytest.raises(UntrustedModelError):
         MODELS.get("ridge").load(tmp_path, "regression", {})
+
+
+def test_xgboost_stops_early_and_gives_the_same_booster_on_any_number_of_threads(tmp_path):
+    X, Y = _data("classification", n=300)
+    cfg = {"n_estimators": 400, "learning_rate": 0.3, "early_stopping_rounds": 5}
+    stopped = MODELS.get("xgboost")("classification", {**cfg, "refit": False}, seed=0).fit(X, Y)
+    est = stopped.pipeline.steps[-1][1]
+    best = est.best_iteration
+    assert best < 100 and est.get_booster().num_boosted_rounds() == best + 6  # 5 rounds of patience
+    boosters = []
+    for jobs in (1, 2):
+        model = MODELS.get("xgboost")("classification", cfg, seed=0, n_jobs=jobs).fit(X, Y)
+        assert model.pipeline.steps[-1][1].get_booster().num_boosted_rounds() == best + 1  # refit on all rows
+        (tmp_path / str(jobs)).mkdir()
+        model.save(tmp_path / str(jobs))
+        boosters.append((tmp_path / str(jobs) / "model.ubj").read_bytes())
+        again = MODELS.get("xgboost").load(tmp_path / str(jobs), "classification", cfg)
+        np.testing.assert_array_equal(again.predict(X), model.predict(X))
+    assert boosters[0] == boosters[1]
+    (tmp_path / "stopped").mkdir()
+    stopped.save(tmp_path / "stopped")  # without refit the best round is kept through saving
+    np.testing.assert_array_equal(MODELS.get("xgboost").load(tmp_path / "stopped", "classification", cfg).predict(X),
+                                  stopped.predict(X))
+    full = MODELS.get("xgboost")("classification", {**cfg, "early_stopping_rounds": 0}, seed=0).fit(X, Y)
+    assert full.pipeline.steps[-1][1].get_booster().num_boosted_rounds() == 400
+
+
+def test_xgboost_inner_split_keeps_songs_and_classes_whole():
+    model = MODELS.get("xgboost")("dynamic", {}, seed=0)
+    groups = np.repeat(np.arange(30), 5)
+    tr, va = model._inner_split(np.zeros((150, 2)), groups)
+    assert not set(groups[tr]) & set(groups[va]) and len(va) > 0
+    clf = MODELS.get("xgboost")("classification", {}, seed=0)
+    y = np.repeat([0, 1, 2, 3], 25)
+    tr, va = clf._inner_split(y, None)
+    assert set(y[tr]) == set(y[va]) == {0, 1, 2, 3}
+    assert clf._inner_split(np.array([0] * 39 + [1]), None) is None  # a class of one row: all rows, all rounds

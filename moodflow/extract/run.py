@@ -37,7 +37,7 @@ from moodflow.extract.cache import TrackCache
 from moodflow.extract.settings import EXECUTORS
 from moodflow.extract.worker import (
     extract_into, init_process, save_outcome, default_workers, extract_track, extract_track_to_cache,
-    make_job, warm_up,
+    make_job, one_thread, warm_up,
 )
 from moodflow.features import build_extractor
 from moodflow.features.base import Extractor, TrackFeatures
@@ -142,16 +142,26 @@ def extract_store(
     return counts
 
 
+def bound_extractor(name: str, config: dict[str, Any] | None, grid: Any,
+                    prepared_dir: str | Path | None = None) -> tuple[Extractor, dict[str, Any] | None, dict[str, Any]]:
+    """The extractor, the config its workers get and the grid as plain values (jobs travel to
+    worker processes as JSON); the stage and ``moodflow extract --shard`` share it, so both
+    write cache entries under the same fingerprint."""
+    extractor = build_extractor(name, config, grid)
+    grid = to_dict(extractor.grid)
+    if not extractor.needs_audio:
+        if prepared_dir is not None:
+            extractor.bind(prepared_dir)  # imported features take their names from the dataset's files
+    else:
+        config = extractor.worker_config()  # e.g. MERT's `dtype: auto` resolved once, here
+    return extractor, config, grid
+
+
 def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, workers, cache_dir, executor,
              scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
     if executor not in EXECUTORS:
         raise ValueError(f"features.executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
-    extractor = build_extractor(name, config, grid)
-    grid = to_dict(extractor.grid)  # plain values: jobs travel to worker processes as JSON
-    if not extractor.needs_audio:
-        extractor.bind(prepared_dir)  # imported features take their names from the dataset's files
-    else:
-        config = extractor.worker_config()  # e.g. MERT's `dtype: auto` resolved once, here
+    extractor, config, grid = bound_extractor(name, config, grid, prepared_dir)
     writer_args = dict(
         feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
         frame_names=extractor.frame_names(), feature_groups=extractor.feature_groups(), extractor=name,
@@ -163,6 +173,13 @@ def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, wo
         if not audio.ids:
             raise MoodflowError(f"{audio_path}: the audio store holds no tracks (decode found no audio file; see "
                                 f"its errors CSV): {name} needs audio — only the dataset's provided features need none")
+    with one_thread(extractor):  # set from this main thread: it holds for threads started here too
+        return _audio_store(extractor, config, grid, audio_path, out_path, writer_args, workers, cache_dir,
+                            executor, scheduler)
+
+
+def _audio_store(extractor, config, grid, audio_path, out_path, writer_args, workers, cache_dir, executor,
+                 scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
     if cache_dir is None and executor == "local":
         return _stream_store(extractor, config, grid, audio_path, out_path, writer_args, default_workers(workers))
     tmp_cache = None

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,44 @@ def make_job(name: str, config: dict | None, grid: dict | None, audio_path: str 
     return job
 
 
+class _OneThread:
+    """Process-wide BLAS/OpenMP limit of one thread while any thread of this process is inside
+    (reference-counted: threads of one process, e.g. an in-process Dask cluster, share it)."""
+
+    _lock = threading.Lock()
+    _depth = 0
+    _limits: Any = None
+
+    def __enter__(self) -> "_OneThread":
+        with self._lock:
+            if _OneThread._depth == 0:
+                from threadpoolctl import threadpool_limits
+
+                _OneThread._limits = threadpool_limits(1)
+            _OneThread._depth += 1
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            _OneThread._depth -= 1
+            if _OneThread._depth == 0:
+                _OneThread._limits.restore_original_limits()
+                _OneThread._limits = None
+
+
+def one_thread(extractor: Extractor) -> AbstractContextManager:
+    """BLAS/OpenMP limited to one thread while a pooled extractor (``parallel`` not ``none``)
+    runs in this process: their values depend on the BLAS thread count in the last float32 bit
+    (measured: chroma frames 6e-8 apart between 1 and 2 threads), and pool workers, Dask workers
+    and the stage process must write the same bytes whatever ``features.workers`` is.
+
+    Enter it in the main thread (the stage does): OpenBLAS limits set from a worker thread did
+    not hold for a second thread computing at the same time (measured with two threads). Pool
+    processes are limited by :func:`init_process`, Dask's nanny starts workers with
+    ``OPENBLAS_NUM_THREADS=1``; the worker functions enter it too, for workers started otherwise."""
+    return nullcontext() if extractor.parallel == "none" else _OneThread()  # MERT, musicnn: torch's own threads
+
+
 def _worker_state(job: dict[str, Any]) -> tuple[Extractor, AudioStore, TrackCache | None]:
     states = _LOCAL.__dict__.setdefault("states", {})
     key = json.dumps(job, sort_keys=True)
@@ -60,7 +99,8 @@ def _worker_state(job: dict[str, Any]) -> tuple[Extractor, AudioStore, TrackCach
 def extract_track(job: dict[str, Any], track_id: str) -> TrackFeatures:
     """Worker side: features of one track of the job's audio store."""
     extractor, audio, _ = _worker_state(job)
-    return extractor.extract(audio.signal(track_id), audio.sample_rate)
+    with one_thread(extractor):
+        return extractor.extract(audio.signal(track_id), audio.sample_rate)
 
 
 def extract_track_to_cache(job: dict[str, Any], track_id: str, key: str) -> str | None:
@@ -91,7 +131,8 @@ def save_outcome(cache: TrackCache, key: str, outcome: TrackFeatures | BaseExcep
 
 def extract_into(extractor: Extractor, audio: AudioStore, cache: TrackCache, track_id: str, key: str) -> str | None:
     try:
-        outcome = extractor.extract(audio.signal(track_id), audio.sample_rate)
+        with one_thread(extractor):  # also on a Dask worker, which has no pool initializer
+            outcome = extractor.extract(audio.signal(track_id), audio.sample_rate)
     except Exception as exc:  # noqa: BLE001 - sorted by save_outcome; one bad track must not stop the others
         outcome = exc
     return save_outcome(cache, key, outcome)
