@@ -98,3 +98,17 @@ def store_for_prepared(prepared_dir: Path, store_path: Path, *, noise: float = 0
             frames = np.repeat(static[None, :], len(start), axis=0)
             writer.append(tid, duration_s, static, frames, start, end)
     return store_path
+
+
+def train_each(store: Path, prepared: Path, models: dict, out_root: Path) -> dict:
+    """Every model of ``models`` (name → settings) trained by 2-fold CV on a tiny synthetic run
+    into ``out_root/<name>``; the folders, by name."""
+    from moodflow.train.run import train_and_evaluate
+
+    out = {}
+    for name, params in models.items():
+        out[name] = out_root / name
+        train_and_evaluate(**FEW_TRACKS, store_path=store, prepared_dir=prepared, feature_set="synthetic",
+                           model_name=name, model_config=params, protocol={"kind": "kfold", "folds": 2}, seed=0,
+                           out_dir=out[name])
+    return out

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from killing import kill_after_cached
 from test_cache import assert_same_store, make_audio_store, run
 
 from moodflow.extract.cache import TrackCache
@@ -36,18 +35,7 @@ def test_killed_run_resumes_and_equals_an_uninterrupted_one(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen([sys.executable, "-c", CHILD, str(audio), str(out), str(cache_root)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(cache.keys())) < 3:
-            assert proc.poll() is None, "the extraction ended before it could be interrupted"
-            assert time.monotonic() < deadline, "no cache entries after 120 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    done = len(list(cache.keys()))
+    done = kill_after_cached(proc, cache)
     assert 3 <= done < N, done
     assert list(out.parent.iterdir()) == []  # no store, not even a half-written one
     for entry in cache.dir.glob("??/*.arrays"):

@@ -20,8 +20,7 @@ from hostile_files import edit_skops_array, ubjson
 from moodflow.models.io import load_model
 from moodflow.models.safe_load import UntrustedModelError, load_skops
 from moodflow.models.xgb_check import parse_model, read_booster
-from moodflow.train.run import train_and_evaluate
-from synthetic_data import FEW_TRACKS, make_run
+from synthetic_data import make_run, train_each
 
 MODELS = {
     "random_forest": {"n_estimators": 3},
@@ -36,12 +35,7 @@ MODELS = {
 def trained(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("hostile")
     store, prepared = make_run(folder, n_tracks=12, n_feat=4, dynamic=False)
-    out = {}
-    for name, params in MODELS.items():
-        out[name] = folder / "models" / name
-        train_and_evaluate(**FEW_TRACKS, store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=name,
-                           model_config=params, protocol={"kind": "kfold", "folds": 2}, seed=0, out_dir=out[name])
-    return out
+    return train_each(store, prepared, MODELS, folder / "models")
 
 
 def _copy(trained: dict[str, Path], name: str, tmp_path: Path) -> Path:
@@ -165,7 +159,7 @@ def _edit_param(key: str, value: str):
 
 XGB_CASES = {
     "child 5e8": (_edit_tree("left_children", 0, 500_000_000), r"tree 0: node 0's left child 500000000 is outside 1\.\.\d+"),
-    "feature 1e9": (_edit_tree("split_indices", 0, 1_000_000_000), r"node 0 splits on feature 1000000000 but the model has 4"),
+    "feature 1e9": (_edit_tree("split_indices", 0, 1_000_000_000), r"node 0 splits on feature 1000000000 of a model with 4 features"),
     "self loop": (_edit_tree("right_children", 0, 0), r"node 0's right child 0 is outside"),
     "num_nodes beyond the arrays": (lambda m: _tree(m)["tree_param"].__setitem__("num_nodes", "99"),
                                     r"tree 0.left_children has \d+ entries for 99 nodes"),

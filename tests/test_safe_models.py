@@ -15,9 +15,7 @@ import skops.io as sio
 from moodflow.models.io import load_model, read_manifest
 from moodflow.models.safe_load import UntrustedModelError, is_trusted, load_skops
 from moodflow.stores.feature_store import FeatureStore
-from moodflow.train.run import train_and_evaluate
-from synthetic_data import make_run
-from synthetic_data import FEW_TRACKS
+from synthetic_data import make_run, train_each
 
 PICKLE_MAGIC = b"\x80"
 MODEL_PARAMS = {
@@ -55,12 +53,7 @@ def run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(run):
     folder, store, prepared = run
-    out = {}
-    for name, params in MODEL_PARAMS.items():
-        out[name] = folder / "models" / name
-        train_and_evaluate(**FEW_TRACKS, store_path=store, prepared_dir=prepared, feature_set="synthetic", model_name=name,
-                           model_config=params, protocol={"kind": "kfold", "folds": 2}, seed=0, out_dir=out[name])
-    return out
+    return train_each(store, prepared, MODEL_PARAMS, folder / "models")
 
 
 def _skops_zip(path: Path, schema: dict) -> None:

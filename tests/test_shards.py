@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from killing import kill_after_cached
 from test_cache import assert_same_store, make_audio_store, run
 
 from moodflow.extract.cache import TrackCache
@@ -80,18 +79,7 @@ def test_killed_shard_resumes_where_it_stopped(tmp_path):
     cache = TrackCache.for_extractor(cache_root, build_extractor("chroma", {"kind": "cqt"}))
     proc = subprocess.Popen(shard_cmd(params, audio, "0/1"), env=ENV, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 120
-        while len(list(cache.keys())) < 3:
-            assert proc.poll() is None, "the shard ended before it could be interrupted"
-            assert time.monotonic() < deadline, "no cache entries after 120 s"
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    done = len(list(cache.keys()))
+    done = kill_after_cached(proc, cache)
     assert 3 <= done < n, done
     resumed = subprocess.run(shard_cmd(params, audio, "0/1"), env=ENV, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr

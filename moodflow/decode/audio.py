@@ -25,6 +25,7 @@ MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 4000, 384000
 # Lossy decoders legitimately return inter-sample overs (PMEmo's mp3s reach 1.15); they are kept,
 # as the reference extractors see them. A peak beyond +6 dBFS is a broken or crafted float file.
 MAX_PEAK = 2.0
+FILE_NOT_FOUND = "file not found"  # the problem of a path with no file (decode tells it apart)
 MAX_CHANNELS = 64
 # Bytes a sample takes at least in an uncompressed file, by libsndfile subtype.
 _PCM_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "FLOAT": 4, "DOUBLE": 8,
@@ -75,7 +76,7 @@ def _check_path(path: Path) -> int:
     except FileNotFoundError:
         if path.is_symlink():
             raise AudioError(path, f"broken symbolic link (to {os.readlink(path)})") from None
-        raise AudioError(path, "file not found") from None
+        raise AudioError(path, FILE_NOT_FOUND) from None
     if stat.S_ISDIR(st.st_mode):
         raise AudioError(path, "is a directory, not an audio file")
     if not stat.S_ISREG(st.st_mode):

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from moodflow.core.atomic import write_csv
 from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
-from moodflow.decode.audio import AudioError, load_audio
+from moodflow.decode.audio import FILE_NOT_FOUND, AudioError, load_audio
 from moodflow.decode.settings import resolve_sample_rate
 from moodflow.stores.audio_store import AudioStoreWriter
 from moodflow.stores.prepared import PreparedDataset
@@ -114,7 +114,7 @@ def decode_dataset(
 def _audio_free(prepared: PreparedDataset, errors: list[dict[str, str]]) -> bool:
     """True when no audio file exists at all but the dataset ships its own features: a run on
     ``features.sets: [provided]`` needs no audio, so an empty audio store is the right output."""
-    if not prepared.info.get("provided_features") or not all(e["error"] == "file not found" for e in errors):
+    if not prepared.info.get("provided_features") or not all(e["error"] == FILE_NOT_FOUND for e in errors):
         return False
     log.warning("decode: none of the %d audio files of %s exists; the audio store is empty — the dataset's "
                 "provided features need no audio, every other feature set will stop at extract",

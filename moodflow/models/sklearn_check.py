@@ -16,6 +16,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from moodflow.models.tree_check import check_tree_arrays
+
 MAX_FEATURES = 1 << 24
 MAX_NODES = 1 << 26
 _KERNELS = ("linear", "poly", "rbf", "sigmoid")
@@ -59,22 +61,7 @@ def check_tree(tree: Any, n_features: int, n_outputs: int, where: str) -> None:
     if int(tree.n_features) != n_features or int(tree.n_outputs) != n_outputs:
         raise ValueError(f"{where}: a tree of {tree.n_features} features and {tree.n_outputs} outputs "
                          f"in a model of {n_features} features and {n_outputs} outputs")
-    left, right, feature = tree.children_left, tree.children_right, tree.feature
-    leaf = left == -1
-    if np.any(leaf != (right == -1)):
-        raise ValueError(f"{where}: node {int(np.flatnonzero(leaf != (right == -1))[0])} has one child")
-    inner = np.flatnonzero(~leaf)
-    for side, children in (("left", left), ("right", right)):
-        bad = inner[(children[inner] < 1) | (children[inner] >= n)]
-        if len(bad):
-            raise ValueError(f"{where}: node {int(bad[0])}'s {side} child {int(children[bad[0]])} is outside 1..{n - 1}")
-    bad = inner[(feature[inner] < 0) | (feature[inner] >= n_features)]
-    if len(bad):
-        raise ValueError(f"{where}: node {int(bad[0])} splits on feature {int(feature[bad[0]])} "
-                         f"of a model with {n_features} features")
-    counts = np.bincount(np.concatenate([left[inner], right[inner]]), minlength=n)
-    if counts[0] or np.any(counts[1:] != 1):
-        raise ValueError(f"{where}: the nodes do not form a tree (a node has several parents or none)")
+    check_tree_arrays(tree.children_left, tree.children_right, tree.feature, n, n_features, where)
     if tree.value.shape[:2] != (n, n_outputs):
         raise ValueError(f"{where}: values of shape {tree.value.shape} for {n} nodes")
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from moodflow.models.safe_load import UntrustedModelError
+from moodflow.models.tree_check import check_tree_arrays
 
 MAX_NODES = 1 << 24  # per tree
 MAX_TREES = 1 << 20
@@ -208,27 +209,13 @@ def _check_tree(tree: Any, where: str, num_feature: int) -> None:
     if np.any(split_type != 0) or any(len(np.atleast_1d(tree.get(k, []))) for k in (
             "categories", "categories_nodes", "categories_segments", "categories_sizes")):
         raise ValueError(f"{where} has categorical splits, which moodflow does not train")
-    leaf = left == -1
-    if np.any(leaf != (right == -1)):
-        raise ValueError(f"{where}: a node has one child (node {int(np.flatnonzero(leaf != (right == -1))[0])})")
-    inner = np.flatnonzero(~leaf)
-    for side, children in (("left", left), ("right", right)):
-        bad = inner[(children[inner] < 1) | (children[inner] >= n)]
-        if len(bad):
-            raise ValueError(f"{where}: node {int(bad[0])}'s {side} child {int(children[bad[0]])} is outside 1..{n - 1}")
-    bad = inner[(feature[inner] < 0) | (feature[inner] >= num_feature)]
-    if len(bad):
-        raise ValueError(f"{where}: node {int(bad[0])} splits on feature {int(feature[bad[0]])} "
-                         f"but the model has {num_feature} features")
+    if n > 1 and left[0] == -1:
+        raise ValueError(f"{where}: {n} nodes but the root is a leaf")
+    inner = check_tree_arrays(left, right, feature, n, num_feature, where)
     if len(inner):
         children = np.concatenate([left[inner], right[inner]])
-        counts = np.bincount(children, minlength=n)
-        if counts[0] or np.any(counts[1:] != 1):
-            raise ValueError(f"{where}: the nodes do not form a tree (a node has several parents or none)")
         if np.any(parents[children] != np.concatenate([inner, inner])):
             raise ValueError(f"{where}: parents do not match children")
-    elif n != 1:
-        raise ValueError(f"{where}: {n} nodes but the root is a leaf")
     if parents[0] not in (_NO_PARENT, -1):
         raise ValueError(f"{where}: the root has a parent")
 
