@@ -18,6 +18,21 @@ def test_repeated_kfold_partitions_tracks_each_repeat():
     assert not np.array_equal(folds[0].test, folds[5].test)  # repeats reshuffle
 
 
+def test_nearby_seeds_share_no_repeat():
+    """Repeat r of seed s must not be repeat r-1 of seed s+1 (with seed + r they were), so a few
+    seeds show the real spread of a repeated CV; repeat 0 is the single-repeat run."""
+    ids = np.array([f"s{i}" for i in range(60)])
+    y = np.repeat([0, 1, 2], 20)
+
+    def partitions(seed, repeats):
+        run = make_folds(ids, kind="stratified", folds=5, repeats=repeats, seed=seed, classes=y)
+        return [frozenset(frozenset(f.test) for f in run.folds if f.name.startswith(f"r{r}f")) for r in range(repeats)]
+
+    one, two = partitions(1, 20), partitions(2, 20)
+    assert not set(one) & set(two)
+    assert one[0] == partitions(1, 1)[0]
+
+
 def test_stratified_keeps_class_balance():
     ids = np.array([f"s{i}" for i in range(40)])
     y = np.repeat([0, 1, 2, 3], 10)

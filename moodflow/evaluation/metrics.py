@@ -42,10 +42,11 @@ def regression_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, floa
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> dict[str, float]:
-    """Macro F1, weighted F1 (what the 4Q authors call "macro weighted") and accuracy.
+    """Macro F1, weighted F1, the F1 of weighted precision and recall, and accuracy.
 
     ``y_true``/``y_pred`` are class names; every class in ``classes`` counts in the macro
-    average, also when a fold lacks it.
+    average, also when a fold lacks it. ``weighted_pr_f1`` is what the 4Q authors report as
+    "F1-Score: macro weighted" (see :func:`weighted_pr_f1`).
     """
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -54,8 +55,29 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: list
     return {
         "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
         "weighted_f1": float(f1_score(y_true, y_pred, labels=labels, average="weighted", zero_division=0)),
+        "weighted_pr_f1": weighted_pr_f1(y_true, y_pred, labels),
         "accuracy": float(accuracy_score(y_true, y_pred)),
     }
+
+
+def weighted_pr_f1(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> float:
+    """The harmonic mean of the support-weighted mean precision and recall over ``classes``.
+
+    Not the mean of per-class F1s (``macro_f1``/``weighted_f1``): a harmonic mean of averages
+    is at least the average of harmonic means, so this reads higher (≈ 0.45 points on 4Q).
+    Weighted recall equals accuracy. A class never predicted has precision 0.
+    """
+    y_true, y_pred = np.asarray(y_true, dtype=str), np.asarray(y_pred, dtype=str)
+    if len(y_true) == 0:
+        return float("nan")
+    precision = recall = 0.0
+    for c in classes:
+        truly, said = y_true == str(c), y_pred == str(c)
+        hits = float(np.sum(truly & said))
+        weight = float(np.sum(truly)) / len(y_true)
+        precision += weight * (hits / said.sum() if said.any() else 0.0)
+        recall += weight * (hits / truly.sum() if truly.any() else 0.0)
+    return float(2 * precision * recall / (precision + recall)) if precision + recall > 0 else 0.0
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: list[str]) -> np.ndarray:

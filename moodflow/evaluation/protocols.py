@@ -28,6 +28,14 @@ import pandas as pd
 from moodflow.core.errors import MoodflowError
 
 PROTOCOLS = ("auto", "split", "kfold", "stratified")
+# repeat r shuffles with random state seed + REPEAT_STRIDE * r: repeat 0 is the seed itself, and
+# seeds less than a million apart share no repeat (with seed + r, seeds 1 and 2 shared 19 of 20)
+REPEAT_STRIDE = 1_000_003
+
+
+def repeat_state(seed: int, repeat: int) -> int:
+    """The random state that shuffles repeat ``repeat`` of a protocol run with ``seed``."""
+    return (int(seed) + REPEAT_STRIDE * int(repeat)) % 2**32
 
 
 class InsufficientData(MoodflowError):
@@ -115,17 +123,18 @@ def make_folds(
 
     out = []
     for r in range(repeats):
+        state = repeat_state(seed, r)
         if kind == "stratified":
-            parts = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r).split(track_ids, classes)
+            parts = StratifiedKFold(n_splits=folds, shuffle=True, random_state=state).split(track_ids, classes)
         else:
-            parts = KFold(n_splits=folds, shuffle=True, random_state=seed + r).split(track_ids)
+            parts = KFold(n_splits=folds, shuffle=True, random_state=state).split(track_ids)
         out += [Fold(f"r{r}f{f}", track_ids[tr], track_ids[te]) for f, (tr, te) in enumerate(parts)]
     return ProtocolRun(kind, out, n_folds=folds, repeats=repeats)
 
 
 def _grouped(track_ids: np.ndarray, groups: np.ndarray, kind: str, folds: int, repeats: int, seed: int,
              classes: np.ndarray | None) -> ProtocolRun:
-    """Group k-fold: every group's tracks in one test fold; shuffled by ``seed + repeat``."""
+    """Group k-fold: every group's tracks in one test fold; shuffled by :func:`repeat_state`."""
     n_groups = len(set(groups.tolist()))
     if n_groups < folds:
         raise InsufficientData(f"{folds}-fold group CV needs at least {folds} groups, this run has {n_groups} "
@@ -135,13 +144,14 @@ def _grouped(track_ids: np.ndarray, groups: np.ndarray, kind: str, folds: int, r
 
     out = []
     for r in range(repeats):
+        state = repeat_state(seed, r)
         if kind == "stratified":
             if classes is None:
                 raise ValueError("train.protocol.kind: 'stratified' needs class labels (this dataset has none)")
-            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed + r)
+            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=state)
             parts = splitter.split(track_ids, classes, groups)
         else:
-            parts = GroupKFold(n_splits=folds, shuffle=True, random_state=seed + r).split(track_ids, groups=groups)
+            parts = GroupKFold(n_splits=folds, shuffle=True, random_state=state).split(track_ids, groups=groups)
         out += [Fold(f"r{r}f{f}", track_ids[tr], track_ids[te]) for f, (tr, te) in enumerate(parts)]
     run = ProtocolRun(kind, out, n_folds=folds, repeats=repeats)
     run.notes.append(f"grouped: {n_groups} groups, each held out whole")

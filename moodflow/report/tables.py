@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 TASK_METRICS = {
     "static": ("r2", "rmse", "pearson"),
     "dynamic": ("r2", "rmse", "pearson", "rmse_song", "pearson_song", "kendall_tau"),
-    "classification": ("macro_f1", "weighted_f1", "accuracy"),
+    "classification": ("macro_f1", "weighted_f1", "weighted_pr_f1", "accuracy"),
     "tagging": ("pr_auc", "roc_auc", "pr_auc_micro"),
 }
 
