@@ -28,7 +28,7 @@ from moodflow.report.references import describe_protocol, load_references, refer
 from moodflow.report.tables import Run, comparison_rows, example_songs, load_runs, our_rows, protocol_of
 
 log = logging.getLogger(__name__)
-_HEADLINE = ("r2", "rmse", "pearson", "kendall_tau", "macro_f1", "accuracy", "pr_auc", "roc_auc")
+_HEADLINE = ("r2", "rmse", "pearson", "kendall_tau", "macro_f1", "weighted_pr_f1", "accuracy", "pr_auc", "roc_auc")
 
 
 def _headline(entry: dict[str, Any]) -> dict[str, Any]:
