@@ -1,6 +1,6 @@
 """Reproduce the 4Q paper's headline number with moodflow's own SVM and protocol code.
 
-Panda, Malheiro & Paiva (IEEE TAFFC 2018) report macro F1 76.4 % for quadrant classification
+Panda, Malheiro & Paiva (IEEE TAFFC 2018) report F1 76.4 % for quadrant classification
 of the 900-clip 4Q dataset with an RBF SVM (C = 8, gamma = 2^-9) on their top-100 features,
 20 repetitions of stratified 10-fold CV; their script (renatopanda/TAFFC2018,
 ``best_result.R``) prints 76.51 % ± 4.01 as "F1-Score: macro weighted" and accuracy 76.20 %.

@@ -214,7 +214,7 @@ def cmd_datasets_verify(args: argparse.Namespace) -> int:
     dataset = _dataset_params(args.params)
     name = args.name or dataset.get("name") or "demo"
     root = args.root or dataset.get("root") or None
-    config = {k: v for k, v in (dataset.get(name) or {}).items()}
+    config = dict(dataset.get(name) or {})
     if args.index:
         config["index"] = str(args.index)
     adapter = DATASETS.get(name)(root, config)
@@ -254,9 +254,9 @@ def _dataset_params(path: Path) -> dict:
     """The ``dataset`` section of params.yaml when the file exists (else empty)."""
     if not path.is_file():
         return {}
-    import yaml
+    from moodflow.core.params import load_params
 
-    return dict((yaml.safe_load(path.read_text()) or {}).get("dataset") or {})
+    return dict(load_params(path).to_dict().get("dataset") or {})
 
 
 def build_parser() -> argparse.ArgumentParser:

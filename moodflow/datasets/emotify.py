@@ -88,32 +88,29 @@ class Emotify(DatasetAdapter):
         ratings = self._ratings(path)
         shares = ratings.groupby("track_id", sort=True)[GEMS].mean()
         counts = ratings.groupby("track_id", sort=True).size()
-        shares = shares.loc[sorted(shares.index, key=int)]
         dominant = [GEMS[int(np.argmax(row))] for row in shares.to_numpy()]
         static = pd.DataFrame({"track_id": [str(t) for t in shares.index]})
         for g in GEMS:
             static[g] = shares[g].to_numpy(float)
         static[CLASS_COLUMN] = dominant
 
-        labelled, genres = {}, {}
+        labelled = {}
         for tid in static["track_id"]:
             genre, number = genre_and_number(int(tid))
             labelled[tid] = audio_dir / genre / f"{number}.mp3"
-            genres[tid] = genre
         on_disk = {}
         for genre in GENRES:  # files are named 1..100 per genre: map them back to the global ids
             for rel, p in scan_audio(audio_dir / genre, recursive=False).items():
                 if rel.isdigit() and 1 <= int(rel) <= PER_GENRE:
                     on_disk[str(GENRES.index(genre) * PER_GENRE + int(rel))] = p
         manifest = build_manifest(labelled, on_disk, self.name)
-        manifest["genre"] = [genres.get(t) or genre_and_number(int(t))[0] for t in manifest["track_id"]]
+        manifest["genre"] = [genre_and_number(int(t))[0] for t in manifest["track_id"]]
         manifest["n_ratings"] = [int(counts.get(int(t), 0)) for t in manifest["track_id"]]
         spec = LabelSpec(task="regression", static_targets=list(GEMS), scale=(0.0, 1.0), scale_name="0-1",
                          class_column=CLASS_COLUMN, classes=sorted(set(dominant)))
         splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name) if self.config.split_dir else None
         info = dataset_info(sys.modules[__name__], root, audio_dir=str(audio_dir.absolute()),
-                            n_ratings=int(len(ratings)), metadata=["genre", "n_ratings"],
-                            split_source=self.config.split_dir or None)
+                            n_ratings=int(len(ratings)), split_source=self.config.split_dir or None)
         return PreparedDataset(self.name, manifest, static, spec, splits=splits, info=info)
 
     def _ratings(self, path: Path) -> pd.DataFrame:

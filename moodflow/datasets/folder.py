@@ -111,8 +111,6 @@ class Folder(DatasetAdapter):
             splits = read_split_dir(self.config.split_dir, manifest["track_id"], self.name)
         info = dataset_info(sys.modules[__name__], root, labels=self.config.labels or None,
                             split_source=self.config.split_dir or None)
-        if not spec.has_labels:
-            info["extraction_only"] = True
         return PreparedDataset(self.name, manifest, static, spec, dynamic_labels=dynamic, splits=splits, info=info)
 
     def _with_ids(self, table: pd.DataFrame, path: Path) -> pd.DataFrame:

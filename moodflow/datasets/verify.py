@@ -78,9 +78,8 @@ def read_index(path: str | Path) -> pd.DataFrame:
     return table[INDEX_COLUMNS]
 
 
-def read_sha256_list(path: str | Path, prefix: str = "") -> pd.DataFrame:
-    """``<sha256> <relative path>`` lines (sha256sum's and MTG's format) as an index; ``prefix``
-    goes before every path (the folder the paths are relative to)."""
+def read_sha256_list(path: str | Path) -> pd.DataFrame:
+    """``<sha256> <relative path>`` lines (sha256sum's and MTG's format) as an index."""
     rows = []
     for lineno, line in enumerate(Path(path).read_text().splitlines(), start=1):
         if not line.strip():
@@ -88,7 +87,7 @@ def read_sha256_list(path: str | Path, prefix: str = "") -> pd.DataFrame:
         parts = line.split(maxsplit=1)
         if len(parts) != 2 or len(parts[0]) != 64:
             raise ValueError(f"dataset index {path} line {lineno}: expected '<sha256> <path>', got {line[:80]!r}")
-        rows.append({"path": prefix + parts[1].strip().lstrip("*"), "size": "", "md5": "", "sha256": parts[0],
+        rows.append({"path": parts[1].strip().lstrip("*"), "size": "", "md5": "", "sha256": parts[0],
                      "duration_s": ""})
     return pd.DataFrame(rows, columns=INDEX_COLUMNS)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -121,15 +122,21 @@ def make_folds(
                                    + ", ".join(f"class {c} has {n}" for c, n in few))
     from sklearn.model_selection import KFold, StratifiedKFold
 
+    splitter = StratifiedKFold if kind == "stratified" else KFold
+    return ProtocolRun(kind, _repeated(splitter, track_ids, classes, None, folds, repeats, seed),
+                       n_folds=folds, repeats=repeats)
+
+
+def _repeated(splitter: Any, track_ids: np.ndarray, classes: np.ndarray | None, groups: np.ndarray | None,
+              folds: int, repeats: int, seed: int) -> list[Fold]:
+    """``repeats`` shuffled runs of a scikit-learn ``splitter`` class, repeat r shuffled by
+    :func:`repeat_state`; folds named ``r<repeat>f<fold>``."""
     out = []
     for r in range(repeats):
-        state = repeat_state(seed, r)
-        if kind == "stratified":
-            parts = StratifiedKFold(n_splits=folds, shuffle=True, random_state=state).split(track_ids, classes)
-        else:
-            parts = KFold(n_splits=folds, shuffle=True, random_state=state).split(track_ids)
+        parts = splitter(n_splits=folds, shuffle=True, random_state=repeat_state(seed, r)).split(
+            track_ids, classes, groups)
         out += [Fold(f"r{r}f{f}", track_ids[tr], track_ids[te]) for f, (tr, te) in enumerate(parts)]
-    return ProtocolRun(kind, out, n_folds=folds, repeats=repeats)
+    return out
 
 
 def _grouped(track_ids: np.ndarray, groups: np.ndarray, kind: str, folds: int, repeats: int, seed: int,
@@ -142,18 +149,12 @@ def _grouped(track_ids: np.ndarray, groups: np.ndarray, kind: str, folds: int, r
                                f"{n_groups} or fewer")
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
-    out = []
-    for r in range(repeats):
-        state = repeat_state(seed, r)
-        if kind == "stratified":
-            if classes is None:
-                raise ValueError("train.protocol.kind: 'stratified' needs class labels (this dataset has none)")
-            splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=state)
-            parts = splitter.split(track_ids, classes, groups)
-        else:
-            parts = GroupKFold(n_splits=folds, shuffle=True, random_state=state).split(track_ids, groups=groups)
-        out += [Fold(f"r{r}f{f}", track_ids[tr], track_ids[te]) for f, (tr, te) in enumerate(parts)]
-    run = ProtocolRun(kind, out, n_folds=folds, repeats=repeats)
+    if kind == "stratified" and classes is None:
+        raise ValueError("train.protocol.kind: 'stratified' needs class labels (this dataset has none)")
+    splitter = StratifiedGroupKFold if kind == "stratified" else GroupKFold
+    classes = classes if kind == "stratified" else None
+    run = ProtocolRun(kind, _repeated(splitter, track_ids, classes, groups, folds, repeats, seed),
+                      n_folds=folds, repeats=repeats)
     run.notes.append(f"grouped: {n_groups} groups, each held out whole")
     run.grouped = True
     return run

@@ -260,9 +260,9 @@ def _labels_line(spec: dict[str, Any], runs: list[Run]) -> str:
     if spec.get("dynamic_targets"):
         dyn = scale_name(spec.get("dynamic_scale")) or overall
         parts.append(f"dynamic {', '.join(spec['dynamic_targets'])}" + (f" on {dyn}" if dyn else ""))
-    if not targets and not parts:
+    if not parts:
         return f"- label scale: {overall or 'none (classes/tags)'}"
-    return f"- labels: {'; '.join(parts) or 'none'}"
+    return f"- labels: {'; '.join(parts)}"
 
 
 def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str, Any], figs: dict[str, Path],

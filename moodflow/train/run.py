@@ -30,6 +30,7 @@ See docs/models.md.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -89,8 +90,6 @@ def track_groups(prepared: PreparedDataset, column: str) -> dict[str, str] | Non
 
 def recipe_for(recipe: ModelRecipe, kind: str, spec: LabelSpec) -> ModelRecipe:
     """The recipe for another static label kind than the main one (classes: their number)."""
-    import dataclasses
-
     return dataclasses.replace(recipe, n_classes=len(spec.classes) if kind == "classification" else None)
 
 
@@ -185,23 +184,23 @@ def train_and_evaluate(
         return _write_refusal(out_dir, manifest, NO_LABELS)
     try:
         parts, finals, tasks, protocols, tuning, importance, attention = [], {}, {}, {}, [], [], []
-        problems = []
+        problems = []  # (part, folder, problem, classes?, recipe)
         if static is not None:
-            problems.append(("static", ".", static_problem(recipe, static, spec), spec.task == "classification"))
+            problems.append(("static", ".", static_problem(recipe, static, spec), spec.task == "classification", recipe))
         for kind, data in extra.items():
-            extra_spec = LabelSpec(**{**spec.__dict__, "task": kind})
-            problems.append((kind, kind, static_problem(recipe_for(recipe, kind, spec), data, extra_spec),
-                             kind == "classification"))
+            kind_recipe = recipe_for(recipe, kind, spec)
+            problems.append((kind, kind, static_problem(kind_recipe, data, dataclasses.replace(spec, task=kind)),
+                             kind == "classification", kind_recipe))
         if dyn is not None:
             problems.append(("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
-                             False))
+                             False, recipe))
+        groups = track_groups(prepared, s.protocol.group)
         not_scored: dict[str, str] = {}
-        for part, path, problem, classify in problems:
+        for part, path, problem, classify, part_recipe in problems:
             try:
                 if len(problem.track_ids) == 0:
                     raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
-                run = protocol_folds(problem, s.protocol, s, prepared.splits, classify,
-                                     groups=track_groups(prepared, s.protocol.group))
+                run = protocol_folds(problem, s.protocol, s, prepared.splits, classify, groups=groups)
             except InsufficientData as exc:
                 if part not in extra:
                     raise
@@ -212,7 +211,6 @@ def train_and_evaluate(
                 continue
             explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
                          if part == "static" and s.importance.repeats else None)
-            part_recipe = recipe_for(recipe, part, spec) if part in extra else recipe
             predictions, records, explained, attended = cross_validate(
                 part_recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
             parts.append(predictions)

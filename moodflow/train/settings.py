@@ -39,13 +39,6 @@ class CombineSettings:
     add: list[str] = field(default_factory=list)  # e.g. [chords]: compare+chords, mert+chords
 
 
-def combined_sets(combine: Mapping[str, Any] | CombineSettings | None) -> list[str]:
-    """The combined set names ``<base>+<add>`` of ``train.combine``, base-major order."""
-    if combine is None:
-        return []
-    get = combine.get if isinstance(combine, Mapping) else lambda k, d=None: getattr(combine, k, d)
-    return [f"{b}+{a}" for b in (get("base") or []) for a in (get("add") or [])]
-
 
 @dataclass
 class TrainSettings:
