@@ -58,7 +58,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "ref.npz"
         t0 = time.perf_counter()
-        proc = subprocess.run([str(args.reference_python), str(REPO / "tests/musicnn_reference.py"), str(out),
+        proc = subprocess.run([str(args.reference_python), str(REPO / "tests/helpers/musicnn_reference.py"), str(out),
                                "--models", args.model, "--audio", *map(str, files), "--repeat", "2"],
                               capture_output=True, text=True)
         ref_process_s = time.perf_counter() - t0

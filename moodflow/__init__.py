@@ -1,8 +1,9 @@
 """moodflow: a reproducible music-emotion-recognition pipeline and feature store.
 
 ``from moodflow import Predictor`` is the Python API of ``moodflow predict`` (see
-``moodflow.predict``); it is loaded on first use, so ``import moodflow`` (every pipeline stage
-does) stays cheap and no stage runs prediction code.
+``moodflow.app.predict``) and ``from moodflow import hear`` its HEAR-style embedding API
+(``moodflow.app.hear``); both are loaded on first use, so ``import moodflow`` (every pipeline
+stage does) stays cheap and no stage runs prediction code.
 """
 
 import os as _os
@@ -12,12 +13,15 @@ __version__ = "0.1.0"
 # it still imports its libraries knows it was orphaned (moodflow.core.orphans).
 _STARTED_BY = _os.getppid()
 
-_LAZY = {"Predictor": "moodflow.predict", "PredictError": "moodflow.predict"}
+_LAZY = {"Predictor": "moodflow.app.predict", "PredictError": "moodflow.app.predict"}
+_LAZY_MODULES = {"hear": "moodflow.app.hear"}
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
+    if name in _LAZY or name in _LAZY_MODULES:
         import importlib
 
+        if name in _LAZY_MODULES:
+            return importlib.import_module(_LAZY_MODULES[name])
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'moodflow' has no attribute {name!r}")

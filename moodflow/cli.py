@@ -80,7 +80,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from moodflow.app.bundle import BundleError
     from moodflow.app.inputs import expand_inputs
     from moodflow.app.output import format_for, render
-    from moodflow.predict import TOY_BANNER, PredictError, Predictor, outside_scale_notes, predict_files
+    from moodflow.app.predict import TOY_BANNER, PredictError, Predictor, outside_scale_notes, predict_files
 
     fmt = format_for(args.output, args.format)
     files, input_errors = expand_inputs(args.audio)  # before any model is loaded

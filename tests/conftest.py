@@ -10,11 +10,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from pipeline_helpers import DEMO_TREE_ENV, build_demo_tree, copy_tree, wait_for_demo_tree
-from real_data import SHARED_ENV, shared_data_dir
+from tests.helpers.pipeline_helpers import DEMO_TREE_ENV, build_demo_tree, copy_tree, wait_for_demo_tree
+from tests.helpers.real_data import SHARED_ENV, shared_data_dir
+from tests.helpers.signals import tone  # noqa: F401 - tests call it through `from tests.helpers.signals import tone`
 
 REPO = Path(__file__).resolve().parents[1]
 _builder: subprocess.Popen | None = None
@@ -59,12 +59,6 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=uses_tree)
 
 
-def tone(freq: float = 440.0, seconds: float = 2.0, sample_rate: int = 22050, amp: float = 0.5) -> np.ndarray:
-    """A sine tone, float32 mono."""
-    t = np.arange(int(seconds * sample_rate)) / sample_rate
-    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
-
-
 def pytest_configure(config):
     """In the controlling process, before xdist workers start: compile librosa's numba code once
     (workers compiling it at the same moment can corrupt numba's on-disk cache), then start
@@ -84,7 +78,7 @@ def pytest_configure(config):
     root = Path(tempfile.mkdtemp(prefix="moodflow-demo-tree-"))
     os.environ[DEMO_TREE_ENV] = str(root)
     log = open(root / "builder.log", "w")  # noqa: SIM115 - closed with the process
-    _builder = subprocess.Popen([sys.executable, str(Path(__file__).parent / "pipeline_helpers.py"), str(root)],
+    _builder = subprocess.Popen([sys.executable, "-m", "tests.helpers.pipeline_helpers", str(root)],
                                 cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -12,7 +12,7 @@ from moodflow.extract.run import extract_store
 from moodflow.models import MODELS
 from moodflow.prepare.run import prepare_dataset
 from moodflow.train.run import train_and_evaluate
-from synthetic_data import FEW_TRACKS
+from tests.helpers.synthetic_data import FEW_TRACKS
 
 FAST = {  # small networks and few epochs: the test checks the path, not the accuracy
     "mlp": {"hidden": 32, "epochs": 30, "patience": 5},

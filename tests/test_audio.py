@@ -4,7 +4,7 @@ import soundfile as sf
 
 from moodflow.decode.audio import AudioError, load_audio
 
-from conftest import tone
+from tests.helpers.signals import tone
 
 
 def test_wav_resampled_to_mono(tmp_path):

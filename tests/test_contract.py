@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contract import REPO, stages, undeclared_imports, undeclared_params
+from tests.helpers.contract import REPO, stages, undeclared_imports, undeclared_params
 
 from moodflow.core.config import build, defaults
 from moodflow.core.errors import SettingsError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_cache import assert_same_store, make_audio_store, run
+from tests.helpers.stores import assert_same_store, make_audio_store, run
 
 distributed = pytest.importorskip("dask.distributed")
 
@@ -42,7 +42,7 @@ def test_dask_reports_failed_tracks(tmp_path, cluster):
     import numpy as np
 
     from moodflow.stores.audio_store import AudioStoreWriter
-    from test_cache import chord
+    from tests.helpers.stores import chord
 
     bad = chord(2)
     bad[10] = np.inf

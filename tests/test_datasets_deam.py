@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from real_data import SHARED, needs_shared
+from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets.deam import DYNAMIC_FILES, STATIC_FILES

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from real_data import SHARED, needs_shared
+from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.datasets import DATASETS
 

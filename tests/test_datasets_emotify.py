@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from emotify_mini import write_emotify
-from synthetic_data import store_for_prepared
+from tests.helpers.emotify_mini import write_emotify
+from tests.helpers.synthetic_data import store_for_prepared
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets.emotify import GEMS

@@ -135,9 +135,9 @@ def test_dynamic_labels_of_any_target(tmp_path):
 
 
 def test_three_targets_and_tags_train_report_and_predict(tmp_path):
-    from synthetic_data import store_for_prepared
+    from tests.helpers.synthetic_data import store_for_prepared
 
-    from moodflow.predict import Predictor
+    from moodflow.app.predict import Predictor
     from moodflow.prepare.run import prepare_dataset
     from moodflow.report.run import write_report
     from moodflow.train.run import train_and_evaluate
@@ -175,7 +175,7 @@ def test_three_targets_and_tags_train_report_and_predict(tmp_path):
 
 
 def test_unlabelled_folder_trains_nothing_and_the_report_says_so(tmp_path):
-    from synthetic_data import store_for_prepared
+    from tests.helpers.synthetic_data import store_for_prepared
 
     from moodflow.prepare.run import prepare_dataset
     from moodflow.report.run import write_report
@@ -199,7 +199,7 @@ def test_unlabelled_folder_trains_nothing_and_the_report_says_so(tmp_path):
 
 
 def test_dynamic_only_labels_of_own_targets_train(tmp_path):
-    from synthetic_data import store_for_prepared
+    from tests.helpers.synthetic_data import store_for_prepared
 
     from moodflow.prepare.run import prepare_dataset
     from moodflow.train.run import train_and_evaluate

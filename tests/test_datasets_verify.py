@@ -7,7 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from real_data import SHARED, needs_shared
+from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.cli import main
 from moodflow.datasets import DATASETS

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from failing_disk import grow, tiny_disk
+from tests.helpers.failing_disk import grow, tiny_disk
 from moodflow.core.errors import EnvironmentFailure
 from moodflow.decode.run import decode_dataset
 from moodflow.extract.cache import TrackCache

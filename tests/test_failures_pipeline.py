@@ -21,8 +21,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from failing_disk import grow, tiny_disk
-from pipeline_helpers import TINY, dvc, dvc_bin, env, make_clone
+from tests.helpers.failing_disk import grow, tiny_disk
+from tests.helpers.pipeline_helpers import TINY, dvc, dvc_bin, env, make_clone
 
 
 def _children(pid: int) -> list[tuple[int, str]]:

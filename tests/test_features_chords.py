@@ -115,7 +115,7 @@ def test_bad_note_settings_are_one_line():
 
 
 def test_store_layout_and_byte_identical_rerun(tmp_path):
-    from test_cache import assert_same_store
+    from tests.helpers.stores import assert_same_store
 
     from moodflow.extract.run import extract_store
     from moodflow.stores.audio_store import AudioStoreWriter

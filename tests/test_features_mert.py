@@ -1,9 +1,8 @@
-"""MERT extractor on tiny random checkpoints written in MERT's own format (tests/mert_tiny.py)."""
+"""MERT extractor on tiny random checkpoints written in MERT's own format (tests/helpers/mert_tiny.py)."""
 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -13,8 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mert_tiny import TINY_SIZES, mert_config, tiny_extractor, write_tiny_mert  # noqa: E402
+from tests.helpers.mert_tiny import TINY_SIZES, mert_config, tiny_extractor, write_tiny_mert  # noqa: E402
 
 from moodflow.features import EXTRACTORS  # noqa: E402
 from moodflow.features.mert.extractor import MertExtractor  # noqa: E402

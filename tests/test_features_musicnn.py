@@ -1,7 +1,7 @@
 """The musicnn feature set: checkpoint reader, PyTorch port vs the reference TensorFlow musicnn
 on real clips, finiteness on loud music, the static/frame layout.
 
-The reference (``tests/musicnn_reference.py``) runs in ``.venv/reference`` (``make test`` builds
+The reference (``tests/helpers/musicnn_reference.py``) runs in ``.venv/reference`` (``make test`` builds
 it): the packaged musicnn code and checkpoints with the log-mel in float32. Measured bound: on
 3 loud real excerpts × 4 models the largest difference was 2.0e-6 (taggram) and 1.1e-5
 (penultimate), float32 rounding of differently ordered sums; the test allows 1e-4.
@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from real_data import SHARED, needs_shared
-from synthetic_data import FEW_TRACKS
+from tests.helpers.real_data import SHARED, needs_shared
+from tests.helpers.synthetic_data import FEW_TRACKS
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE_PYTHON = Path(os.environ.get("MOODFLOW_MUSICNN_REFERENCE_PYTHON")
@@ -72,7 +72,7 @@ def ours_and_reference(tmp_path_factory):
         paths.append(tmp / f"{i}.wav")
         signals.append(_loudest_excerpt(SHARED / clip, paths[-1]))
     out = tmp / "reference.npz"
-    proc = subprocess.Popen([str(REFERENCE_PYTHON), str(REPO / "tests" / "musicnn_reference.py"), str(out),
+    proc = subprocess.Popen([str(REFERENCE_PYTHON), str(REPO / "tests" / "helpers" / "musicnn_reference.py"), str(out),
                              "--models", ",".join(MODELS), "--audio", *map(str, paths), "--checkpoints",
                              "--pairs", *[f"{m}:{i}" for m, i in PAIRS]],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -173,7 +173,7 @@ def test_log_mel_is_librosas_bit_for_bit():
 
 
 def test_layout_names_and_grid(tmp_path):
-    from conftest import tone
+    from tests.helpers.signals import tone
 
     ex = _extractor()
     names = ex.feature_names()
@@ -197,7 +197,7 @@ def test_layout_names_and_grid(tmp_path):
 
 
 def test_short_track_is_repeat_padded_and_empty_is_refused():
-    from conftest import tone
+    from tests.helpers.signals import tone
 
     ex = _extractor(model="MSD_vgg")
     p = ex.patches(tone(330.0, seconds=1.0, sample_rate=16000), 16000)

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from real_data import SHARED, needs_shared
+from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.datasets import DATASETS
 from moodflow.stores.prepared import LabelSpec, PreparedDataset

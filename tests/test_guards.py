@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from real_data import needs_shared
-from synthetic_data import FEW_TRACKS, make_run
+from tests.helpers.real_data import needs_shared
+from tests.helpers.synthetic_data import FEW_TRACKS, make_run
 
 from moodflow.evaluation.protocols import InsufficientData, check_folds, make_folds
 from moodflow.report.run import write_report
@@ -122,7 +122,7 @@ def test_fourq_records_a_best_classifier_and_predict_uses_it(tmp_path, shared_da
     is the argmax of its class probabilities."""
     from moodflow.decode.run import decode_dataset
     from moodflow.extract.run import extract_store
-    from moodflow.predict import Predictor, best_model_dir
+    from moodflow.app.predict import Predictor, best_model_dir
     from moodflow.prepare.run import prepare_dataset
 
     prepare_dataset({"name": "fourq", "root": str(shared_data / "4Q")}, tmp_path / "prepared")

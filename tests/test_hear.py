@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-import moodflow.hear as hear
+from moodflow.app import hear
 
 
 def _audio(n_sounds: int, seconds: float, sample_rate: int) -> torch.Tensor:

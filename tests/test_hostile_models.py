@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from hostile_files import edit_skops_array, ubjson
+from tests.helpers.hostile_files import edit_skops_array, ubjson
 from moodflow.models.io import load_model
 from moodflow.models.safe_load import UntrustedModelError, load_skops
 from moodflow.models.xgb_check import parse_model, read_booster
-from synthetic_data import make_run, train_each
+from tests.helpers.synthetic_data import make_run, train_each
 
 MODELS = {
     "random_forest": {"n_estimators": 3},

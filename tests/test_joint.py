@@ -18,7 +18,7 @@ from moodflow.prepare.run import prepare_dataset
 from moodflow.report.run import write_report
 from moodflow.stores.prepared import PreparedDataset
 from moodflow.train.run import train_and_evaluate
-from real_data import SHARED, needs_shared
+from tests.helpers.real_data import SHARED, needs_shared
 
 DEMO = {"n_clips": 24, "duration_s": 3.0}
 

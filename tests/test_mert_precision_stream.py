@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,13 +12,12 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-sys.path.insert(0, str(Path(__file__).parent))
-from mert_tiny import tiny_extractor, write_tiny_mert  # noqa: E402
+from tests.helpers.mert_tiny import tiny_extractor, write_tiny_mert  # noqa: E402
 
 from moodflow.stores.audio_store import AudioStoreWriter  # noqa: E402
 from moodflow.features.mert import precision as mert_precision  # noqa: E402
 from moodflow.features.mert.precision import REDUCED_PRECISION_BOUND, probe_windows, resolve_dtype  # noqa: E402
-from synthetic_data import FEW_TRACKS
+from tests.helpers.synthetic_data import FEW_TRACKS
 
 SR = 22050
 
@@ -178,7 +176,7 @@ def test_stage_with_and_without_cache_gives_the_same_store(tiny, audio, tmp_path
 def test_predict_uses_the_precision_the_training_store_had(tiny, tmp_path, monkeypatch):
     """`dtype: auto` is resolved once, at extraction; predicting elsewhere must not re-resolve it."""
     from moodflow.decode.run import decode_dataset
-    from moodflow.predict import Predictor
+    from moodflow.app.predict import Predictor
     from moodflow.prepare.run import prepare_dataset
     from moodflow.train.run import train_and_evaluate
 

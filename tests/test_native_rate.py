@@ -16,7 +16,7 @@ from moodflow.extract.run import extract_store
 from moodflow.prepare.run import prepare_dataset
 from moodflow.stores.audio_store import AudioStore
 from moodflow.train.run import train_and_evaluate
-from real_data import SHARED, needs_shared
+from tests.helpers.real_data import SHARED, needs_shared
 
 GRID = {"win_s": 1.0, "hop_s": 0.5}
 

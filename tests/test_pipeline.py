@@ -16,7 +16,7 @@ import yaml
 
 from moodflow.features import EXTRACTORS
 
-from pipeline_helpers import dvc, env, git, make_clone
+from tests.helpers.pipeline_helpers import dvc, env, git, make_clone
 
 
 def test_repro_builds_every_output(demo_tree):

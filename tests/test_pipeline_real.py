@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline_helpers import dvc, make_clone
+from tests.helpers.pipeline_helpers import dvc, make_clone
 
 pytestmark = pytest.mark.slow
 

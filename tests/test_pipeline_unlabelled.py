@@ -10,8 +10,8 @@ import h5py
 import pytest
 import soundfile as sf
 
-from conftest import tone
-from pipeline_helpers import dvc, make_clone
+from tests.helpers.signals import tone
+from tests.helpers.pipeline_helpers import dvc, make_clone
 
 pytestmark = pytest.mark.slow
 

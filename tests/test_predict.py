@@ -16,12 +16,12 @@ from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.decode.run import decode_dataset
 from moodflow.extract.run import extract_store
 from moodflow.models.io import load_model
-from moodflow.predict import PredictError, Predictor, best_model_dir, predict_files
+from moodflow.app.predict import PredictError, Predictor, best_model_dir, predict_files
 from moodflow.prepare.run import prepare_dataset
 from moodflow.report.run import write_report
 from moodflow.stores.feature_store import FeatureStore
 from moodflow.train.run import train_and_evaluate
-from synthetic_data import FEW_TRACKS
+from tests.helpers.synthetic_data import FEW_TRACKS
 
 REPO = Path(__file__).resolve().parents[1]
 CLIPS = ["emoMusic/clips_45seconds/2.mp3", "PMEmo2019/chorus/108.mp3"]
@@ -144,7 +144,7 @@ def test_cli_json_csv_and_bad_file(project, clips, tmp_path):
 
 
 def test_values_outside_the_training_scale_are_noted_not_clipped():
-    from moodflow.predict import Prediction, outside_scale_notes
+    from moodflow.app.predict import Prediction, outside_scale_notes
 
     inside = Prediction(path="a.mp3", duration_s=3.0, values={"valence": 5.0, "arousal": 1.0})
     outside = Prediction(path="b.mp3", duration_s=3.0, values={"valence": 9.5, "arousal": -1.44})
@@ -156,7 +156,7 @@ def test_values_outside_the_training_scale_are_noted_not_clipped():
 
 
 def test_targets_with_scales_of_their_own_are_checked_each_on_its_own():
-    from moodflow.predict import Prediction, outside_scale_notes
+    from moodflow.app.predict import Prediction, outside_scale_notes
 
     p = Prediction(path="c.wav", duration_s=3.0, values={"tension": 7.4, "energy": 9.0, "valence": 0.2})
     notes = outside_scale_notes([p], [-1.0, 1.0], "-1..1", {"tension": [1, 7], "energy": [0, 10]})

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthetic_data import FEW_TRACKS
-from test_predict import project  # noqa: F401 - the trained tiny demo project (module fixture)
+from tests.helpers.synthetic_data import FEW_TRACKS
+from tests.test_predict import project  # noqa: F401 - the trained tiny demo project (module fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 

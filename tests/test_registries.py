@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import tone
-from real_data import SHARED, needs_shared
+from tests.helpers.signals import tone
+from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.core.config import defaults
 from moodflow.datasets import DATASETS
@@ -39,7 +39,7 @@ def test_adapter_prepares_a_consistent_dataset(name, tmp_path):
     config = {"n_clips": 3, "duration_s": 2.0} if name == "demo" else {}
     root = None if name == "demo" else SHARED / SHARED_ROOTS[name] if name in SHARED_ROOTS else None
     if name == "emotify":
-        from emotify_mini import write_emotify
+        from tests.helpers.emotify_mini import write_emotify
 
         write_emotify(tmp_path / "emotify", per_genre=2, raters=3)
         root = tmp_path / "emotify"
@@ -65,7 +65,7 @@ def test_adapter_prepares_a_consistent_dataset(name, tmp_path):
 def _extractor(name, tmp_path):
     if name == "mert":
         pytest.importorskip("transformers")
-        from mert_tiny import tiny_extractor, write_tiny_mert
+        from tests.helpers.mert_tiny import tiny_extractor, write_tiny_mert
 
         return tiny_extractor(write_tiny_mert(tmp_path / "mert"), dtype="float32")
     return build_extractor(name, {}, {})

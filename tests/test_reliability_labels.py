@@ -14,7 +14,7 @@ from moodflow.stores.grid import frame_grid
 from moodflow.prepare.run import prepare_dataset
 from moodflow.stores.feature_store import FeatureStore, FeatureStoreWriter
 from moodflow.train.run import train_and_evaluate
-from synthetic_data import FEW_TRACKS
+from tests.helpers.synthetic_data import FEW_TRACKS
 
 N = 12
 

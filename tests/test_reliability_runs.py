@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import yaml
 
-from pipeline_helpers import REPO, TINY, dvc, dvc_bin, env, make_clone
+from tests.helpers.pipeline_helpers import REPO, TINY, dvc, dvc_bin, env, make_clone
 
 REPORT_FILES = ("reports/metrics.json", "reports/comparison.md", "reports/comparison.html")
 

@@ -12,7 +12,7 @@ from moodflow.evaluation.summary import metrics_from_predictions
 from moodflow.report.references import load_references, parse_scale, protocol_matches, references_for, rescale
 from moodflow.report.tables import comparison_rows
 
-from pipeline_helpers import copy_tree, dvc
+from tests.helpers.pipeline_helpers import copy_tree, dvc
 
 
 def test_references_table_is_complete():

@@ -15,7 +15,7 @@ import skops.io as sio
 from moodflow.models.io import load_model, read_manifest
 from moodflow.models.safe_load import UntrustedModelError, is_trusted, load_skops
 from moodflow.stores.feature_store import FeatureStore
-from synthetic_data import make_run, train_each
+from tests.helpers.synthetic_data import make_run, train_each
 
 PICKLE_MAGIC = b"\x80"
 MODEL_PARAMS = {

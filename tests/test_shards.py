@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from killing import kill_after_cached
-from test_cache import assert_same_store, make_audio_store, run
+from tests.helpers.killing import kill_after_cached
+from tests.helpers.stores import assert_same_store, make_audio_store, run
 
 from moodflow.extract.cache import TrackCache
 from moodflow.extract.shard import parse_shard, shard_items

@@ -12,7 +12,7 @@ import h5py
 import numpy as np
 import pytest
 
-from pipeline_helpers import copy_tree, dvc, env, git
+from tests.helpers.pipeline_helpers import copy_tree, dvc, env, git
 
 
 @pytest.fixture(scope="module")

@@ -2,20 +2,17 @@
 predictions.csv, models reloaded from their manifest alone."""
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from synthetic_data import make_run  # noqa: E402
+from tests.helpers.synthetic_data import make_run  # noqa: E402
 
 from moodflow.evaluation.summary import metrics_from_predictions, nan_to_none  # noqa: E402
 from moodflow.models.io import load_model, read_manifest  # noqa: E402
 from moodflow.train.run import train_and_evaluate  # noqa: E402
-from synthetic_data import FEW_TRACKS
+from tests.helpers.synthetic_data import FEW_TRACKS
 
 PROTOCOL = {"kind": "kfold", "folds": 3, "repeats": 2}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from real_data import SHARED, needs_shared
+from tests.helpers.real_data import SHARED, needs_shared
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 

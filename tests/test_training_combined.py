@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-from contract import REPO, stages, undeclared_imports, undeclared_params  # noqa: E402
-from synthetic_data import FEW_TRACKS, make_run  # noqa: E402
+from tests.helpers.contract import REPO, stages, undeclared_imports, undeclared_params  # noqa: E402
+from tests.helpers.synthetic_data import FEW_TRACKS, make_run  # noqa: E402
 
 from moodflow.core.errors import SettingsError  # noqa: E402
 from moodflow.stores.feature_store import FeatureStoreWriter, StoreMismatchError  # noqa: E402
@@ -145,7 +144,7 @@ def test_the_stage_declares_what_it_reads_and_imports(pair, tmp_path):
 
 
 def test_predict_refuses_a_combined_model_in_one_line(pair, tmp_path):
-    from moodflow.predict import PredictError, Predictor
+    from moodflow.app.predict import PredictError, Predictor
 
     a, b, prepared = pair
     out = tmp_path / "models" / "synthetic+extra" / "ridge"

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from synthetic_data import FEW_TRACKS, make_run
+from tests.helpers.synthetic_data import FEW_TRACKS, make_run
 
 from moodflow.core.config import build
 from moodflow.core.errors import SettingsError

@@ -51,7 +51,7 @@ def feature_record(manifest: dict[str, Any]) -> dict[str, Any]:
     """What reproducing the model's features needs, from this machine's extractor."""
     from moodflow.core.versions import package_versions
     from moodflow.features import EXTRACTORS, build_extractor
-    from moodflow.predict import feature_settings
+    from moodflow.app.predict import feature_settings
 
     name, settings, grid = feature_settings(manifest)
     extractor = build_extractor(name, settings, grid)

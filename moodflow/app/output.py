@@ -73,7 +73,7 @@ def format_for(path: Path | None, asked: str | None) -> str:
 
 
 def heldout_text(heldout: dict[str, Any]) -> str:
-    """``static valence r2 0.64±0.14; …`` from :func:`moodflow.predict.heldout_summary`."""
+    """``static valence r2 0.64±0.14; …`` from :func:`moodflow.app.predict.heldout_summary`."""
     parts = []
     for task, targets in heldout.items():
         for target, e in targets.items():

@@ -1,7 +1,7 @@
 """HEAR-style embedding API over any registered extractor (Turian et al., HEAR 2021 conventions).
 
 ```python
-import moodflow.hear as hear
+from moodflow.app import hear
 model = hear.load_model("musicnn")                     # or "chroma", "compare", "mert", …
 scene = hear.get_scene_embeddings(audio, model)        # (n_sounds, model.scene_embedding_size)
 emb, ts = hear.get_timestamp_embeddings(audio, model)  # (n_sounds, T, size), (n_sounds, T) in ms
@@ -48,11 +48,11 @@ def load_model(model_file_path: str = "", *, config: dict[str, Any] | None = Non
 
     name = model_file_path or "musicnn"
     if name not in EXTRACTORS.names():
-        raise ValueError(f"moodflow.hear.load_model: {name!r} is not a registered feature set "
+        raise ValueError(f"moodflow.app.hear.load_model: {name!r} is not a registered feature set "
                          f"({', '.join(EXTRACTORS.names())})")
     extractor = build_extractor(name, config or {}, grid or {})
     if not extractor.needs_audio:
-        raise ValueError(f"moodflow.hear.load_model: {name!r} imports a dataset's features; it has no audio model")
+        raise ValueError(f"moodflow.app.hear.load_model: {name!r} imports a dataset's features; it has no audio model")
     frame_size = int(np.prod(extractor.frame_shape())) if extractor.frame_names() is None else len(extractor.frame_names())
     return HearModel(extractor, int(sample_rate or _NATIVE_RATES.get(name, DEFAULT_RATE)),
                      len(extractor.feature_names()), frame_size, name)

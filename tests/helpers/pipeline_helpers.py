@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # The demo at its smallest: 6 clips of 3 s, one cheap extractor, one model, 3-fold CV.
 TINY = {
     "dataset": {"name": "demo", "demo": {"n_clips": 6, "duration_s": 3.0}},

@@ -1,0 +1,1 @@
+"""Code the tests share: generated inputs, miniature datasets, hostile files, pipeline trees."""
