@@ -81,6 +81,8 @@ class ProtocolRun:
             "test_tracks": [min(s[1] for s in sizes), max(s[1] for s in sizes)] if sizes else [0, 0],
             "test_coverage": self.test_coverage, "published_test": self.published_test,
             **({"grouped": True} if self.grouped else {}),
+            # every fold's size in tracks (the corrected resampled t-test needs n_test / n_train)
+            "fold_sizes": [{"fold": f.name, "n_train": len(f.train), "n_test": len(f.test)} for f in self.folds],
         }
 
 

@@ -17,19 +17,22 @@ import pandas as pd
 
 from moodflow.evaluation.protocols import Fold
 from moodflow.models.base import Model, ModelRecipe
+from moodflow.train.baseline import baseline_rows
 from moodflow.train.importance import Explainer, summarise
 from moodflow.train.problems import Problem
 from moodflow.train.tuning import tune
 
 
 class CVResult(NamedTuple):
-    """Held-out predictions, every tuning candidate, the held-out feature importance and (sequence
-    models with attention) the attention each held-out frame received."""
+    """Held-out predictions, every tuning candidate, the held-out feature importance, (sequence
+    models with attention) the attention each held-out frame received, and the trivial
+    predictors' rows on the same folds (:mod:`moodflow.train.baseline`)."""
 
     predictions: pd.DataFrame
     tuning: pd.DataFrame
     importance: pd.DataFrame
     attention: pd.DataFrame
+    baseline: pd.DataFrame
 
 
 def usable_cores(jobs: int = 0) -> int:
@@ -51,7 +54,7 @@ def fit_tuned(recipe: ModelRecipe, problem: Problem, rows: np.ndarray, *, seed: 
 
 def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str, int], seed: int,
               tune_defaults: bool, single_thread: bool, explainer: Explainer | None = None,
-              ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], pd.DataFrame]:
     if single_thread:  # a worker process among several: no BLAS/OpenMP/torch oversubscription
         from threadpoolctl import threadpool_limits
 
@@ -65,7 +68,8 @@ def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str
     model, records = fit_tuned(recipe, problem, tr, seed=seed, tune_defaults=tune_defaults, fold=fold.name)
     explained = explainer.explain(model, problem, te, fold.name) if explainer is not None else []
     attention = problem.attention_rows(model, te, fold.name)
-    return problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention
+    trivial = baseline_rows(problem, fold.name, tr, te, seed)
+    return problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention, trivial
 
 
 def cross_validate(recipe: ModelRecipe, problem: Problem, folds: list[Fold], *, seed: int = 0,
@@ -86,7 +90,8 @@ def cross_validate(recipe: ModelRecipe, problem: Problem, folds: list[Fold], *, 
     tuning = pd.DataFrame([rec for r in results for rec in r[1]],
                           columns=["fold", "settings", "inner_score", "chosen"])
     attention = pd.DataFrame([rec for r in results for rec in r[3]], columns=["track_id", "fold", "time_s", "weight"])
-    return CVResult(predictions, tuning, summarise([rec for r in results for rec in r[2]]), attention)
+    baseline = pd.concat([r[4] for r in results], ignore_index=True)
+    return CVResult(predictions, tuning, summarise([rec for r in results for rec in r[2]]), attention, baseline)
 
 
 def dataclass_copy(recipe: ModelRecipe, **changes: Any) -> ModelRecipe:

@@ -139,6 +139,7 @@ class PartResult:
     attention: pd.DataFrame
     protocol: dict[str, Any]  # the protocol as run (ProtocolRun.describe())
     task: dict[str, Any]  # model.json's tasks[<part>]
+    baseline: pd.DataFrame  # the trivial predictors' rows on the same folds (moodflow.train.baseline)
 
 
 def train_and_evaluate(
@@ -289,14 +290,14 @@ def _train_parts(parts: list[Part], prepared: PreparedDataset, s: TrainSettings,
 def train_part(part: Part, run: ProtocolRun, s: TrainSettings, jobs: int, explainer: Explainer | None) -> PartResult:
     """Cross-validate ``part`` over the folds of ``run``, then refit it on all its tracks."""
     problem = part.problem
-    predictions, records, explained, attended = cross_validate(
+    predictions, records, explained, attended, trivial = cross_validate(
         part.recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
     all_rows = np.arange(len(problem.track_ids))
     final, final_records = fit_tuned(part.recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune, fold="all")
     task = {"task": problem.kind, "path": part.path, "targets": _targets(problem),
             "n_tracks": len(problem.track_ids), **part.task_info}
     return PartResult(part, final, predictions, [records, pd.DataFrame(final_records, columns=records.columns)],
-                      explained, attended, run.describe(), task)
+                      explained, attended, run.describe(), task, trivial)
 
 
 def _write_model_folder(out_dir: str | Path, manifest: dict[str, Any], results: list[PartResult],
@@ -309,6 +310,9 @@ def _write_model_folder(out_dir: str | Path, manifest: dict[str, Any], results: 
             (tmp / r.part.path).mkdir(exist_ok=True)
             r.final.save(tmp / r.part.path)
         predictions.to_csv(tmp / "predictions.csv", index=False)
+        baseline = pd.concat([r.baseline for r in results], ignore_index=True)
+        baseline.reindex(columns=[*predictions.columns, "baseline"]).to_csv(tmp / "baseline_predictions.csv",
+                                                                           index=False)
         importance_table = pd.concat([r.importance for r in results], ignore_index=True) if results else pd.DataFrame()
         if len(importance_table):
             importance_table.to_csv(tmp / "importance.csv", index=False)
