@@ -43,14 +43,14 @@ from moodflow.core.atomic import atomic_path, write_json
 from moodflow.core.config import build, to_dict
 from moodflow.core.versions import package_versions
 from moodflow.evaluation.joint import per_dataset_metrics
-from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, make_folds
+from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, class_name, make_folds
 from moodflow.evaluation.summary import confusion_table, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
 from moodflow.models.base import Model, ModelRecipe
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.combined import open_features
-from moodflow.train.data import StaticData, dynamic_data, label_kinds, static_data
+from moodflow.train.data import StaticData, class_strata, dynamic_data, label_kinds, static_data, track_groups
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
     ClassesProblem, ColumnsProblem, DynamicProblem, MultitaskProblem, Problem,
@@ -75,30 +75,23 @@ def static_problem(recipe: ModelRecipe, data: StaticData, spec: LabelSpec) -> Pr
     return ColumnsProblem(spec.task, data.X, data.Y, data.track_ids, data.targets)
 
 
-def track_groups(prepared: PreparedDataset, column: str) -> dict[str, str] | None:
-    """Track id → group (``train.protocol.group``: a manifest column such as emotify's genre);
-    None when no grouping is asked for."""
-    if not column:
-        return None
-    manifest = prepared.manifest
-    if column not in manifest.columns:
-        extra = [c for c in manifest.columns if c not in ("track_id", "audio_path", "duration_s")]
-        raise ValueError(f"train.protocol.group: the prepared manifest of {prepared.name!r} has no column {column!r} "
-                         f"(metadata columns: {extra or 'none'})")
-    values = manifest[column]
-    return {t: str(g) for t, g in zip(manifest["track_id"], values) if pd.notna(g) and str(g) != ""}
-
-
 def recipe_for(recipe: ModelRecipe, kind: str, spec: LabelSpec) -> ModelRecipe:
     """The recipe for another static label kind than the main one (classes: their number)."""
     return dataclasses.replace(recipe, n_classes=len(spec.classes) if kind == "classification" else None)
 
 
 def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: TrainSettings,
-                   splits: pd.DataFrame | None, classify: bool, groups: dict[str, str] | None = None) -> ProtocolRun:
+                   splits: pd.DataFrame | None, classify: bool, groups: dict[str, str] | None = None,
+                   strata: dict[str, str] | None = None) -> ProtocolRun:
     """The protocol's folds over the problem's tracks, refused (InsufficientData) when too small.
-    With ``groups`` every group's tracks stay on one side of each fold."""
+    With ``groups`` every group's tracks stay on one side of each fold. A ``stratified`` protocol
+    stratifies a part that does not learn classes on the dataset's class column (``strata``:
+    track id → class), so it works whatever the other label kinds are."""
+    classify = classify and problem.stratify is not None  # the classes it learns (not a multitask model's)
+    names = problem.class_names if classify else None
     classes = problem.stratify if classify else None
+    if classes is None and protocol.kind == "stratified" and strata is not None:
+        classes = np.array([strata.get(t, "") for t in problem.track_ids])
     group_of = None
     if groups is not None:
         ungrouped = [t for t in problem.track_ids if t not in groups]
@@ -107,10 +100,10 @@ def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: Train
                              f"{protocol.group} value in the prepared manifest (e.g. {ungrouped[0]!r})")
         group_of = np.array([groups[t] for t in problem.track_ids])
     run = make_folds(problem.track_ids, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats,
-                     seed=settings.seed, splits=splits, classes=classes, groups=group_of)
-    by_id = dict(zip(problem.track_ids, classes)) if classes is not None else None
+                     seed=settings.seed, splits=splits, classes=classes, groups=group_of, class_names=names)
+    by_id = (dict(zip(problem.track_ids, [class_name(c, names) for c in problem.stratify])) if classify else None)
     check_folds(run, min_train=settings.min_train, min_test=settings.min_test, classes=by_id,
-                min_per_class=settings.min_per_class if classes is not None else 0)
+                min_per_class=settings.min_per_class if classify else 0)
     return run
 
 
@@ -266,6 +259,7 @@ def _train_parts(parts: list[Part], prepared: PreparedDataset, s: TrainSettings,
     """Every part trained on its protocol's folds, and why any other label kind is not scored;
     InsufficientData when the main task (or the dynamic one) cannot be scored."""
     groups = track_groups(prepared, s.protocol.group)
+    strata = class_strata(prepared)
     explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
                  if s.importance.repeats else None)
     results: list[PartResult] = []
@@ -274,7 +268,8 @@ def _train_parts(parts: list[Part], prepared: PreparedDataset, s: TrainSettings,
         try:
             if len(part.problem.track_ids) == 0:
                 raise InsufficientData(f"no track has both {feature_set} features and {part.name} labels")
-            run = protocol_folds(part.problem, s.protocol, s, prepared.splits, part.classify, groups=groups)
+            run = protocol_folds(part.problem, s.protocol, s, prepared.splits, part.classify, groups=groups,
+                                 strata=strata)
         except InsufficientData as exc:
             if part.name in ("static", "dynamic"):
                 raise
