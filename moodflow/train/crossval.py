@@ -9,6 +9,7 @@ song never straddle training and test.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, NamedTuple
 
@@ -47,9 +48,19 @@ def usable_cores(jobs: int = 0) -> int:
 
 def fit_tuned(recipe: ModelRecipe, problem: Problem, rows: np.ndarray, *, seed: int, tune_defaults: bool,
               fold: str) -> tuple[Model, list[dict[str, Any]]]:
-    """The model fitted on ``rows`` with the settings inner CV chose among them (if searching)."""
+    """The model fitted on ``rows`` with the settings inner CV chose among them (if searching),
+    and the tuning records: every candidate searched, then what the fit chose itself (ridge's
+    ``alpha: auto``, per target)."""
     chosen, records = tune(recipe, problem, rows, seed=seed, tune_defaults=tune_defaults, fold=fold)
-    return problem.fit(chosen.new(problem.kind, seed), rows), records
+    model = problem.fit(chosen.new(problem.kind, seed), rows)
+    targets = list(getattr(problem, "columns", None) or getattr(problem, "targets", None) or [])
+    for record in model.selection():
+        settings = dict(record["settings"])
+        if "target" in settings and isinstance(settings["target"], int) and settings["target"] < len(targets):
+            settings["target"] = targets[settings["target"]]
+        records.append({"fold": fold, "settings": json.dumps(settings, sort_keys=True),
+                        "inner_score": record["inner_score"], "chosen": record["chosen"]})
+    return model, records
 
 
 def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str, int], seed: int,

@@ -44,7 +44,7 @@ from moodflow.core.config import build, to_dict
 from moodflow.core.versions import package_versions
 from moodflow.evaluation.joint import per_dataset_metrics
 from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, class_name, make_folds
-from moodflow.evaluation.summary import confusion_table, metrics_from_predictions, nan_to_none
+from moodflow.evaluation.summary import confusion_table, label_scales, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
 from moodflow.models.base import Model, ModelRecipe
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
@@ -200,7 +200,8 @@ def train_and_evaluate(
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     cols = ["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]
     predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
-    metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None))
+    metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None,
+                                                   label_scales(spec)))
     if prepared.info.get("members"):  # a joint run: every dataset scored alone, on its own scale
         manifest["members"] = prepared.info["members"]
         metrics["datasets"] = per_dataset_metrics(predictions, prepared.info["members"], s.min_test)
