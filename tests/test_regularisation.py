@@ -169,3 +169,33 @@ def test_every_fold_diverged_and_non_finite_predictions():
     # without a declared scale the range of the true values is the scale (2–5, width 3)
     entry = metrics_from_predictions(rows.assign(y_pred=[2.0, 3.0, -1.5, 5.0]))["static"]["valence"]
     assert entry["n_folds"] == 1 and entry["diverged"][0]["fold"] == "f1"
+
+
+def test_neural_heads_clip_inputs_to_their_training_range(tmp_path):
+    from moodflow.models.io import load_model  # noqa: F401 - the registry path predict uses
+    from moodflow.models.torch_common import CONFIG_FILE
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 4))
+    Y = X[:, :2] + 0.1 * rng.normal(size=(60, 2))
+    far = X[:3].copy()
+    far[:, 1] = 1e6  # never seen in training
+    at_edge = far.copy()
+    at_edge[:, 1] = X[:, 1].max()
+    settings = {"epochs": 20, "hidden": 16, "device": "cpu"}
+    model = MODELS.get("mlp")("regression", settings).fit(X, Y)
+    np.testing.assert_allclose(model.predict(far), model.predict(at_edge), rtol=1e-6)
+    model.save(tmp_path)
+    assert json.loads((tmp_path / CONFIG_FILE).read_text())["clip"] is True
+    again = MODELS.get("mlp").load(tmp_path, "regression", settings)
+    np.testing.assert_allclose(again.predict(far), model.predict(far), rtol=1e-6)
+    # a network saved before the clip (no "clip" in network.json, no range tensors) still loads
+    old = MODELS.get("mlp")("regression", {**settings, "clip": False}).fit(X, Y)
+    (tmp_path / "old").mkdir()
+    old.save(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / CONFIG_FILE).read_text())
+    config.pop("clip")
+    (tmp_path / "old" / CONFIG_FILE).write_text(json.dumps(config))
+    loaded = MODELS.get("mlp").load(tmp_path / "old", "regression", {**settings, "clip": False})
+    np.testing.assert_allclose(loaded.predict(far), old.predict(far), rtol=1e-6)
+    assert np.abs(old.predict(far)).max() > 100 * np.abs(model.predict(far)).max()  # what the clip prevents
