@@ -65,6 +65,22 @@ def test_every_limit_of_a_twelve_clip_study_in_one_message(tmp_path):
     assert check_limits(tmp_path / "prepared", build(TrainSettings, fixed, "train"), ["chroma"]).ok
 
 
+def test_tracks_counted_are_those_with_audio_unless_a_set_imports_features(tmp_path):
+    from moodflow.stores.prepared import PreparedDataset
+    from moodflow.train.limits import audio_free, usable_tracks
+
+    config = _study(tmp_path)
+    for clip in ("clip00.wav", "clip01.wav", "clip02.wav"):
+        (tmp_path / "music" / clip).unlink()
+    prepare_dataset(config, tmp_path / "prepared")
+    prepared = PreparedDataset.read(tmp_path / "prepared")
+    assert audio_free(["provided"]) and not audio_free(["chroma", "compare"])
+    assert len(usable_tracks(prepared, tmp_path / "prepared", any_track=False)) == 9
+    fixed = {"protocol": {"folds": 3}, "min_train": 8, "min_test": 4, "min_per_class": 2}
+    with pytest.raises(InsufficientData, match=r"^limits: .* 9 labelled tracks \(Q1 2, Q2 2, Q3 2, Q4 3\)"):
+        check_limits(tmp_path / "prepared", build(TrainSettings, fixed, "train"), ["chroma"])
+
+
 def test_stratified_works_whatever_the_other_label_kinds_are(tmp_path):
     """Regression targets, classes and tags in one dataset: a stratified protocol stratifies the
     regression and tag parts on the class column (it used to refuse: 'needs class labels')."""
