@@ -199,3 +199,10 @@ def test_neural_heads_clip_inputs_to_their_training_range(tmp_path):
     loaded = MODELS.get("mlp").load(tmp_path / "old", "regression", {**settings, "clip": False})
     np.testing.assert_allclose(loaded.predict(far), old.predict(far), rtol=1e-6)
     assert np.abs(old.predict(far)).max() > 100 * np.abs(model.predict(far)).max()  # what the clip prevents
+
+
+def test_knn_on_fewer_tracks_than_its_neighbours_uses_them_all():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(5, 3))
+    model = MODELS.get("knn")("regression", {"n_neighbors": 7}).fit(X, X[:, :2])
+    assert model.pipeline.steps[-1][1].n_neighbors == 5 and model.predict(X).shape == (5, 2)
