@@ -209,5 +209,5 @@ def check_folds(run: ProtocolRun, *, min_train: int, min_test: int, classes: dic
             counts = Counter(classes[t] for t in fold.train)
             for c in sorted(set(classes.values()), key=str):
                 if counts.get(c, 0) < min_per_class:
-                    raise InsufficientData(f"fold {fold.name} trains on {counts.get(c, 0)} tracks of class {class_name(c)}, "
-                                           f"fewer than train.min_per_class ({min_per_class})")
+                    raise InsufficientData(f"fold {fold.name} trains on {counts.get(c, 0)} tracks of class "
+                                           f"{class_name(c)}, fewer than train.min_per_class ({min_per_class})")
