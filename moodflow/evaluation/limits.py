@@ -169,8 +169,8 @@ def part_limits(part: PartTracks, *, kind: str, folds: int, repeats: int, seed: 
         sizes = _folds(part, kind, folds, repeats, seed, splits, groups)
     except InsufficientData as exc:
         problems.append(str(exc))
-    except ValueError as exc:  # a protocol that cannot apply (split without split files, …)
-        problems.append(str(exc).removeprefix("train.protocol.kind: "))
+    except ValueError as exc:  # a protocol that cannot apply (split without split files, …): its own fix
+        return PartLimits(part, resolved, [str(exc).removeprefix("train.protocol.kind: ")], None, [], None)
     shown = "the published split" if resolved == "split" else f"{folds} folds of {len(part.track_ids)} tracks"
     if sizes is not None and not sizes.fits(minima):
         problems.append(_size_problems(shown, sizes, minima))
