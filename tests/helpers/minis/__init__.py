@@ -1,0 +1,1 @@
+"""Miniature copies of the datasets in their authors' layouts, written by code."""
