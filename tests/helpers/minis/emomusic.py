@@ -16,9 +16,10 @@ import pandas as pd
 
 from tests.helpers.minis import Miniature, num, write_audio, write_text
 
-IDS = ["2", "3", "4", "7", "1000"]
-SETS = {"2": "development", "3": "evaluation", "4": "development", "7": "development", "1000": "evaluation"}
-WITH_AUDIO = ["2", "3", "7"]
+IDS = ["2", "3", "4", "5", "7", "8", "1000"]
+SETS = {"2": "development", "3": "evaluation", "4": "development", "5": "development", "7": "development",
+        "8": "evaluation", "1000": "evaluation"}
+WITH_AUDIO = ["2", "3", "5", "7"]
 TIMES_MS = range(15000, 45001, 500)  # 61 points
 
 
