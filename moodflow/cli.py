@@ -1,10 +1,13 @@
-"""The ``moodflow`` command line."""
+"""The ``moodflow`` command line: score music (``predict``), inspect and check (``info``, ``check``,
+``list``), share models (``export``), extract on clusters (``extract``), check downloads (``datasets``)."""
+# This docstring and each command's are the --help descriptions, as plain text (help_text).
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from moodflow.core.errors import USER_ERRORS
@@ -47,8 +50,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         for key, value in info.items():
             if isinstance(value, dict):
                 value = json.dumps(value, sort_keys=True)
-            if isinstance(value, list):
+            if key == "check" and isinstance(value, list):
                 value = "\n".join([f"{len(value)} problem(s)", *(f"{'':>18}{p}" for p in value)])
+            elif isinstance(value, list):
+                value = " x ".join(map(str, value))  # frame_shape: 260, MERT 13 x 768
             print(f"{key:>16}: {value}")
     return 1 if problems else 0
 
@@ -259,8 +264,29 @@ def _dataset_params(path: Path) -> dict:
     return dict(load_params(path).to_dict().get("dataset") or {})
 
 
+def help_text(doc: str | None) -> str:
+    """A docstring as ``--help`` shows it: reST literals (````x````) and roles (``:func:`x```) as
+    plain text, the first paragraph's lines joined, later paragraphs kept."""
+    import re
+
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc or "")
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    paragraphs = [" ".join(line.strip() for line in part.splitlines()) for part in re.split(r"\n\s*\n", text.strip())]
+    return "\n\n".join(textwrap.fill(p, 88) for p in paragraphs if p)
+
+
+def _describe(subparsers: argparse._SubParsersAction) -> None:
+    """Each subcommand's ``--help`` description: its function's docstring, as plain text."""
+    for parser in subparsers.choices.values():
+        func = parser.get_default("func")
+        if parser.description is None and func is not None and func.__doc__:
+            parser.description = help_text(func.__doc__)
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moodflow", description=__doc__)
+    parser = argparse.ArgumentParser(prog="moodflow", description=help_text(__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="what a feature store holds, with provenance")
@@ -314,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="models/<set>/<model>")
     p.add_argument("-o", "--output", type=Path, default=None, help="bundle file (default: <set>-<model>.moodflow)")
     p.set_defaults(func=cmd_export)
+    _describe(sub)
+    _describe(dsub)
     return parser
 
 

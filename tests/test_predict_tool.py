@@ -129,6 +129,19 @@ def test_zero_shot_mood_tags_without_any_trained_model(project, tmp_path):  # no
     assert out.returncode == 2 and "dvc repro" in out.stderr
 
 
+def test_info_prints_the_frame_shape_and_help_is_plain_text(project):  # noqa: F811
+    out = _cli(["info", "features/compare.h5"], cwd=project)
+    assert out.returncode == 0, out.stderr
+    lines = dict(map(str.strip, line.split(": ", 1)) for line in out.stdout.splitlines() if ": " in line)
+    assert lines["frame_shape"] == "260" and "problem" not in out.stdout
+    out = _cli(["info", "--check", "features/compare.h5"], cwd=project)
+    assert out.returncode == 0 and "check: ok" in out.stdout
+    for command in ([], ["info"], ["predict"], ["extract"], ["datasets", "verify"]):
+        text = _cli([*command, "--help"], cwd=project).stdout
+        assert "``" not in text and ":func:" not in text, text
+    assert "Opening a store checks its structure" in _cli(["info", "--help"], cwd=project).stdout
+
+
 def _classifier(project: Path, tmp: Path, model: str, config: dict) -> Path:
     from moodflow.stores.prepared import LabelSpec, PreparedDataset
     from moodflow.train.run import train_and_evaluate
@@ -155,8 +168,15 @@ def test_classifiers_report_class_probabilities(project, tmp_path):  # noqa: F81
     probs = knn["class_probabilities"]
     assert set(probs) == {"high", "low"} and sum(probs.values()) == pytest.approx(1.0)
     assert knn["class"] == max(probs, key=probs.get)
-    svm = Predictor(_classifier(project, tmp_path, "svm", {}), mood_tags=False).predict(wav)[0]
+    svm_predictor = Predictor(_classifier(project, tmp_path, "svm", {}), mood_tags=False)
+    svm = svm_predictor.predict(wav)[0]
     assert "class_probabilities" not in svm and set(svm["class_scores"]) == {"high", "low"}  # decision values
+    # a class has no scale: the output says what the class and its scores are instead
+    from moodflow.app.output import render
+
+    assert svm["scale"] is None
+    text = render("table", svm_predictor, svm_predictor.last, [], False)
+    assert "scale" not in text and "class: the predicted energy; score_*: decision values, not probabilities" in text
 
 
 def test_bundle_predicts_identically_in_another_place(project, tmp_path):  # noqa: F811

@@ -192,8 +192,16 @@ class Predictor:
         return str(self.bundle or self.folder or "")
 
     @property
+    def predicts_values(self) -> bool:
+        """Whether the model gives values on a scale (regression targets), not only a class or tags."""
+        static = self._tasks.get("static") or {}
+        kinds = static.get("label_kinds") or [static.get("task") or "regression"]
+        return bool(self.manifest) and ("regression" in kinds or "dynamic" in self._tasks)
+
+    @property
     def scale_name(self) -> str:
-        return (self.spec.get("scale_name") or "") if self.manifest else ""
+        """The label scale of the model's values ("" for a model of classes or tags only: no scale)."""
+        return (self.spec.get("scale_name") or "") if self.predicts_values else ""
 
     @property
     def dynamic_scale_name(self) -> str:
