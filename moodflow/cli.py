@@ -85,7 +85,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from moodflow.app.bundle import BundleError
     from moodflow.app.inputs import expand_inputs
     from moodflow.app.output import format_for, render
-    from moodflow.app.predict import TOY_BANNER, PredictError, Predictor, outside_scale_notes, predict_files
+    from moodflow.app.predict import (
+        DEFAULT_MODEL, TOY_BANNER, PredictError, Predictor, PredictorNote, outside_scale_notes, predict_files,
+    )
+
+    import warnings
 
     fmt = format_for(args.output, args.format)
     files, input_errors = expand_inputs(args.audio)  # before any model is loaded
@@ -95,7 +99,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print("moodflow: error: no audio file to predict", file=sys.stderr)
         return 2
     try:
-        predictor = Predictor(args.model, mood_tags=not args.no_tags, reports_dir=args.reports, models_dir=args.models)
+        with warnings.catch_warnings():  # said once below, as a moodflow line
+            warnings.simplefilter("ignore", PredictorNote)
+            predictor = Predictor(DEFAULT_MODEL if args.model is None else args.model, mood_tags=not args.no_tags,
+                                  reports_dir=args.reports, models_dir=args.models)
     except (PredictError, BundleError, OSError, ValueError) as exc:
         print(f"moodflow: error: {exc}", file=sys.stderr)
         return 2

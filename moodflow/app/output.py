@@ -153,10 +153,9 @@ def render(fmt: str, predictor, predictions: list, errors: list[tuple[str, str]]
 def table_text(predictor, header: list[str], rows: list[list[Any]], dynamic: bool) -> str:
     lines = []
     m = predictor.provenance().get("model")
-    if m and m.get("toy_model"):
-        lines.append(f"WARNING: {m['warning']}")
     if m:
-        lines.append(f"model: {m['source']} ({m['model']} on {m['feature_set']}, trained on {m['dataset']}; "
+        toy = "TOY MODEL, trained on the synthetic demo, not on music: " if m.get("toy_model") else ""
+        lines.append(f"model: {toy}{m['source']} ({m['model']} on {m['feature_set']}, trained on {m['dataset']}; "
                      f"{protocol_text(m.get('protocol'))}; held-out {heldout_text(m.get('heldout') or {}) or 'n/a'})")
         lines += _meaning_lines(predictor, header, dynamic)
     if predictor.tagger is not None:
