@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -81,15 +82,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Valence/arousal (class, tags) and zero-shot mood tags of audio files, folders or globs."""
+    """Zero-shot mood tags and, with a trained model, valence/arousal (or any targets, a class, tags)
+    of audio files, folders or globs.
+
+    Without ``--model`` the last run's best model is used only when it was trained on a real
+    dataset; otherwise predict gives the mood tags and says how to get valence/arousal. The
+    demo's model (``--model models/compare/ridge``) is labelled toy in every format."""
+    import warnings
+
     from moodflow.app.bundle import BundleError
     from moodflow.app.inputs import expand_inputs
     from moodflow.app.output import format_for, render
     from moodflow.app.predict import (
         DEFAULT_MODEL, TOY_BANNER, PredictError, Predictor, PredictorNote, outside_scale_notes, predict_files,
     )
-
-    import warnings
 
     fmt = format_for(args.output, args.format)
     files, input_errors = expand_inputs(args.audio)  # before any model is loaded
@@ -274,15 +280,13 @@ def _dataset_params(path: Path) -> dict:
 def help_text(doc: str | None) -> str:
     """A docstring as ``--help`` shows it: reST literals (````x````) and roles (``:func:`x```) as
     plain text, the first paragraph's lines joined, later paragraphs kept."""
-    import re
-
     text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc or "")
     text = re.sub(r"``([^`]+)``", r"\1", text)
     paragraphs = [" ".join(line.strip() for line in part.splitlines()) for part in re.split(r"\n\s*\n", text.strip())]
     return "\n\n".join(textwrap.fill(p, 88) for p in paragraphs if p)
 
 
-def _describe(subparsers: argparse._SubParsersAction) -> None:
+def _describe(subparsers: argparse.Action) -> None:
     """Each subcommand's ``--help`` description: its function's docstring, as plain text."""
     for parser in subparsers.choices.values():
         func = parser.get_default("func")
@@ -310,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "mood tags of audio files")
     p.add_argument("audio", nargs="+", help="audio files, folders (searched recursively) or quoted glob patterns ('**/*.mp3')")
     p.add_argument("--model", type=Path, default=None,
-                   help="trained model folder or NAME.moodflow bundle (default: the best model of the last run, "
-                        "per reports/metrics.json; none: mood tags only)")
+                   help="trained model folder or NAME.moodflow bundle (default: the last run's best model, per "
+                        "reports/metrics.json, when it was trained on a real dataset; else mood tags only)")
     p.add_argument("-o", "--output", type=Path, default=None, help="write to this file (.csv or .json) instead of stdout")
     p.add_argument("--format", choices=("table", "json", "csv"), default=None, help="default: from -o's suffix, else table")
     p.add_argument("--dynamic", action="store_true", help="also the curve over time (needs a dynamic model)")
