@@ -1,10 +1,14 @@
-"""The ``moodflow`` command line."""
+"""The ``moodflow`` command line: score music (``predict``), inspect and check (``info``, ``check``,
+``list``), share models (``export``), extract on clusters (``extract``), check downloads (``datasets``)."""
+# This docstring and each command's are the --help descriptions, as plain text (help_text).
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 from moodflow.core.errors import USER_ERRORS
@@ -47,8 +51,10 @@ def cmd_info(args: argparse.Namespace) -> int:
         for key, value in info.items():
             if isinstance(value, dict):
                 value = json.dumps(value, sort_keys=True)
-            if isinstance(value, list):
+            if key == "check" and isinstance(value, list):
                 value = "\n".join([f"{len(value)} problem(s)", *(f"{'':>18}{p}" for p in value)])
+            elif isinstance(value, list):
+                value = " x ".join(map(str, value))  # frame_shape: 260, MERT 13 x 768
             print(f"{key:>16}: {value}")
     return 1 if problems else 0
 
@@ -76,11 +82,20 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Valence/arousal (class, tags) and zero-shot mood tags of audio files, folders or globs."""
+    """Zero-shot mood tags and, with a trained model, valence/arousal (or any targets, a class, tags)
+    of audio files, folders or globs.
+
+    Without ``--model`` the last run's best model is used only when it was trained on a real
+    dataset; otherwise predict gives the mood tags and says how to get valence/arousal. The
+    demo's model (``--model models/compare/ridge``) is labelled toy in every format."""
+    import warnings
+
     from moodflow.app.bundle import BundleError
     from moodflow.app.inputs import expand_inputs
     from moodflow.app.output import format_for, render
-    from moodflow.app.predict import TOY_BANNER, PredictError, Predictor, outside_scale_notes, predict_files
+    from moodflow.app.predict import (
+        DEFAULT_MODEL, TOY_BANNER, PredictError, Predictor, PredictorNote, outside_scale_notes, predict_files,
+    )
 
     fmt = format_for(args.output, args.format)
     files, input_errors = expand_inputs(args.audio)  # before any model is loaded
@@ -90,7 +105,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print("moodflow: error: no audio file to predict", file=sys.stderr)
         return 2
     try:
-        predictor = Predictor(args.model, mood_tags=not args.no_tags, reports_dir=args.reports, models_dir=args.models)
+        with warnings.catch_warnings():  # said once below, as a moodflow line
+            warnings.simplefilter("ignore", PredictorNote)
+            predictor = Predictor(DEFAULT_MODEL if args.model is None else args.model, mood_tags=not args.no_tags,
+                                  reports_dir=args.reports, models_dir=args.models)
     except (PredictError, BundleError, OSError, ValueError) as exc:
         print(f"moodflow: error: {exc}", file=sys.stderr)
         return 2
@@ -259,8 +277,27 @@ def _dataset_params(path: Path) -> dict:
     return dict(load_params(path).to_dict().get("dataset") or {})
 
 
+def help_text(doc: str | None) -> str:
+    """A docstring as ``--help`` shows it: reST literals (````x````) and roles (``:func:`x```) as
+    plain text, the first paragraph's lines joined, later paragraphs kept."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc or "")
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    paragraphs = [" ".join(line.strip() for line in part.splitlines()) for part in re.split(r"\n\s*\n", text.strip())]
+    return "\n\n".join(textwrap.fill(p, 88) for p in paragraphs if p)
+
+
+def _describe(subparsers: argparse.Action) -> None:
+    """Each subcommand's ``--help`` description: its function's docstring, as plain text."""
+    for parser in subparsers.choices.values():
+        func = parser.get_default("func")
+        if parser.description is None and func is not None and func.__doc__:
+            parser.description = help_text(func.__doc__)
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moodflow", description=__doc__)
+    parser = argparse.ArgumentParser(prog="moodflow", description=help_text(__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="what a feature store holds, with provenance")
@@ -277,8 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "mood tags of audio files")
     p.add_argument("audio", nargs="+", help="audio files, folders (searched recursively) or quoted glob patterns ('**/*.mp3')")
     p.add_argument("--model", type=Path, default=None,
-                   help="trained model folder or NAME.moodflow bundle (default: the best model of the last run, "
-                        "per reports/metrics.json; none: mood tags only)")
+                   help="trained model folder or NAME.moodflow bundle (default: the last run's best model, per "
+                        "reports/metrics.json, when it was trained on a real dataset; else mood tags only)")
     p.add_argument("-o", "--output", type=Path, default=None, help="write to this file (.csv or .json) instead of stdout")
     p.add_argument("--format", choices=("table", "json", "csv"), default=None, help="default: from -o's suffix, else table")
     p.add_argument("--dynamic", action="store_true", help="also the curve over time (needs a dynamic model)")
@@ -314,6 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="models/<set>/<model>")
     p.add_argument("-o", "--output", type=Path, default=None, help="bundle file (default: <set>-<model>.moodflow)")
     p.set_defaults(func=cmd_export)
+    _describe(sub)
+    _describe(dsub)
     return parser
 
 
