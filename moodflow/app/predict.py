@@ -17,7 +17,6 @@ problem; the others are still predicted.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from moodflow.app.output import outside_scale_notes  # noqa: F401 - part of this module's API
+from moodflow.core.errors import MoodflowError, api_boundary
 from moodflow.decode.audio import load_audio
 from moodflow.features.base import TrackFeatures
 
@@ -32,7 +32,7 @@ TOY_BANNER = ("toy model: trained on moodflow's synthetic demo clips, not on rea
               "dataset, see README.md 'Pointing it at a real dataset' and docs/datasets.md")
 
 
-class PredictError(Exception):
+class PredictError(MoodflowError):
     """A file or model that cannot be predicted with; the message names it."""
 
 
@@ -77,7 +77,9 @@ def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path =
     path = Path(reports_dir) / "metrics.json"
     if not path.exists():
         raise PredictError(f"{path}: not found; run the pipeline (`dvc repro`) first or pass --model DIR")
-    best = json.loads(path.read_text()).get("best") or {}
+    from moodflow.core.schema import read_json_file
+
+    best = read_json_file(path, "run_metrics").get("best") or {}  # names one folder each, never a path
     if not best.get("feature_set") or not best.get("model"):
         raise PredictError(f"{path}: no 'best' model recorded (did any static model train?); pass --model DIR")
     folder = Path(models_dir) / best["feature_set"] / best["model"]
@@ -93,6 +95,7 @@ class Predictor:
     ``mood_tags`` is on, the predictor gives mood tags only (``note`` says why).
     """
 
+    @api_boundary(lambda self, model=None, **kw: f"model {model}" if model is not None else "predictor", PredictError)
     def __init__(self, model: str | Path | None = None, *, mood_tags: bool = True,
                  reports_dir: str | Path = "reports", models_dir: str | Path = "models"):
         self.note = ""
@@ -324,6 +327,7 @@ class Predictor:
             pred.mood_tags = mood_tags if mood_tags is not None else self.mood_tags_of(path, y)
         return pred
 
+    @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
     def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False) -> list[dict[str, Any]]:
         """Plain dicts, one per readable file (folders and globs expanded); failures are in
         ``self.errors`` as (path, problem). Each dict holds ``scale`` and ``model`` provenance."""
@@ -335,6 +339,7 @@ class Predictor:
         prov = self.provenance()
         return [{**p.to_dict(), "scale": self.scale_name or None, **prov} for p in done]
 
+    @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
     def predict_frame(self, paths: str | Path | list[str | Path]):
         """A pandas DataFrame, one row per file: values, class, ``tag_*``, ``mood_*``, scale, model."""
         import pandas as pd
@@ -350,7 +355,12 @@ def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dic
     """(extractor name, its settings, grid) that made the model's training features."""
     config = manifest.get("feature_config") or {}
     if isinstance(config, str):
-        config = json.loads(config)
+        from moodflow.core.schema import parse_json
+
+        config = parse_json(config, "model.json: feature_config")
+    if not isinstance(config, dict) or not isinstance(config.get("extractor") or {}, dict) \
+            or not isinstance(config.get("grid") or {}, dict):
+        raise PredictError("model.json: feature_config: must be an object with 'extractor' and 'grid' objects")
     name = manifest.get("feature_extractor") or manifest.get("feature_set")
     settings = dict(config.get("extractor") or {})
     if settings.get("dtype") == "auto" and config.get("compute_dtype"):
