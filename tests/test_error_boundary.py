@@ -144,7 +144,8 @@ def test_predict_on_a_full_temporary_folder_exits_75_and_leaves_nothing(project,
                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
                           env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "TMPDIR": str(tmpdir)})
     assert proc.returncode == 75, proc.stderr[-3000:]
-    assert proc.stderr.startswith(f"moodflow: error: bundle {bundle}: OSError: [Errno 27] File too large")
+    assert proc.stderr.startswith(f"moodflow: error: bundle {bundle} member 'metrics.json': OSError: [Errno 27] "
+                                  "File too large"), proc.stderr
     assert "a failure of the machine" in proc.stderr and "Traceback" not in proc.stderr
     assert list(tmpdir.iterdir()) == []
     with tiny_disk(tmp_path / "disk", "64k") as disk:

@@ -199,6 +199,7 @@ def test_a_small_bundle_of_huge_honest_members_is_refused_before_inflating(proje
     out, tmpdir, peak = _predict_measured(project, bomb, tmp_path)
     _refused(out, tmpdir, bomb, "member 'blob0.bin' inflates", "more than 100x: not model weights",
              token=sentinel[1])
+    print(f"hostile bundle (3 x 300 MiB of zeros in {bomb.stat().st_size:,} bytes): child peak RSS {peak >> 20} MiB")
     assert peak < 500 << 20, peak
 
 
@@ -209,6 +210,7 @@ def test_a_member_that_lies_about_its_size_is_counted_while_inflating(project, g
     set_member_sizes(bomb, "blob.bin", 2 << 20)
     out, tmpdir, peak = _predict_measured(project, bomb, tmp_path)
     _refused(out, tmpdir, bomb, "member 'blob.bin': damaged archive", "download the bundle again")
+    print(f"lying member (header 2 MiB, data 200 MiB): child peak RSS {peak >> 20} MiB")
     assert peak < 500 << 20, peak
     # and a header claiming far more than the data holds is refused by its ratio, before reading
     set_member_sizes(bomb, "blob.bin", 1 << 31)

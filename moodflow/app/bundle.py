@@ -36,7 +36,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from moodflow.core.errors import EnvironmentFailure, MoodflowError, SettingsError
+from moodflow.core.errors import EnvironmentFailure, MoodflowError, SettingsError, context
 
 FORMAT = "moodflow.bundle"
 FORMAT_VERSION = 1
@@ -352,8 +352,10 @@ def _open(path: Path):
         try:
             for name in sorted(meta["files"]):
                 target = folder.path / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                if archive.copy(name, target) != meta["files"][name]:
+                with context(f"bundle {path} member {name!r}"):  # names it in a full-disk message
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    digest = archive.copy(name, target)
+                if digest != meta["files"][name]:
                     archive.refuse(f"member {name!r} does not match its SHA-256 in bundle.json")
         except BaseException:
             folder.cleanup()
