@@ -358,7 +358,7 @@ def error_exit(exc: BaseException, subject: str) -> int:
         message, status = str(exc.args[0] if isinstance(exc, KeyError) else exc), 2  # a bare KeyError is a bug
     else:
         message, status = f"{unexpected_message(exc, subject)} (--debug shows the traceback)", 1
-    print(f"moodflow: error: {for_terminal(message)}", file=sys.stderr)
+    print(f"moodflow: error: {for_terminal(message, keep_newlines=True)}", file=sys.stderr)
     return status
 
 

@@ -279,3 +279,11 @@ def test_bundle_header_hashes_are_checked_before_any_json_is_trusted(good, tmp_p
     bad = craft_bundle(good, tmp_path / "x.moodflow", model=lambda m: m.update(dataset="forged"), rehash=False)
     with pytest.raises(BundleError, match=r"member 'model\.json' does not match its SHA-256"):
         open_bundle(bad)
+
+
+def test_the_schema_reads_the_versions_moodflow_writes():
+    from moodflow.app.bundle import FORMAT_VERSION
+    from moodflow.core.schema import BUNDLE_FORMAT_VERSION
+    from moodflow.train.run import FORMAT_VERSION as MODEL_WRITTEN
+
+    assert (BUNDLE_FORMAT_VERSION, MODEL_FORMAT_VERSION) == (FORMAT_VERSION, MODEL_WRITTEN)

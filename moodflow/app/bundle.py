@@ -200,7 +200,7 @@ class _Archive:
             if problem is None and info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 problem = f"uses compression method {info.compress_type} (only deflate is allowed)"
             if problem is None and name.casefold() in folded:
-                problem = (f"appears twice" if folded[name.casefold()] == name
+                problem = ("appears twice" if folded[name.casefold()] == name
                            else f"differs from member {folded[name.casefold()]!r} only in case")
             if problem is not None:
                 self.refuse(f"member {name!r} is not a plain file listed in bundle.json ({problem})")

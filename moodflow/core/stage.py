@@ -28,16 +28,18 @@ def run_stage(main: Callable[[], Any]) -> None:
     except BaseException as exc:  # noqa: BLE001 - sorted below, re-raised when not ours
         if os.environ.get("MOODFLOW_DEBUG") or isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
+        from moodflow.core.terminal import for_terminal  # messages quote names from others' files
+
         if is_environment_error(exc):
-            print(f"moodflow: error: {environment_message(exc)}", file=sys.stderr)
+            print(f"moodflow: error: {for_terminal(environment_message(exc))}", file=sys.stderr)
             sys.exit(EX_TEMPFAIL)
         if isinstance(exc, USER_ERRORS):  # a missing input path included
-            print(f"moodflow: error: {exc}", file=sys.stderr)
+            print(f"moodflow: error: {for_terminal(exc, keep_newlines=True)}", file=sys.stderr)
             sys.exit(2)
         if not isinstance(exc, Exception):
             raise
         stage = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0]
-        print(f"moodflow: error: {unexpected_message(exc, f'stage {stage}' if stage else '')} "
+        print(f"moodflow: error: {for_terminal(unexpected_message(exc, f'stage {stage}' if stage else ''))} "
               "(MOODFLOW_DEBUG=1 shows the traceback)", file=sys.stderr)
         sys.exit(1)
 
