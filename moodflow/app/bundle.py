@@ -242,6 +242,8 @@ class _Archive:
                     if seen > cap:
                         self.refuse(f"member {name!r} inflates beyond {cap:,} bytes")
                     yield block
+        except BundleError:
+            raise
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, ValueError) as exc:
             raise BundleError(f"{self.path}: member {name!r}: damaged archive ({_text(exc)}); "
                               "download the bundle again") from None
@@ -268,24 +270,18 @@ def _text(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:200] or type(exc).__name__
 
 
-def _schema_checked(archive: _Archive, name: str, kind: str) -> dict[str, Any]:
+def _schema_checked(archive: _Archive, name: str, kind: str, data: bytes | None = None) -> dict[str, Any]:
     from moodflow.core.schema import SchemaError, check, parse_json
 
     source = f"{archive.path}: {name}"
     try:
-        return check(parse_json(archive.read(name, MAX_JSON_BYTES), source), kind, source)
+        return check(parse_json(archive.read(name, MAX_JSON_BYTES) if data is None else data, source), kind, source)
     except SchemaError as exc:
         raise BundleError(str(exc)) from None
 
 
-def read_header(path: str | Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(bundle.json, model.json) of a bundle, each checked (archive, hashes, schemas); nothing
-    is unpacked to disk."""
-    archive = _Archive(Path(path))
-    return _header(archive)
-
-
 def _header(archive: _Archive) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(bundle.json, model.json), each checked (member table, hash, schema)."""
     if "bundle.json" not in archive.infos:
         archive.refuse("no bundle.json (not a moodflow bundle)")
     meta = _schema_checked(archive, "bundle.json", "bundle")
@@ -295,9 +291,10 @@ def _header(archive: _Archive) -> tuple[dict[str, Any], dict[str, Any]]:
     missing = sorted(set(listed) - set(archive.infos))
     if missing:
         archive.refuse(f"members listed in bundle.json are missing: {missing}")
-    if _sha256(archive.read("model.json", MAX_JSON_BYTES)) != listed["model.json"]:
+    manifest = archive.read("model.json", MAX_JSON_BYTES)
+    if _sha256(manifest) != listed["model.json"]:
         archive.refuse("member 'model.json' does not match its SHA-256 in bundle.json")
-    return meta, _schema_checked(archive, "model.json", "model")
+    return meta, _schema_checked(archive, "model.json", "model", manifest)
 
 
 def check_reproducible(path: Path, meta: dict[str, Any], manifest: dict[str, Any]) -> list[str]:
