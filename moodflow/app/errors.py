@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from moodflow.core.errors import MoodflowError
 
-class PredictError(Exception):
+
+class PredictError(MoodflowError):
     """A file or model that cannot be predicted with; the message names it."""
 
 

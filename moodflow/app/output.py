@@ -138,8 +138,11 @@ def json_document(predictor, predictions: list, errors: list[tuple[str, str]], d
 
 def render(fmt: str, predictor, predictions: list, errors: list[tuple[str, str]], dynamic: bool) -> str:
     """The whole output as text in ``fmt``."""
-    if fmt == "json":
-        return json.dumps(json_document(predictor, predictions, errors, dynamic), indent=2) + "\n"
+    if fmt == "json":  # strict JSON: a NaN or infinity becomes null
+        from moodflow.core.atomic import _finite
+
+        return json.dumps(_finite(json_document(predictor, predictions, errors, dynamic)), indent=2,
+                          allow_nan=False) + "\n"
     header, rows = flat_rows(predictor, predictions, dynamic)
     if fmt == "csv":
         buf = io.StringIO()
@@ -162,9 +165,12 @@ def table_text(predictor, header: list[str], rows: list[list[Any]], dynamic: boo
         lines.append("mood_*: zero-shot musicnn (MSD) tag probabilities, 0-1")
     keep = [i for i, h in enumerate(header) if h not in ("scale", "dataset", "feature_set", "model", "protocol",
                                                            "heldout", "toy_model")]
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
-    table = [[header[i] for i in keep]] + [[fmt(r[i]) for i in keep] for r in rows]
+    from moodflow.core.terminal import for_terminal  # names (paths, classes, tags) may hold escape sequences
+
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else for_terminal(v)  # noqa: E731
+    table = [[fmt(header[i]) for i in keep]] + [[fmt(r[i]) for i in keep] for r in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(keep))]
+    lines = [for_terminal(line) for line in lines]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
     return "\n".join(lines) + "\n"
 

@@ -21,7 +21,6 @@ problem; the others are still predicted.
 
 from __future__ import annotations
 
-import json
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +33,7 @@ from moodflow.app.output import outside_scale_notes  # noqa: F401 - part of this
 from moodflow.app.which_model import (  # noqa: F401 - part of this module's API
     DEFAULT_MODEL, HOW_TO_GET_VALENCE_AROUSAL, TOY_BANNER, PredictorNote, best_model_dir, default_model,
 )
+from moodflow.core.errors import api_boundary
 from moodflow.decode.audio import load_audio
 from moodflow.features.base import TrackFeatures
 
@@ -80,6 +80,8 @@ class Predictor:
     only when named, and every output labels it toy (``model.toy_model``).
     """
 
+    @api_boundary(lambda self, model=DEFAULT_MODEL, **kw: f"model {model}" if isinstance(model, (str, Path))
+                  else "predictor", PredictError)
     def __init__(self, model: str | Path | None = DEFAULT_MODEL, *, mood_tags: bool = True,
                  reports_dir: str | Path = "reports", models_dir: str | Path = "models"):
         self.note = ""
@@ -326,6 +328,7 @@ class Predictor:
             pred.mood_tags = mood_tags if mood_tags is not None else self.mood_tags_of(path, y)
         return pred
 
+    @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
     def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False) -> list[dict[str, Any]]:
         """Plain dicts, one per readable file (folders and globs expanded); failures are in
         ``self.errors`` as (path, problem). Each dict holds ``scale`` and ``model`` provenance."""
@@ -337,6 +340,7 @@ class Predictor:
         prov = self.provenance()
         return [{**p.to_dict(), "scale": self.scale_name or None, **prov} for p in done]
 
+    @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
     def predict_frame(self, paths: str | Path | list[str | Path]):
         """A pandas DataFrame, one row per file: values, class, ``tag_*``, ``mood_*``, scale, model."""
         import pandas as pd
@@ -352,7 +356,12 @@ def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dic
     """(extractor name, its settings, grid) that made the model's training features."""
     config = manifest.get("feature_config") or {}
     if isinstance(config, str):
-        config = json.loads(config)
+        from moodflow.core.schema import parse_json
+
+        config = parse_json(config, "model.json: feature_config")
+    if not isinstance(config, dict) or not isinstance(config.get("extractor") or {}, dict) \
+            or not isinstance(config.get("grid") or {}, dict):
+        raise PredictError("model.json: feature_config: must be an object with 'extractor' and 'grid' objects")
     name = manifest.get("feature_extractor") or manifest.get("feature_set")
     settings = dict(config.get("extractor") or {})
     if settings.get("dtype") == "auto" and config.get("compute_dtype"):

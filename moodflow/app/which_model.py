@@ -8,7 +8,6 @@ used, labelled toy in every output and warned about once.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +40,9 @@ def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path =
     path = Path(reports_dir) / "metrics.json"
     if not path.exists():
         raise PredictError(f"{path}: not found; run the pipeline (`dvc repro`) first or pass --model DIR")
-    best = json.loads(path.read_text()).get("best") or {}
+    from moodflow.core.schema import read_json_file
+
+    best = read_json_file(path, "run_metrics").get("best") or {}  # names one folder each, never a path
     if not best.get("feature_set") or not best.get("model"):
         raise PredictError(f"{path}: no 'best' model recorded (did any static model train?); pass --model DIR")
     folder = Path(models_dir) / best["feature_set"] / best["model"]

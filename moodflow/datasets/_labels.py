@@ -124,8 +124,13 @@ def static_label_table(table: pd.DataFrame, path: Path, dataset: str, *, targets
         raise ValueError(f"dataset {dataset!r}: {path} has no column(s) {missing} (columns: {list(table.columns)})")
     out = to_float(table[["track_id", *targets]], targets, path, dataset) if targets else table[["track_id"]].copy()
     for target in targets:
+        empty = out[target].isna().to_numpy()
+        if empty.any():
+            log.warning("%s: %s: %d track(s) without a value of %r lose that label only (ids: %s)", dataset, path,
+                        int(empty.sum()), target, format_ids(out["track_id"][empty]))
         out = _blank_invalid(out, target, scales.get(target, scale), path, dataset)
-    complete = out[targets].notna().all(axis=1) if targets else pd.Series(False, index=out.index)
+    # a track keeps every usable label: a NaN in one target loses only that target (docs/datasets.md)
+    complete = out[targets].notna().any(axis=1) if targets else pd.Series(False, index=out.index)
     classes: list[str] = []
     if class_column:
         values = table[class_column].where(table[class_column] != "", None)

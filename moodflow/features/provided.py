@@ -29,7 +29,6 @@ align with the labels by time (PMEmo's frameTime 15.5 → frame centre 15.5 s).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,7 +136,9 @@ class ProvidedFeatures(DatasetFeatureImporter):
         recorded: dict[str, Any] = {}
         meta = Path(prepared_dir) / "dataset.json" if prepared_dir else None
         if meta is not None and meta.is_file():
-            recorded = json.loads(meta.read_text()).get("info", {}).get("provided_features") or {}
+            from moodflow.core.schema import read_json_file
+
+            recorded = read_json_file(meta, "dataset").get("info", {}).get("provided_features") or {}
         cfg = self.config
         user = bool(cfg.static_csv or cfg.dynamic_csv)
         src = {

@@ -63,7 +63,9 @@ def collect_metrics(runs: list[Run]) -> dict[str, Any]:
         if not run.ok:
             out.setdefault(run.feature_set, {})[run.model] = {"status": run.status}
             continue
-        raw = json.loads((run.folder / "metrics.json").read_text())
+        from moodflow.core.schema import read_json_file  # checked: it may come from `dvc pull`
+
+        raw = read_json_file(run.folder / "metrics.json", "model_metrics")
         entry = _entry(raw)
         if raw.get("datasets"):
             entry["datasets"] = {name: {"status": m["status"]} if "status" in m else _entry(m)

@@ -82,7 +82,9 @@ def load_runs(feature_sets: list[str], models: list[str], models_dir: str | Path
             if not (folder / "model.json").exists() or not (folder / "predictions.csv").exists():
                 log.warning("report: %s has no model.json/predictions.csv; left out", folder)
                 continue
-            manifest = json.loads((folder / "model.json").read_text())
+            from moodflow.core.schema import read_json_file  # checked: it may come from `dvc pull`
+
+            manifest = read_json_file(folder / "model.json", "model")
             preds = pd.read_csv(folder / "predictions.csv", dtype={"track_id": str, "fold": str})
             if "task" not in preds.columns:
                 preds["task"] = "static"

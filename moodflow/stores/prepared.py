@@ -121,8 +121,10 @@ class PreparedDataset:
     @classmethod
     def read(cls, folder: str | Path) -> "PreparedDataset":
         """Read a folder written by :meth:`write`."""
+        from moodflow.core.schema import read_json_file
+
         folder = Path(folder)
-        meta = json.loads((folder / "dataset.json").read_text())
+        meta = read_json_file(folder / "dataset.json", "dataset")
         read = lambda name: read_prepared_table(folder / name) if (folder / name).exists() else None  # noqa: E731
         return cls(
             name=meta["name"],
@@ -130,7 +132,7 @@ class PreparedDataset:
             static_labels=read("labels_static.csv"),
             dynamic_labels=read("labels_dynamic.csv"),
             splits=read("splits.csv"),
-            spec=LabelSpec.from_dict(meta["spec"]),
+            spec=LabelSpec.from_dict({k: v for k, v in meta["spec"].items() if k in LabelSpec.__dataclass_fields__}),
             info=meta.get("info", {}),
         )
 
