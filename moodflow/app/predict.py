@@ -80,8 +80,8 @@ class Predictor:
     only when named, and every output labels it toy (``model.toy_model``).
     """
 
-    @api_boundary(lambda self, model=DEFAULT_MODEL, **kw: f"model {model}" if isinstance(model, (str, Path))
-                  else "predictor", PredictError)
+    @api_boundary(lambda self, model=DEFAULT_MODEL, **kw: "predictor" if model is None or model is DEFAULT_MODEL
+                  else f"model {model}", PredictError)
     def __init__(self, model: str | Path | None = DEFAULT_MODEL, *, mood_tags: bool = True,
                  reports_dir: str | Path = "reports", models_dir: str | Path = "models"):
         self.note = ""
