@@ -159,6 +159,10 @@ def _fmt(v: float) -> float | None:
     return round(float(v), 6) if v is not None and np.isfinite(v) else None
 
 
+def keys_of(s: Scored, section: str, metric: str) -> list[Key]:
+    return [k for k in s.scores.units.columns if k[0] == section and k[2] == metric]
+
+
 def best_model(scored: list[Scored], task: str) -> dict[str, Any]:
     """The best run for the dataset's task: highest mean of the task's metric over its targets
     (held-out R² — only above 0 —, macro F1, macro PR-AUC), among runs significantly better
@@ -170,7 +174,7 @@ def best_model(scored: list[Scored], task: str) -> dict[str, Any]:
     for s in scored:
         if s.run.manifest.get("task", "regression") != task:
             continue
-        keys = [k for k in s.scores.units.columns if k[0] == section and k[2] == metric]
+        keys = keys_of(s, section, metric)
         if not keys:
             continue
         mean = s.scores.with_mean(keys, name)
@@ -191,6 +195,7 @@ def best_model(scored: list[Scored], task: str) -> dict[str, Any]:
         interval = mean.interval(name)
         best = {"feature_set": s.run.feature_set, "model": s.run.model, "task": task, "metric": metric,
                 "score": round(score, 6), "low": _fmt(interval.low), "high": _fmt(interval.high),
+                "n_tracks": max(s.scores.tracks.get((k[0], k[1]), 0) for k in keys_of(s, section, metric)),
                 "beats_chance": beats, "runner_up": "", "significant_lead": None}
         below = ranked[ranked.index((s, mean, bases)) + 1:]
         if below:

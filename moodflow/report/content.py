@@ -42,6 +42,10 @@ def interval_text(iv: Interval | None, scale: float = 1.0) -> Plain:
     return Plain(text)
 
 
+def _num(value: Any) -> float:
+    return float(value) if value is not None else np.nan
+
+
 def difference_text(c) -> Plain:
     return Plain(f"{c.difference:+.3f} [{c.low:+.3f}, {c.high:+.3f}]")
 
@@ -79,7 +83,8 @@ def _labels_line(spec: dict[str, Any], runs: list[Run]) -> list:
 def _best_line(best: dict[str, Any], judgement: Judgement, runs: list[Run]) -> list:
     if best:
         line = [f"best model ({_BEST_WHAT[best['metric']]}): {best['feature_set']}/{best['model']} ",
-                interval_text(Interval(best["score"], best.get("low") or np.nan, best.get("high") or np.nan, "", 0))]
+                interval_text(Interval(best["score"], _num(best.get("low")), _num(best.get("high")), "", 0)),
+                Plain(f" over {best.get('n_tracks', 0)} held-out tracks")]
         if best.get("beats_chance") is None:
             line.append(" (not checked against chance: no baseline predictions)")
         if best.get("runner_up") and best.get("lead") is not None:
