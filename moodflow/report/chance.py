@@ -83,7 +83,7 @@ class Verdict:
         num = (lambda v: round(float(v), 6) if v is not None and np.isfinite(v) else None)  # noqa: E731
         return {"task": self.task, "target": self.target, "metric": self.metric, "model": self.a, "versus": self.b,
                 "role": self.role, "difference": num(c.difference) if c else None, "low": num(c.low) if c else None,
-                "high": num(c.high) if c else None, "p": num(c.p) if c else None, "method": c.method if c else "",
+                "high": num(c.high) if c else None, "p": float(f"{c.p:.6g}") if c else None, "method": c.method if c else "",
                 "units": c.n if c else None, "tracks": self.tracks, "verdict": self.words()}
 
 
@@ -204,6 +204,6 @@ def best_model(scored: list[Scored], task: str) -> dict[str, Any]:
             best["runner_up"] = f"{runner.run.feature_set}/{runner.run.model}"
             if lead is not None:
                 best.update(lead=_fmt(lead.difference), lead_low=_fmt(lead.low), lead_high=_fmt(lead.high),
-                            lead_p=_fmt(lead.p), significant_lead=lead.better() > 0)
+                            lead_p=float(f"{lead.p:.6g}"), significant_lead=lead.better() > 0)
         return best
     return {}

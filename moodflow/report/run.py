@@ -38,7 +38,7 @@ def _headline(entry: dict[str, Any]) -> dict[str, Any]:
     return {
         k: round(float(v), 6) if k != "n_tracks" else int(v)
         for k, v in entry.items()
-        if isinstance(v, (int, float)) and v is not None
+        if isinstance(v, (int, float)) and np.isfinite(v)
         and (k in _HEADLINE or k.removesuffix("_std") in _HEADLINE or k.startswith(_HEADLINE) or k == "n_tracks")
     }
 
