@@ -1,11 +1,14 @@
-"""The report stage: reports/metrics.json (the DVC metric), DVC plot data, figures, and the
-comparison with published numbers (reports/comparison.md and .html; see docs/reports.md).
+"""The report stage: reports/metrics.json (the DVC metric), significance.csv, DVC plot data,
+figures, and the comparison with the trivial predictors and published numbers
+(reports/comparison.md and .html, rendered from one document; see docs/reports.md). All of them
+are written as one set (moodflow.report.publish).
 
 Keys name the feature set, model, target and metric: ``compare.svm.valence.r2``. Static
 targets sit directly under the model; other tasks under their task name
-(``compare.seq.dynamic.arousal.kendall_tau``, ``provided.svm.classification.macro_f1``).
-``best`` names the best scored model of the dataset's task (see :func:`best_model`); a run
-that was not scored (too few tracks, no labels) appears as ``{"status": …}``.
+(``compare.seq.dynamic.arousal.kendall_tau``, ``provided.svm.classification.macro_f1``); the
+trivial predictors of a set are its model ``baseline``. ``best`` names the best scored model of
+the dataset's task that beats chance (see :func:`moodflow.report.chance.best_model`); a run that
+was not scored (too few tracks, no labels) appears as ``{"status": …}``.
 """
 
 from __future__ import annotations
