@@ -27,24 +27,30 @@ log = logging.getLogger(__name__)
 _LEAVE_EARLY_S = 300
 
 
-def slurm_cluster(settings: SlurmSettings, log_dir: str | Path):
-    """A started dask-jobqueue ``SLURMCluster`` of ``settings.jobs`` jobs (kept at that number:
-    a job that ends is replaced) with ``settings.cores`` single-threaded workers each."""
-    from dask_jobqueue import SLURMCluster
-
-    Path(log_dir).mkdir(parents=True, exist_ok=True)
+def slurm_cluster_options(settings: SlurmSettings, log_dir: str | Path) -> dict[str, Any]:
+    """dask-jobqueue ``SLURMCluster`` arguments for ``settings``: ``cores`` single-threaded
+    workers per job, each leaving 10 % of the walltime (at most 5 min) before it ends."""
     walltime_s = settings.walltime_s()
     lifetime_s = max(1, walltime_s - min(_LEAVE_EARLY_S, walltime_s // 10))
     scheduler_options: dict[str, Any] = {"dashboard_address": None}
     if settings.interface:
         scheduler_options["interface"] = settings.interface
-    cluster = SLURMCluster(
+    return dict(
         cores=settings.cores, processes=settings.cores, memory=settings.memory, walltime=settings.walltime,
         queue=settings.queue or None, account=settings.account or None,
         job_extra_directives=list(settings.job_extra_directives), job_script_prologue=list(settings.prologue),
         worker_extra_args=["--lifetime", f"{lifetime_s}s", "--lifetime-stagger", f"{min(60, lifetime_s // 10)}s"],
         log_directory=str(log_dir), scheduler_options=scheduler_options, name="moodflow-extract",
     )
+
+
+def slurm_cluster(settings: SlurmSettings, log_dir: str | Path):
+    """A started dask-jobqueue ``SLURMCluster`` of ``settings.jobs`` jobs (kept at that number:
+    a job that ends is replaced) with ``settings.cores`` single-threaded workers each."""
+    from dask_jobqueue import SLURMCluster
+
+    Path(log_dir).mkdir(parents=True, exist_ok=True)
+    cluster = SLURMCluster(**slurm_cluster_options(settings, log_dir))
     cluster.adapt(minimum_jobs=settings.jobs, maximum_jobs=settings.jobs)
     log.info("dask: SLURMCluster at %s, %d job(s) of %d core(s), %s, walltime %s; job logs in %s",
              cluster.scheduler_address, settings.jobs, settings.cores, settings.memory, settings.walltime, log_dir)
