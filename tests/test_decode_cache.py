@@ -16,7 +16,7 @@ import soundfile as sf
 from moodflow.decode.cache import DecodeCache, file_hash
 from moodflow.decode.run import decode_dataset
 from moodflow.prepare.run import prepare_dataset
-from moodflow.stores.entries import PARTIAL
+from moodflow.stores.entries import PARTIAL, pack_arrays, write_entry
 from tests.helpers.pipeline_helpers import dvc, make_clone
 from tests.helpers.stores import chord
 
@@ -54,6 +54,11 @@ def test_cached_runs_give_the_uncached_store_and_decode_nothing_twice(prepared, 
     entries = sorted(cache.rglob("*.arrays"))
     assert len(entries) == 4 and not [p for p in cache.rglob("*") if PARTIAL in p.name]
     assert (entries[0].parents[1] / "config.json").is_file()  # what the entries depend on, in words
+
+
+def test_entries_are_written_in_the_shared_format(tmp_path):
+    arrays = {"samples": chord(1), "empty": np.zeros((0, 3), np.float64), "n": np.array([5], np.int64)}
+    assert write_entry(tmp_path / "e.arrays", arrays).read_bytes() == pack_arrays(arrays)
 
 
 def test_a_damaged_entry_is_caught_by_its_checksum_and_decoded_again(prepared, tmp_path, caplog):

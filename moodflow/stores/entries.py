@@ -34,11 +34,17 @@ def _digest(body: bytes | memoryview) -> bytes:
     return hashlib.blake2b(body, digest_size=_DIGEST).digest()
 
 
-def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
-    """Named numeric arrays as one entry's bytes (see the module docstring)."""
+def _parts(arrays: dict[str, np.ndarray]) -> tuple[bytes, list[np.ndarray]]:
+    """The body's head (length + JSON header) and each array's bytes as a flat uint8 view."""
     arrays = {k: np.ascontiguousarray(a) for k, a in arrays.items()}
     header = json.dumps([[k, a.dtype.str, list(a.shape)] for k, a in arrays.items()]).encode()
-    body = b"".join([len(header).to_bytes(4, "little"), header, *(a.tobytes() for a in arrays.values())])
+    return len(header).to_bytes(4, "little") + header, [a.reshape(-1).view(np.uint8) for a in arrays.values()]
+
+
+def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
+    """Named numeric arrays as one entry's bytes (see the module docstring)."""
+    head, data = _parts(arrays)
+    body = b"".join([head, *data])
     return b"".join([_MAGIC, _digest(body), body])
 
 
@@ -65,12 +71,19 @@ def unpack_arrays(data: bytes) -> dict[str, np.ndarray]:
 
 
 def write_entry(path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    """Write ``arrays`` as the entry ``path``: to a temporary name beside it, then renamed, so a
-    killed writer leaves a whole entry or none (never a torn one)."""
+    """Write ``arrays`` as the entry ``path`` (the bytes of :func:`pack_arrays`, streamed from
+    the arrays without copies): to a temporary name beside it, then renamed, so a killed writer
+    leaves a whole entry or none (never a torn one)."""
+    head, data = _parts(arrays)
+    checksum = hashlib.blake2b(head, digest_size=_DIGEST)
+    for block in data:
+        checksum.update(block)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}{PARTIAL}{os.getpid()}-{threading.get_ident()}")
     try:
-        tmp.write_bytes(pack_arrays(arrays))
+        with open(tmp, "wb") as f:
+            for block in (_MAGIC, checksum.digest(), head, *data):
+                f.write(block)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
