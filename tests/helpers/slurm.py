@@ -5,8 +5,9 @@ and daemons find it through ``SLURM_CONF``), state, spool, pid and log files —
 listen on ports the kernel picked as free, so a second cluster (another pytest-xdist worker,
 another test run, a system Slurm) never meets this one. The daemons run in the foreground as
 children of the process that started them, with a parent-death signal: a test run that is
-killed outright takes them along; :meth:`SlurmCluster.stop` (the fixture's teardown, also run
-on failure and Ctrl-C) cancels the jobs, stops the daemons and removes the folder.
+killed outright takes them along (its folder is removed by the next start, :func:`remove_stale`);
+:meth:`SlurmCluster.stop` (the fixture's teardown, also run on failure and Ctrl-C) cancels the
+jobs, stops the daemons and removes the folder.
 
 Needs root (the daemons run jobs as any user) and Debian's ``slurm-wlm`` and ``munge``
 packages; :func:`unavailable` says in words why a cluster cannot start here.
@@ -27,6 +28,9 @@ from pathlib import Path
 DAEMONS = ("munged", "slurmctld", "slurmd")
 COMMANDS = ("munge", "sbatch", "squeue", "scancel", "scontrol", "sinfo")
 START_TIMEOUT_S = 30.0
+PREFIX = "moodflow-slurm-"
+FINAL_STATES = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "BOOT_FAIL",
+                "DEADLINE", "PREEMPTED"}
 _PR_SET_PDEATHSIG = 1
 
 
@@ -115,8 +119,9 @@ SlurmdLogFile={r}/slurmd.log
 ReturnToService=2
 MpiDefault=none
 MailProg=/bin/true
-# keep finished jobs' records (a test reads their state); sbatch --wait then polls every 2 s
-MinJobAge=0
+# finished jobs' records stay 4 s (at least 2; up to 4 sbatch --wait polls every 2 s, beyond it
+# waits 2, 8, then 32 s between polls)
+MinJobAge=4
 KillWait=5
 NodeName={self.node} CPUs={self.cpus} RealMemory={_memory_mb()} State=UNKNOWN
 PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
@@ -185,13 +190,16 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
         return [dict(f.split("=", 1) for f in line.split() if "=" in f) for line in out.splitlines() if line.strip()]
 
     def wait_for(self, job_id: str, timeout_s: float = 300) -> list[dict[str, str]]:
-        """Wait until no task of ``job_id`` is pending or running; their final fields."""
+        """Wait until every task of ``job_id`` has ended; their final fields (read while Slurm
+        still holds the records: it drops them ``MinJobAge`` seconds after the end)."""
         deadline = time.monotonic() + timeout_s
-        while self.jobs(job_id):
+        while True:
+            fields = self.job_fields(job_id)
+            if all(f.get("JobState") in FINAL_STATES for f in fields):
+                return fields
             if time.monotonic() > deadline:
-                raise TimeoutError(f"Slurm job {job_id} still running after {timeout_s:.0f} s")
+                raise TimeoutError(f"Slurm job {job_id} still running after {timeout_s:.0f} s: {fields}")
             time.sleep(0.2)
-        return self.job_fields(job_id)
 
     # -- tear-down ------------------------------------------------------------------------------
     def stop(self) -> None:
@@ -224,10 +232,30 @@ PartitionName=debug Nodes={self.node} Default=YES MaxTime=INFINITE State=UP
             return False
 
 
+def _alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().split()[0]), 0)
+        return True
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def remove_stale(parent: Path, min_age_s: float = 600) -> None:
+    """Remove the folders of private clusters whose run was killed outright (their daemons died
+    with it, the folder stayed): no live munged, untouched for ``min_age_s``."""
+    for folder in parent.glob(f"{PREFIX}*"):
+        try:
+            if time.time() - folder.stat().st_mtime > min_age_s and not _alive(folder / "munged.pid"):
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def start_cluster(cpus: int | None = None) -> SlurmCluster:
     """A started private cluster in a new temporary folder (short: the MUNGE socket path is
     limited to ~100 bytes); stopped and removed again if it fails to start."""
-    cluster = SlurmCluster(Path(tempfile.mkdtemp(prefix="moodflow-slurm-")), cpus=cpus)
+    remove_stale(Path(tempfile.gettempdir()))
+    cluster = SlurmCluster(Path(tempfile.mkdtemp(prefix=PREFIX)), cpus=cpus)
     try:
         return cluster.start()
     except BaseException:
