@@ -165,7 +165,8 @@ def main() -> None:
     audio_s = args.tracks * args.seconds
     load = os.getloadavg()
     print(f"\n{args.set}: {args.tracks} tracks x {args.seconds:.0f} s ({audio_s:.0f} s of audio), {cores} cores, "
-          f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; private cluster started in {cluster.started_s:.2f} s")
+          f"load average {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f}; "
+          f"private cluster started in {cluster.started_s:.2f} s")
     base = statistics.median(figures["stage"])
     print("| way | median wall (s) | runs | vs the stage |")
     print("|---|---|---|---|")

@@ -18,7 +18,8 @@ from moodflow.extract.settings import FeaturesSettings, SlurmSettings
     ({"slurm": {"memory": "lots"}}, "memory: 'lots' is not an amount like 4GB"),
     ({"slurm": {"walltime": "1 hour"}}, "walltime: '1 hour' is not a duration like 01:30:00"),
     ({"slurm": {"walltime": "00:00:00"}}, "is not a duration"),
-    ({"slurm": {"job_extra_directives": "--requeue"}}, "features.slurm.job_extra_directives: '--requeue' is not a list"),
+    ({"slurm": {"job_extra_directives": "--requeue"}},
+     "features.slurm.job_extra_directives: '--requeue' is not a list"),
     ({"slurm": {"partition": "cpu"}}, "features.slurm.partition: unknown setting"),
 ])
 def test_bad_cluster_settings_are_one_line(values, needle):

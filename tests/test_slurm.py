@@ -61,7 +61,8 @@ def slurm_repo(slurm_cluster, tmp_path_factory):
     text = documented_array_script()
     assert "/shared/projects/moodflow" in text and "/shared/cache" in text
     script = root / "extract_array.sbatch"
-    script.write_text(text.replace("/shared/projects/moodflow", str(repo)).replace("/shared/cache", str(root / "shared")))
+    script.write_text(text.replace("/shared/projects/moodflow", str(repo))
+                      .replace("/shared/cache", str(root / "shared")))
     dvc(repo, "repro", "extract@compare")  # check, prepare, decode and the unsharded store
     shutil.copy(repo / "features" / "compare.h5", root / "unsharded.h5")
     return {"root": root, "repo": repo, "script": script, "unsharded": root / "unsharded.h5", "cluster": slurm_cluster}
