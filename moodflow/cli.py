@@ -210,9 +210,10 @@ def cmd_datasets_verify(args: argparse.Namespace) -> int:
     """Compare a downloaded dataset with its index: missing, corrupt and extra files, one table."""
     from moodflow.datasets import DATASETS
     from moodflow.datasets.verify import verify
+    from moodflow.prepare.settings import DatasetSettings
 
     dataset = _dataset_params(args.params)
-    name = args.name or dataset.get("name") or "demo"
+    name = args.name or dataset.get("name") or DatasetSettings().name
     root = args.root or dataset.get("root") or None
     config = dict(dataset.get(name) or {})
     if args.index:

@@ -29,8 +29,6 @@ SUFFIX = ".moodflow"
 MAX_BYTES = 4 << 30  # uncompressed, all members together
 # held-out diagnostics (predictions, tuning candidates, importance, attention): large, not needed to predict
 _SKIPPED = {"predictions.csv", "confusion.csv", "tuning.csv", "importance.csv", "attention.csv"}
-_FEATURE_PACKAGES = {"compare": ("opensmile",), "egemaps": ("opensmile",), "chroma": ("librosa",), "midlevel": ("librosa",), "chords": ("librosa",),
-                     "musicnn": ("musicnn", "librosa", "torch"), "mert": ("transformers", "torch")}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -55,13 +53,13 @@ def feature_record(manifest: dict[str, Any]) -> dict[str, Any]:
 
     name, settings, grid = feature_settings(manifest)
     extractor = build_extractor(name, settings, grid)
-    versions = package_versions()
+    versions = package_versions(extractor.packages)
     return {
         "extractor": name,
         "extractor_version": str(EXTRACTORS.get(name).version),
         "config": _normal(extractor.config_dict()),
         "feature_names_sha": names_digest(extractor.feature_names()),
-        "packages": {p: versions.get(p) for p in _FEATURE_PACKAGES.get(name, ())},
+        "packages": {p: versions.get(p) for p in extractor.packages},
     }
 
 

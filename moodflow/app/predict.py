@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from moodflow.app.output import outside_scale_notes  # noqa: F401 - part of this module's API
+from moodflow.datasets import is_synthetic
 from moodflow.decode.audio import load_audio
 from moodflow.features.base import TrackFeatures
 
@@ -123,7 +124,7 @@ class Predictor:
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
-        from moodflow.features import build_extractor
+        from moodflow.features import audio_feature_sets, build_extractor
         from moodflow.models.io import read_manifest
 
         if path.is_file():
@@ -149,7 +150,7 @@ class Predictor:
         if not self.extractor.needs_audio:
             raise PredictError(
                 f"{self.source}: feature set {name!r} is imported from the dataset's files, so the model "
-                "cannot predict from audio; train on an audio feature set (compare, egemaps, chroma, musicnn, mert)")
+                f"cannot predict from audio; train on an audio feature set ({', '.join(audio_feature_sets())})")
         self.sample_rate = int(self.manifest.get("feature_sample_rate") or 0)
         if self.sample_rate <= 0:
             raise PredictError(f"{self.source}: model.json records no feature_sample_rate")
@@ -202,7 +203,7 @@ class Predictor:
     @property
     def is_toy(self) -> bool:
         """True for a model trained on the synthetic demo dataset."""
-        return self.manifest.get("dataset") == "demo"
+        return is_synthetic(self.manifest.get("dataset"))
 
     def provenance(self) -> dict[str, Any]:
         """What every output says about the model: source, dataset, features, protocol, score, scale."""

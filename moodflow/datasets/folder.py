@@ -66,7 +66,7 @@ class FolderConfig(AdapterConfig):
     metadata: list[str] = field(default_factory=list)  # label-CSV columns kept in the manifest
 
 
-@DATASETS.register("folder")
+@DATASETS.register
 class Folder(DatasetAdapter):
     """A folder of audio files plus optional label CSVs (see the module docstring)."""
 

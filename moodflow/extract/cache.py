@@ -39,8 +39,9 @@ CACHE_FORMAT = 3  # 1: .npz entries; 2: no checksum
 _MAGIC = b"moodflow-arrays\x02"
 _DIGEST = 16
 _SUFFIX = ".arrays"
-# libraries whose version can change feature values (a pip upgrade must not serve old values)
-_VALUE_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "opensmile", "torch", "transformers")
+# libraries whose version can change any feature values (a pip upgrade must not serve old
+# values), besides the extractor's own ``packages``
+_VALUE_PACKAGES = ("numpy", "scipy", "soxr")
 _ARRAYS = ("static", "frames", "start_s", "end_s")
 _STALE_PARTIAL_S = 24 * 3600
 log = logging.getLogger(__name__)
@@ -84,16 +85,17 @@ def unpack_arrays(data: bytes) -> dict[str, np.ndarray]:
     return out
 
 
-def fingerprint_payload(name: str, version: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Everything an entry's values depend on besides the audio."""
-    versions = package_versions()
+def fingerprint_payload(name: str, version: str, config: dict[str, Any],
+                        packages: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Everything an entry's values depend on besides the audio (``packages``: the extractor's)."""
+    versions = package_versions(packages)
     return {
         "extractor": name,
         "extractor_version": str(version),
         "config": config,
         "store_schema_version": SCHEMA_VERSION,
         "cache_format": CACHE_FORMAT,
-        "packages": {k: versions[k] for k in _VALUE_PACKAGES if k in versions},
+        "packages": {k: versions[k] for k in (*_VALUE_PACKAGES, *packages) if k in versions},
     }
 
 
@@ -119,8 +121,9 @@ class TrackCache:
         config: dict[str, Any],
         feature_count: int,
         frame_shape: tuple[int, ...],
+        packages: tuple[str, ...] = (),
     ):
-        self.payload = fingerprint_payload(name, version, config)
+        self.payload = fingerprint_payload(name, version, config, packages)
         self.key = fingerprint(self.payload)
         self.dir = Path(root) / name / self.key
         self.feature_count = int(feature_count)
@@ -132,6 +135,7 @@ class TrackCache:
         return cls(
             root, name=extractor.name, version=extractor.version, config=extractor.config_dict(),
             feature_count=len(extractor.feature_names()), frame_shape=tuple(extractor.frame_shape()),
+            packages=extractor.packages,
         )
 
     def spec(self) -> dict[str, Any]:

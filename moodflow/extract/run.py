@@ -166,6 +166,7 @@ def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, wo
         feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
         frame_names=extractor.frame_names(), feature_groups=extractor.feature_groups(), extractor=name,
         extractor_version=extractor.version, config=extractor.config_dict(), dataset=dataset,
+        packages=extractor.packages,
     )
     if not extractor.needs_audio:
         return _import_store(extractor, prepared_dir, out_path, writer_args), []

@@ -175,11 +175,12 @@ def unit_max(chroma: np.ndarray) -> np.ndarray:
     return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-12)
 
 
-@EXTRACTORS.register("chords")
+@EXTRACTORS.register
 class ChordsExtractor(Extractor):
     """Chord-class histogram, change rate and key per track; chord distribution per window."""
 
     name = "chords"
+    packages = ("librosa",)
     version = "1"
     Config = ChordsConfig
     parallel: ClassVar[str] = "processes"

@@ -71,11 +71,12 @@ def chroma_names() -> list[str]:
     return [f"chroma_{pc}__{stat}" for stat in ("mean", "std") for pc in PITCH_CLASSES]
 
 
-@EXTRACTORS.register("chroma")
+@EXTRACTORS.register
 class ChromaExtractor(Extractor):
     """Track mean/std of each chroma bin (24) + per-window mean/std on the grid (24)."""
 
     name = "chroma"
+    packages = ("librosa",)
     version = "1"
     Config = ChromaConfig
     parallel: ClassVar[str] = "processes"

@@ -81,11 +81,12 @@ def dissonance(chroma: np.ndarray) -> np.ndarray:
     return np.einsum("it,ij,jt->t", c, _D, c)
 
 
-@EXTRACTORS.register("midlevel")
+@EXTRACTORS.register
 class MidlevelExtractor(Extractor):
     """Eight interpretable mid-level descriptors per track, five per grid window."""
 
     name = "midlevel"
+    packages = ("librosa",)
     version = "1"
     Config = MidlevelConfig
     parallel: ClassVar[str] = "processes"

@@ -115,7 +115,7 @@ def read_feature_csv(
     return ids.reset_index(drop=True), times, feature_cols, table[feature_cols].to_numpy(dtype=np.float64)
 
 
-@EXTRACTORS.register("provided")
+@EXTRACTORS.register
 class ProvidedFeatures(DatasetFeatureImporter):
     """Imports a dataset's own feature CSVs (see the module docstring)."""
 

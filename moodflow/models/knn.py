@@ -22,7 +22,7 @@ class KNNConfig(SklearnConfig):
     algorithm: str = setting("brute", choices=("brute",))
 
 
-@MODELS.register("knn")
+@MODELS.register
 class KNNModel(SklearnModel):
     name = "knn"
     Config = KNNConfig

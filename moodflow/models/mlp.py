@@ -139,9 +139,10 @@ class NeuralHeads(TorchPersistence, Model):
         return result
 
 
-@MODELS.register("mlp")
+@MODELS.register
 class MLPModel(NeuralHeads):
     name = "mlp"
+    packages = ("torch",)
     Config = MLPConfig
     default_search = {"hidden": [128, 512], "dropout": [0.2, 0.5], "weight_decay": [0.0001, 0.01]}
 

@@ -28,9 +28,10 @@ class MultitaskConfig(MLPConfig):
     loss_weights: dict[str, float] = setting(default_factory=dict)  # regression | classification | tagging → weight
 
 
-@MODELS.register("multitask")
+@MODELS.register
 class MultitaskModel(NeuralHeads):
     name = "multitask"
+    packages = ("torch",)
     Config = MultitaskConfig
     default_search = {"hidden": [128, 256], "dropout": [0.2, 0.5]}
     tasks = frozenset({"regression", "classification", "tagging"})

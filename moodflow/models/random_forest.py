@@ -21,7 +21,7 @@ class RandomForestConfig(SklearnConfig):
     max_features: float | str | None = None  # a fraction, sqrt | log2; null = sklearn's own (1.0 regression, sqrt classes)
 
 
-@MODELS.register("random_forest")
+@MODELS.register
 class RandomForestModel(SklearnModel):
     name = "random_forest"
     Config = RandomForestConfig

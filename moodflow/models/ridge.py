@@ -19,7 +19,7 @@ class RidgeConfig(SklearnConfig):
     alpha: float = setting(100.0, gt=0.0)
 
 
-@MODELS.register("ridge")
+@MODELS.register
 class RidgeModel(SklearnModel):
     name = "ridge"
     Config = RidgeConfig

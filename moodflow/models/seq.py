@@ -108,9 +108,10 @@ def build_seqnet(config: dict[str, Any]) -> SeqNet:
                   config["dropout"], config["heads"], config.get("input_shape"), config.get("layers"))
 
 
-@MODELS.register("seq")
+@MODELS.register
 class SeqModel(TorchPersistence, Model):
     name = "seq"
+    packages = ("torch",)
     Config = SeqConfig
     default_search = {"hidden": [32, 64], "dropout": [0.1, 0.3]}
     tasks = frozenset({"dynamic"})

@@ -33,7 +33,7 @@ class SVMConfig(SklearnConfig):
             raise SettingsError(f"train.svm.gamma: {self.gamma!r} is not a number, scale or auto")
 
 
-@MODELS.register("svm")
+@MODELS.register
 class SVMModel(SklearnModel):
     name = "svm"
     Config = SVMConfig

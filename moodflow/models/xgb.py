@@ -53,9 +53,10 @@ class XGBoostConfig(SklearnConfig):
 MIN_ROWS_FOR_EARLY_STOPPING = 20
 
 
-@MODELS.register("xgboost")
+@MODELS.register
 class XGBoostModel(SklearnModel):
     name = "xgboost"
+    packages = ("xgboost",)
     Config = XGBoostConfig
     multioutput_native = True
     default_search = {"max_depth": [2, 4, 6], "learning_rate": [0.03, 0.1], "colsample_bytree": [0.3, 0.7]}

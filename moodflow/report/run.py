@@ -23,6 +23,7 @@ from moodflow.report.explanations import explanation_figures, explanations_markd
 from moodflow.report.html import markdown_to_html
 from moodflow.report.joint import joint_markdown
 from moodflow.core.atomic import write_csv, write_json, write_text
+from moodflow.datasets import is_synthetic
 from moodflow.evaluation.summary import confusion_table
 from moodflow.report.references import describe_protocol, load_references, references_for, scale_name
 from moodflow.report.tables import Run, comparison_rows, example_songs, load_runs, our_rows, protocol_of
@@ -322,7 +323,7 @@ def comparison_markdown(params: dict[str, Any], runs: list[Run], best: dict[str,
     lines += joint_markdown(scored)
     lines += ["## Published numbers", ""]
     published = references_for(dataset, refs)
-    if dataset == "demo":
+    if is_synthetic(dataset):
         lines += ["No published number exists for the demo dataset: it is synthesised by moodflow "
                   "(moodflow/datasets/demo.py) and only shows that the pipeline learns.", ""]
     elif not len(published) and "+" in str(dataset):

@@ -72,6 +72,7 @@ class FeatureStoreWriter(AtomicH5Writer):
         sample_rate: int | None,
         frame_names: list[str] | None = None,
         feature_groups: list[str] | None = None,
+        packages: tuple[str, ...] = (),
     ):
         frame_shape = tuple(frame_shape)
         columns = frame_names if frame_names is not None else feature_names
@@ -87,7 +88,7 @@ class FeatureStoreWriter(AtomicH5Writer):
             extractor=extractor,
             extractor_version=extractor_version,
             config=json.dumps(config, sort_keys=True),
-            versions=json.dumps(package_versions(), sort_keys=True),
+            versions=json.dumps(package_versions(packages), sort_keys=True),
             sample_rate=int(sample_rate or 0),
             **_created(),
         )

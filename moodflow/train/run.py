@@ -177,7 +177,7 @@ def train_and_evaluate(
         "train_settings": {k: to_dict(v) if hasattr(v, "__dataclass_fields__") else v
                            for k, v in ((k, getattr(s, k)) for k in ("min_train", "min_test", "min_per_class", "tune",
                                                                      "importance"))},
-        "versions": package_versions(),
+        "versions": package_versions(model_cls.packages),
     }
     if not spec.has_labels:
         log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)

@@ -71,11 +71,13 @@ def resolve_device(device: str) -> str:
     return device
 
 
-@EXTRACTORS.register("mert")
+@EXTRACTORS.register
 class MertExtractor(Extractor):
     """MERT-v1 layer embeddings per 5 s window (frames) and per track (static)."""
 
     name: ClassVar[str] = "mert"
+    packages: ClassVar[tuple[str, ...]] = ("transformers", "torch")
+    native_sample_rate: ClassVar[int] = MERT_SAMPLE_RATE
     version: ClassVar[str] = "1"
     Config: ClassVar[type] = MertConfig
     parallel: ClassVar[str] = "none"

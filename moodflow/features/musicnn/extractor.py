@@ -120,11 +120,14 @@ def cut_patches(mel: np.ndarray, starts: list[int]) -> np.ndarray:
     return np.stack([mel[s:s + PATCH_FRAMES] for s in starts]).astype(np.float32)
 
 
-@EXTRACTORS.register("musicnn")
+@EXTRACTORS.register
 class MusicnnExtractor(Extractor):
     """musicnn / VGG tagger embeddings and taggram: mean/std per track (static) and per window."""
 
     name: ClassVar[str] = "musicnn"
+    packages: ClassVar[tuple[str, ...]] = ("musicnn", "librosa", "torch")
+    native_sample_rate: ClassVar[int] = SAMPLE_RATE
+    hear_default: ClassVar[bool] = True  # hear.load_model() without a name
     version: ClassVar[str] = "1"
     Config: ClassVar[type] = MusicnnConfig
     parallel: ClassVar[str] = "none"

@@ -22,7 +22,7 @@ class CompareConfig:
     deltas: bool = True  # frames over LLDs and their deltas (PMEmo's 260) or LLDs only (130)
 
 
-@EXTRACTORS.register("compare")
+@EXTRACTORS.register
 class CompareExtractor(SmileExtractor):
     """ComParE_2016 functionals (6373) + 260-d dynamic frames (PMEmo protocol)."""
 

@@ -20,7 +20,7 @@ class EgemapsConfig:
     feature_set: str = "eGeMAPSv02"
 
 
-@EXTRACTORS.register("egemaps")
+@EXTRACTORS.register
 class EgemapsExtractor(SmileExtractor):
     """eGeMAPSv02 functionals (88) + 50-d dynamic frames."""
 
