@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import types
 import typing
 from typing import Annotated, Any, Literal, Mapping, TypeVar, Union
@@ -54,7 +55,13 @@ def bounds(meta: Mapping[str, Any]) -> tuple[str, float, str, float]:
 def range_text(meta: Mapping[str, Any]) -> str:
     """``> 0 and ≤ 60``: the valid range of a number field, for messages and docs."""
     lo_op, lo, hi_op, hi = bounds(meta)
-    return f"{lo_op} {lo:g} and {hi_op} {hi:g}"
+    return f"{lo_op} {_number_text(lo)} and {hi_op} {_number_text(hi)}"
+
+
+def _number_text(value: float) -> str:
+    if abs(value) == MAGNITUDE:
+        return "-1e12" if value < 0 else "1e12"
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 # --- the pydantic schema of a settings dataclass -------------------------------------------
@@ -146,7 +153,14 @@ def _show(value: Any) -> str:
 
 
 def _bound(value: float) -> str:
-    return f"{value:g}" if abs(value) == MAGNITUDE else str(value)
+    return _number_text(value) if abs(value) == MAGNITUDE else str(value)
+
+
+def _not_finite(value: Any) -> bool:
+    try:
+        return not math.isfinite(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _type_name(hint: Any) -> str:
@@ -218,14 +232,14 @@ def _message(cls: type, where: str, values: Any, errors: list[dict[str, Any]]) -
         return f"{key}: unknown setting{did_you_mean(str(path[-1]), valid)}; valid: {', '.join(valid) or 'none'}"
     bound = next((e for e in mine if e["type"] in _BOUND_ERRORS), None)
     if bound is not None:
-        kind, ctx = bound["type"], bound.get("ctx") or {}
-        if kind == "finite_number":
-            return f"{key}: {given} is not a finite number; valid: {range_text(meta)}"
+        kind, ctx, valid = bound["type"], bound.get("ctx") or {}, f"; valid: {range_text(meta)}"
+        if kind == "finite_number" or _not_finite(bound["input"]):  # pydantic tests nan > 0 first
+            return f"{key}: {given} is not a finite number{valid}"
         if kind == "greater_than":
-            return f"{key}: {given} must be greater than {ctx['gt']:g}"
+            return f"{key}: {given} must be greater than {ctx['gt']:g}{valid}"
         if kind == "greater_than_equal":
-            return f"{key}: {given} is below the minimum {_bound(ctx['ge'])}"
-        return f"{key}: {given} is above the maximum {_bound(ctx['le'])}"
+            return f"{key}: {given} is below the minimum {_bound(ctx['ge'])}{valid}"
+        return f"{key}: {given} is above the maximum {_bound(ctx['le'])}{valid}"
     options = meta.get("choices") or (typing.get_args(hint) if typing.get_origin(hint) is Literal else None)
     if options and all(e["type"] == "literal_error" for e in mine):
         return (f"{key}: {given} is not allowed{did_you_mean(str(raw), map(str, options))}; "

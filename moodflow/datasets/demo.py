@@ -41,10 +41,10 @@ ANNOTATION_GRID = "dynamic labels at 0.5, 1.0, …, duration − 0.5 s (centres 
 class DemoConfig:
     """``dataset.demo``: how many clips, how long, at which rate, from which seed."""
 
-    n_clips: int = setting(40, min=1)
-    duration_s: float = setting(10.0, min=1.0)  # at least one 1 s label frame
-    sample_rate: int = setting(22050, min=8000, max=384000)
-    seed: int = 0
+    n_clips: int = setting(40, min=1)  # synthetic clips generated
+    duration_s: float = setting(10.0, min=1.0, max=3600.0)  # at least one 1 s label frame
+    sample_rate: int = setting(22050, min=8000, max=384000)  # Hz of the generated audio
+    seed: int = setting(0, min=0, max=2**32 - 1)  # the clips' musical parameters and noise
 
 LOUDNESS_SHAPES = ("flat", "crescendo", "decrescendo", "swell")
 MELODY_SHAPES = ("flat", "rising", "falling")
