@@ -55,12 +55,12 @@ _ID_COLUMNS = ("track_id", "file")  # read as written: they name files
 class FolderConfig(AdapterConfig):
     """``dataset.folder`` (see the module docstring)."""
 
-    labels: str = ""
-    dynamic_labels: str = ""
+    labels: str = ""  # static labels CSV (relative to dataset.root); "" = none
+    dynamic_labels: str = ""  # per-time labels CSV (track_id, time_s, targets); "" = none
     targets: list[str] = field(default_factory=list)  # regression columns; [] = valence/arousal when present
     scale: list[float] | str | None = None  # [low, high] or "low..high"; None = no range check
     scales: dict[str, Any] = field(default_factory=dict)  # {target: [low, high]}: a target's own scale
-    class_column: str = ""
+    class_column: str = ""  # labels-CSV column with one class per track; "" = none
     tags: list[str] = field(default_factory=list)  # 0/1 tag columns
     tags_column: str = ""  # one column of ";"-separated tags
     metadata: list[str] = field(default_factory=list)  # label-CSV columns kept in the manifest

@@ -34,8 +34,8 @@ from moodflow.models.torch_common import (
 class MLPConfig(TorchConfig):
     """``train.mlp``: the MARBLE probe's shape, and which layers of a layered embedding."""
 
-    hidden: int = setting(512, min=1)
-    dropout: float = setting(0.2, min=0.0, max=0.9)
+    hidden: int = setting(512, min=1)  # hidden units
+    dropout: float = setting(0.2, min=0.0, max=0.9)  # dropout after the hidden layer
     layers: list[int] | None = None  # layered features (MERT): these layers (a learned mix of several)
 
 

@@ -24,7 +24,7 @@ from moodflow.models.mlp import MLPConfig, NeuralHeads
 class MultitaskConfig(MLPConfig):
     """``train.multitask``: the MLP's settings and one loss weight per head."""
 
-    hidden: int = setting(256, min=1)
+    hidden: int = setting(256, min=1)  # hidden units of the shared layer
     loss_weights: dict[str, float] = setting(default_factory=dict)  # regression | classification | tagging → weight
 
 

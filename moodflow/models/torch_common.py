@@ -29,11 +29,11 @@ CONFIG_FILE = "network.json"
 class TorchConfig(SearchSettings):
     """Training settings every neural head takes."""
 
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
-    epochs: int = setting(200, min=1)
-    batch_size: int = setting(64, min=1)
-    lr: float = setting(1e-3, gt=0.0)
-    weight_decay: float = setting(1e-4, min=0.0)
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto = CUDA when available
+    epochs: int = setting(200, min=1)  # at most, before early stopping
+    batch_size: int = setting(64, min=1)  # rows per optimiser step
+    lr: float = setting(1e-3, gt=0.0)  # AdamW learning rate
+    weight_decay: float = setting(1e-4, min=0.0)  # AdamW weight decay
     patience: int = setting(20, min=1)  # epochs without a better validation loss before stopping
     val_fraction: float = setting(0.15, min=0.0, max=0.5)  # of the training fold's songs, for early stopping
 

@@ -37,17 +37,17 @@ BOOSTER_FILE = "model.ubj"
 class XGBoostConfig(SklearnConfig):
     """``train.xgboost``."""
 
-    n_estimators: int = setting(300, min=1)
-    max_depth: int = setting(4, min=1)
-    learning_rate: float = setting(0.05, gt=0.0)
-    subsample: float = setting(0.8, gt=0.0, max=1.0)
-    colsample_bytree: float = setting(0.5, gt=0.0, max=1.0)
-    reg_lambda: float = setting(1.0, min=0.0)
+    n_estimators: int = setting(300, min=1)  # boosting rounds at most
+    max_depth: int = setting(4, min=1)  # depth of each tree
+    learning_rate: float = setting(0.05, gt=0.0)  # shrinkage of each round
+    subsample: float = setting(0.8, gt=0.0, max=1.0)  # training rows sampled per round
+    colsample_bytree: float = setting(0.5, gt=0.0, max=1.0)  # features sampled per tree
+    reg_lambda: float = setting(1.0, min=0.0)  # L2 penalty on leaf weights
     max_bin: int = setting(32, min=2)  # histogram bins per feature (XGBoost's default: 256)
     early_stopping_rounds: int = setting(20, min=0)  # stop after this many rounds without gain; 0 = all rounds
     validation_fraction: float = setting(0.15, gt=0.0, max=0.5)  # inner validation part of the training rows
     refit: bool = True  # after early stopping, refit on all training rows for the best number of rounds
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto = CUDA when available
 
 
 MIN_ROWS_FOR_EARLY_STOPPING = 20

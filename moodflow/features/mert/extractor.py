@@ -52,7 +52,7 @@ class MertConfig:
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
     dtype: str = "auto"  # auto (bf16 where native and within bound) | float32 | bfloat16 | float16
     batch_size: int = 8  # windows per forward pass
-    window_s: float = 5.0
+    window_s: float = 5.0  # MERT input window (the model's training length)
     min_window_s: float = 1.0  # a shorter tail is dropped unless it is the only window
     max_duration_s: float | None = None  # None: the whole track
     threads: int = 0  # torch CPU threads; 0 = torch's default

@@ -48,8 +48,8 @@ LAYERS = {"musicnn": ("penultimate", "max_pool", "mean_pool"), "vgg": ("penultim
 class MusicnnConfig:
     """``features.musicnn`` in params.yaml."""
 
-    model: str = setting("MSD_musicnn", choices=MODELS)
-    layer: str = setting("penultimate", choices=("penultimate", "max_pool", "mean_pool"))
+    model: str = setting("MSD_musicnn", choices=MODELS)  # packaged musicnn weights
+    layer: str = setting("penultimate", choices=("penultimate", "max_pool", "mean_pool"))  # the embedding layer stored
     patch_hop_s: float | None = setting(None, gt=0.0)  # None: non-overlapping patches (the reference)
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
     batch_size: int = setting(32, min=1)  # patches per forward pass

@@ -17,7 +17,7 @@ from moodflow.features.opensmile.smile import SmileExtractor
 class EgemapsConfig:
     """``features.egemaps``: the openSMILE set (eGeMAPSv02 is the current revision)."""
 
-    feature_set: str = "eGeMAPSv02"
+    feature_set: str = "eGeMAPSv02"  # openSMILE feature set
 
 
 @EXTRACTORS.register
