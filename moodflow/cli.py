@@ -40,9 +40,9 @@ def cmd_info(args: argparse.Namespace) -> int:
             **({"check": problems or "ok"} if args.check else {}),
         }
     if args.json:
-        from moodflow.core.atomic import _finite, _json_default
+        from moodflow.core.atomic import finite, json_default
 
-        print(json.dumps(_finite(info), indent=2, default=_json_default))
+        print(json.dumps(finite(info), indent=2, default=json_default))
     else:
         for key, value in info.items():
             if isinstance(value, dict):

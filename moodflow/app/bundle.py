@@ -40,14 +40,10 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def names_digest(names: list[str]) -> str:
-    """The feature-name digest ``model.json`` records (``feature_names_sha``)."""
-    return _sha256("\n".join(names).encode())[:16]
-
-
 def feature_record(manifest: dict[str, Any]) -> dict[str, Any]:
     """What reproducing the model's features needs, from this machine's extractor."""
     from moodflow.core.versions import package_versions
+    from moodflow.stores.feature_store import names_digest
     from moodflow.features import EXTRACTORS, build_extractor
     from moodflow.app.predict import feature_settings
 

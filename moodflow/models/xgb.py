@@ -62,13 +62,13 @@ class XGBoostModel(SklearnModel):
     default_search = {"max_depth": [2, 4, 6], "learning_rate": [0.03, 0.1], "colsample_bytree": [0.3, 0.7]}
 
     def _xgb_kwargs(self) -> dict[str, Any]:
-        from moodflow.models.torch_common import resolve_device  # imports torch: only when used
+        from moodflow.core.device import resolve_device  # imports torch: only when used
 
         c = self.config
         return dict(
             n_estimators=c.n_estimators, max_depth=c.max_depth, learning_rate=c.learning_rate,
             subsample=c.subsample, colsample_bytree=c.colsample_bytree, reg_lambda=c.reg_lambda,
-            max_bin=c.max_bin, tree_method="hist", device=str(resolve_device(c.device)), random_state=self.seed,
+            max_bin=c.max_bin, tree_method="hist", device=resolve_device(c.device, f"train.{self.name}.device"), random_state=self.seed,
             n_jobs=self.n_jobs,
         )
 

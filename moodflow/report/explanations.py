@@ -14,7 +14,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from moodflow.report.figures import _save  # noqa: E402
+from moodflow.report.figures import save_figure  # noqa: E402
 from moodflow.report.tables import Run  # noqa: E402
 
 TOP_FEATURES = 10
@@ -56,7 +56,7 @@ def importance_figure(run: Run, table: pd.DataFrame, path: Path) -> Path:
             _bars(row[0], families[families["target"] == target], f"{target}: feature families")
     fig.suptitle(f"{run.feature_set}/{run.model}: held-out feature importance", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def attention_figure(run: Run, attention: pd.DataFrame, path: Path) -> Path:
@@ -80,7 +80,7 @@ def attention_figure(run: Run, attention: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("time (s)")
         ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def explanation_figures(runs: list[Run], fig_dir: Path) -> dict[str, Path]:

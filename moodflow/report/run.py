@@ -248,7 +248,7 @@ def _labels_line(spec: dict[str, Any], runs: list[Run]) -> str:
     if runs and all(r.unlabelled for r in runs):
         return "- labels: none (extraction-only: nothing to train)"
     own = spec.get("target_scales") or {}
-    overall = spec.get("scale_name") or scale_name(spec.get("scale"))
+    overall = scale_name(spec.get("scale_name") or spec.get("scale"))
     parts = []
     targets = spec.get("static_targets") or []
     if targets:

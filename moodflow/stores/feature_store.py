@@ -38,6 +38,14 @@ _GZIP = dict(compression="gzip", compression_opts=4, shuffle=True)
 _FLUSH_BYTES = 8 << 20  # write buffered tracks in blocks of about this size
 
 
+def names_digest(names: list[str]) -> str:
+    """The digest of a store's feature names that a model records (``feature_names_sha`` in
+    model.json and bundle.json): same names in the same order, same digest."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
 def _created() -> dict[str, str]:
     """``{"created": …}`` from ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention), else
     nothing: a wall-clock time would make two identical runs write different bytes."""

@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from moodflow.core.device import resolve_device
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.stores.grid import GridConfig
@@ -58,17 +59,6 @@ class MertConfig:
     threads: int = 0  # torch CPU threads; 0 = torch's default
     # DataLoader processes preparing the next tracks; auto = 2 on CUDA, 0 (in this process) on CPU
     loader_workers: int | str = "auto"
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; anything else is passed through."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"features.mert.device: {device!r} asked for but CUDA is not available")
-    return device
 
 
 @EXTRACTORS.register
@@ -148,7 +138,7 @@ class MertExtractor(Extractor):
 
         if self.config.threads:
             torch.set_num_threads(int(self.config.threads))
-        self._device = resolve_device(self.config.device)
+        self._device = resolve_device(self.config.device, f"features.{self.name}.device")
         asked = self.config.dtype
         dtype = resolve_dtype(asked, self._device)
         model = load_model(self.header, self.config.model, self.config.revision,
@@ -177,7 +167,7 @@ class MertExtractor(Extractor):
         if self._compute_dtype is None:
             if self.config.dtype != "auto":
                 return self.config.dtype
-            if resolve_dtype("auto", resolve_device(self.config.device)) == "float32":
+            if resolve_dtype("auto", resolve_device(self.config.device, f"features.{self.name}.device")) == "float32":
                 self._compute_dtype = "float32"
             else:
                 self.load()
@@ -242,4 +232,4 @@ class MertExtractor(Extractor):
         process only takes cycles from it (measured 18 % slower on 2 cores), so auto = 0 there."""
         if self.config.loader_workers != "auto":
             return int(self.config.loader_workers)
-        return 2 if resolve_device(self.config.device).startswith("cuda") else 0
+        return 2 if resolve_device(self.config.device, f"features.{self.name}.device").startswith("cuda") else 0
