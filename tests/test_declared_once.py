@@ -169,3 +169,20 @@ def test_the_grep_finds_a_side_table(tmp_path):
                     "moodflow/app/side.py:3: 'chroma' in ' compare, egemaps or chroma'",
                     "moodflow/app/side.py:3: 'compare' in ' compare, egemaps or chroma'",
                     "moodflow/app/side.py:3: 'egemaps' in ' compare, egemaps or chroma'"]
+
+
+def test_the_registries_know_their_names_without_importing_a_plugin():
+    """The lazy tables keep `moodflow list` and the name check free of torch, openSMILE, librosa."""
+    import subprocess
+    import sys
+
+    code = ("import sys, yaml, contextlib, io\n"
+            "from moodflow.check.names import check_names\n"
+            "from moodflow.cli import main\n"
+            "check_names(yaml.safe_load(open('params.yaml')))\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['list'])\n"
+            "print(sorted(m for m in ('torch', 'sklearn', 'opensmile', 'transformers', 'librosa', 'pydantic') "
+            "if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
