@@ -74,6 +74,9 @@ CASES = [
     ("features.musicnn.patch_hop_s", float("nan"), "features.musicnn.patch_hop_s: nan is not a finite number"),
     ("train.tune", "yes", "train.tune: 'yes' is not true or false"),
     ("train.svm.c", 3, "train.svm.c: unknown setting (did you mean 'C'?); valid: "),
+    # a search grid's candidates are checked as the settings they replace, before any training
+    ("train.ridge.search", {"alpha": [1.0, float("nan")]}, "train.ridge.search.alpha: nan is not a finite number"),
+    ("train.svm.search", {"c": [1.0]}, "train.svm.search.c: unknown setting (did you mean 'C'?)"),
 ]
 
 
@@ -201,3 +204,16 @@ def test_the_error_says_how_to_undo_a_failed_experiments_params(tmp_path, monkey
     with pytest.raises(SettingsError) as temp:
         check_params(bad)
     assert "git checkout" not in str(temp.value)
+
+
+def test_yaml_exponents_without_a_dot_stay_numbers():
+    """PyYAML reads `1e-3` as a string; a number field (or a union that lists the number first,
+    `gamma: float | str`) still takes it as a number, as before pydantic."""
+    params = _with("train.svm.gamma", "1e-3")
+    params["train"]["ridge"]["alpha"] = "1e2"
+    from moodflow.core.config import build
+    from moodflow.models import MODELS
+
+    assert build(MODELS.get("svm").Config, params["train"]["svm"], "train.svm").gamma == 0.001
+    assert build(MODELS.get("ridge").Config, params["train"]["ridge"], "train.ridge").alpha == 100.0
+    validate_params(params)

@@ -43,7 +43,11 @@ def validate_params(params: Mapping[str, Any]) -> dict[str, Any]:
         EXTRACTORS.get(name)(config, features.grid)  # runs each extractor's own checks too
     train, models = train_settings(params.get("train"))
     for name, config in models.items():
-        build(MODELS.get(name).Config, config, f"train.{name}")
+        cls = MODELS.get(name).Config
+        built = build(cls, config, f"train.{name}")
+        for key, values in (getattr(built, "search", None) or {}).items():  # each candidate, as tuning builds it
+            for value in values:
+                build(cls, {key: value}, f"train.{name}.search")
     check_names(params)
     return {"dataset": dataset.name, "feature sets": features.sets, "models": train.models}
 

@@ -102,7 +102,10 @@ def _annotation(hint: Any, meta: Mapping[str, Any]) -> Any:
     if hint is Any or hint is type(None):
         return hint
     if origin in (Union, types.UnionType):
-        return Union[tuple(_annotation(a, meta) for a in args)]  # type: ignore[return-value]
+        members = Union[tuple(_annotation(a, meta) for a in args)]  # type: ignore[valid-type]
+        # the first member that fits, in the declared order: `float | str` reads YAML's "1e-3" as a number
+        several = len([a for a in args if a is not type(None)]) > 1  # X | None is no union to pydantic
+        return Annotated[members, p.Field(union_mode="left_to_right")] if several else members
     if origin is Literal:
         return hint
     if meta.get("choices") and hint in (str, int, float):
