@@ -186,3 +186,20 @@ def test_the_registries_know_their_names_without_importing_a_plugin():
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_predict_names_every_audio_feature_set_read_off_the_classes(tmp_path):
+    """Before: a hand-written list in predict.py that missed midlevel and chords."""
+    import json
+
+    from moodflow.app.predict import PredictError, Predictor
+    from moodflow.features import audio_feature_sets
+
+    (tmp_path / "model.json").write_text(json.dumps({
+        "format": "moodflow.model", "feature_extractor": "provided", "feature_set": "provided",
+        "feature_config": {"extractor": {}, "grid": {}}}))
+    with pytest.raises(PredictError) as info:
+        Predictor(tmp_path, mood_tags=False)
+    wanted = [n for n in EXTRACTORS.names() if EXTRACTORS.get(n).needs_audio]
+    assert audio_feature_sets() == wanted and {"midlevel", "chords", "musicnn"} <= set(wanted)
+    assert str(info.value).endswith(f"train on an audio feature set ({', '.join(wanted)})")
