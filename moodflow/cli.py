@@ -46,9 +46,9 @@ def cmd_info(args: argparse.Namespace) -> int:
     from moodflow.core.terminal import for_terminal
 
     if args.json:
-        from moodflow.core.atomic import _finite, _json_default
+        from moodflow.core.atomic import finite, json_default
 
-        print(json.dumps(_finite(info), indent=2, default=_json_default))
+        print(json.dumps(finite(info), indent=2, default=json_default))
     else:
         for key, value in info.items():
             if isinstance(value, dict):
@@ -231,9 +231,10 @@ def cmd_datasets_verify(args: argparse.Namespace) -> int:
     """Compare a downloaded dataset with its index: missing, corrupt and extra files, one table."""
     from moodflow.datasets import DATASETS
     from moodflow.datasets.verify import verify
+    from moodflow.prepare.settings import DatasetSettings
 
     dataset = _dataset_params(args.params)
-    name = args.name or dataset.get("name") or "demo"
+    name = args.name or dataset.get("name") or DatasetSettings().name
     root = args.root or dataset.get("root") or None
     config = dict(dataset.get(name) or {})
     if args.index:

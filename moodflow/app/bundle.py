@@ -54,8 +54,6 @@ _CHUNK = 1 << 20
 _UNIX_FILE, _UNIX_TYPE = 0o100000, 0o170000
 # held-out diagnostics (predictions, tuning candidates, importance, attention): large, not needed to predict
 _SKIPPED = {"predictions.csv", "confusion.csv", "tuning.csv", "importance.csv", "attention.csv"}
-_FEATURE_PACKAGES = {"compare": ("opensmile",), "egemaps": ("opensmile",), "chroma": ("librosa",), "midlevel": ("librosa",), "chords": ("librosa",),
-                     "musicnn": ("musicnn", "librosa", "torch"), "mert": ("transformers", "torch")}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
@@ -79,26 +77,22 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def names_digest(names: list[str]) -> str:
-    """The feature-name digest ``model.json`` records (``feature_names_sha``)."""
-    return _sha256("\n".join(names).encode())[:16]
-
-
 def feature_record(manifest: dict[str, Any]) -> dict[str, Any]:
     """What reproducing the model's features needs, from this machine's extractor."""
     from moodflow.core.versions import package_versions
+    from moodflow.stores.feature_store import names_digest
     from moodflow.features import EXTRACTORS, build_extractor
     from moodflow.app.predict import feature_settings
 
     name, settings, grid = feature_settings(manifest)
     extractor = build_extractor(name, settings, grid)
-    versions = package_versions()
+    versions = package_versions(extractor.packages)
     return {
         "extractor": name,
         "extractor_version": str(EXTRACTORS.get(name).version),
         "config": _normal(extractor.config_dict()),
         "feature_names_sha": names_digest(extractor.feature_names()),
-        "packages": {p: versions.get(p) for p in _FEATURE_PACKAGES.get(name, ())},
+        "packages": {p: versions.get(p) for p in extractor.packages},
     }
 
 

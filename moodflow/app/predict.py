@@ -34,6 +34,7 @@ from moodflow.app.which_model import (  # noqa: F401 - part of this module's API
     DEFAULT_MODEL, HOW_TO_GET_VALENCE_AROUSAL, TOY_BANNER, PredictorNote, best_model_dir, default_model,
 )
 from moodflow.core.errors import api_boundary
+from moodflow.datasets import is_synthetic
 from moodflow.decode.audio import load_audio
 from moodflow.features.base import TrackFeatures
 
@@ -119,7 +120,7 @@ class Predictor:
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
-        from moodflow.features import build_extractor
+        from moodflow.features import audio_feature_sets, build_extractor
         from moodflow.models.io import read_manifest
 
         if path.is_file():
@@ -145,7 +146,7 @@ class Predictor:
         if not self.extractor.needs_audio:
             raise PredictError(
                 f"{self.source}: feature set {name!r} is imported from the dataset's files, so the model "
-                "cannot predict from audio; train on an audio feature set (compare, egemaps, chroma, musicnn, mert)")
+                f"cannot predict from audio; train on an audio feature set ({', '.join(audio_feature_sets())})")
         self.sample_rate = int(self.manifest.get("feature_sample_rate") or 0)
         if self.sample_rate <= 0:
             raise PredictError(f"{self.source}: model.json records no feature_sample_rate")
@@ -206,7 +207,7 @@ class Predictor:
     @property
     def is_toy(self) -> bool:
         """True for a model trained on the synthetic demo dataset."""
-        return self.manifest.get("dataset") == "demo"
+        return is_synthetic(self.manifest.get("dataset"))
 
     def provenance(self) -> dict[str, Any]:
         """What every output says about the model: source, dataset, features, protocol, score, scale."""

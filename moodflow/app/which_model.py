@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from moodflow.app.errors import PredictError
+from moodflow.datasets import is_synthetic
 
 TOY_BANNER = ("toy model: trained on moodflow's synthetic demo clips, not on real music; train on a real "
               "dataset, see README.md 'Pointing it at a real dataset' and docs/datasets.md")
@@ -65,7 +66,7 @@ def default_model(reports_dir: str | Path = "reports", models_dir: str | Path = 
         dataset = read_manifest(folder).get("dataset")
     except (PredictError, OSError, ValueError) as exc:
         return None, str(exc)
-    if dataset == "demo":
+    if is_synthetic(dataset):
         return None, (f"the last run's best model ({folder}) is the demo's toy, trained on synthetic clips "
                       f"(`--model {folder}` shows its valence/arousal, labelled toy)")
     return folder, ""

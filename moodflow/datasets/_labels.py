@@ -10,7 +10,6 @@ any kind is dropped (logged too).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,32 +18,9 @@ import pandas as pd
 
 from moodflow.datasets._common import format_ids, log, to_float
 from moodflow.stores.prepared import LabelSpec
+from moodflow.stores.scale import Scale, scale_text
 
 TAG_SEPARATOR = ";"
-
-
-def parse_scale(value: Any, key: str) -> tuple[float, float] | None:
-    """``[lo, hi]`` or ``"lo..hi"`` → (lo, hi); None/""/[] → None (no range check)."""
-    if value in (None, "", []):
-        return None
-    scale = value
-    if isinstance(scale, str):
-        match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*(?:\.\.|,|-|to)\s*(-?\d+(?:\.\d+)?)\s*", scale)
-        if not match:
-            raise ValueError(f"{key} must be [low, high] or 'low..high', not {value!r}")
-        scale = match.groups()
-    try:
-        lo, hi = (float(v) for v in scale)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} must be [low, high], not {value!r}") from None
-    if not lo < hi:
-        raise ValueError(f"{key}: low {lo:g} must be below high {hi:g}")
-    return (lo, hi)
-
-
-def scale_name(scale: tuple[float, float] | None) -> str:
-    """(1, 9) → ``"1..9"``; None → ``""``."""
-    return f"{scale[0]:g}..{scale[1]:g}" if scale else ""
 
 
 def target_scales(targets: list[str], scale: tuple[float, float] | None, scales: Mapping[str, Any],
@@ -56,7 +32,7 @@ def target_scales(targets: list[str], scale: tuple[float, float] | None, scales:
         raise ValueError(f"{where}.scales: {unknown} are not among the targets {targets}")
     out = {}
     for target, value in scales.items():
-        parsed = parse_scale(value, f"{where}.scales.{target}")
+        parsed = Scale.parse(value, f"{where}.scales.{target}")
         if parsed is not None and parsed != scale:
             out[target] = parsed
     return out
@@ -150,7 +126,7 @@ def static_label_table(table: pd.DataFrame, path: Path, dataset: str, *, targets
                     int((~complete).sum()), format_ids(out["track_id"][~complete]))
         out = out[complete.to_numpy()].reset_index(drop=True)
     task = "regression" if targets else "classification" if class_column else "tagging" if tag_names else "regression"
-    spec = LabelSpec(task=task, static_targets=list(targets), scale=scale, scale_name=scale_name(scale),
+    spec = LabelSpec(task=task, static_targets=list(targets), scale=scale, scale_name=scale_text(scale),
                      class_column=class_column or None, classes=classes, tags=tag_names,
                      target_scales=dict(scales))
     return out, spec

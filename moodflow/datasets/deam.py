@@ -64,7 +64,7 @@ class DEAMConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/DEAM_audio/MEMD_audio
 
 
-@DATASETS.register("deam")
+@DATASETS.register
 class DEAM(DatasetAdapter):
     """DEAM in its authors' layout.
 

@@ -56,7 +56,7 @@ class EmoMusicConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/clips_45seconds
 
 
-@DATASETS.register("emomusic")
+@DATASETS.register
 class EmoMusic(DatasetAdapter):
     """emoMusic in its authors' layout; ``dataset.emomusic.audio_dir`` overrides ``<root>/clips_45seconds``."""
 

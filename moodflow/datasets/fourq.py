@@ -41,7 +41,7 @@ PROVIDED = "Features/top100_features.csv"
 LAYOUT = {
     "audio": f"{AUDIO_DIR}/Q{{1..4}}/<Song>.mp3",
     "labels": f"{ANNOTATIONS}  (Song, Quadrant)",
-    "provided": f"{PROVIDED}  (SongID + the authors' top-100 features), optional",
+    "features": f"{PROVIDED}  (SongID + the authors' top-100 features), optional",
 }
 LABEL_SCALE = {"classes": ["Q1", "Q2", "Q3", "Q4"]}
 ANNOTATION_GRID = None  # song-level labels only
@@ -55,7 +55,7 @@ class FourQConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/MER_audio_taffc_dataset
 
 
-@DATASETS.register("fourq")
+@DATASETS.register
 class FourQ(DatasetAdapter):
     """4Q in its authors' layout (``dataset.fourq.audio_dir`` overrides ``<root>/MER_audio_taffc_dataset``)."""
 

@@ -84,7 +84,7 @@ class JamendoConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/audio
 
 
-@DATASETS.register("jamendo")
+@DATASETS.register
 class Jamendo(DatasetAdapter):
     """MTG-Jamendo mood/theme. Config: ``split`` (0-4, default 0), ``tags`` (split | all),
     ``audio_dir`` (default ``<root>/audio``). ``dataset.root`` is the repository checkout

@@ -56,7 +56,7 @@ class PMEmoConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/chorus
 
 
-@DATASETS.register("pmemo")
+@DATASETS.register
 class PMEmo(DatasetAdapter):
     """PMEmo in its authors' layout; ``dataset.pmemo.audio_dir`` overrides ``<root>/chorus``."""
 

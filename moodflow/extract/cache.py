@@ -30,22 +30,24 @@ from moodflow.stores.feature_store import SCHEMA_VERSION
 
 CACHE_FORMAT = 3  # 1: .npz entries; 2: no checksum
 _SUFFIX = ".arrays"
-# libraries whose version can change feature values (a pip upgrade must not serve old values)
-_VALUE_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "opensmile", "torch", "transformers")
+# libraries whose version can change any feature values (a pip upgrade must not serve old
+# values), besides the extractor's own ``packages``
+_VALUE_PACKAGES = ("numpy", "scipy", "soxr")
 _ARRAYS = ("static", "frames", "start_s", "end_s")
 log = logging.getLogger(__name__)
 
 
-def fingerprint_payload(name: str, version: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Everything an entry's values depend on besides the audio."""
-    versions = package_versions()
+def fingerprint_payload(name: str, version: str, config: dict[str, Any],
+                        packages: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Everything an entry's values depend on besides the audio (``packages``: the extractor's)."""
+    versions = package_versions(packages)
     return {
         "extractor": name,
         "extractor_version": str(version),
         "config": config,
         "store_schema_version": SCHEMA_VERSION,
         "cache_format": CACHE_FORMAT,
-        "packages": {k: versions[k] for k in _VALUE_PACKAGES if k in versions},
+        "packages": {k: versions[k] for k in (*_VALUE_PACKAGES, *packages) if k in versions},
     }
 
 
@@ -65,8 +67,9 @@ class TrackCache:
         config: dict[str, Any],
         feature_count: int,
         frame_shape: tuple[int, ...],
+        packages: tuple[str, ...] = (),
     ):
-        self.payload = fingerprint_payload(name, version, config)
+        self.payload = fingerprint_payload(name, version, config, packages)
         self.key = fingerprint(self.payload)
         self.dir = Path(root) / name / self.key
         self.feature_count = int(feature_count)
@@ -78,6 +81,7 @@ class TrackCache:
         return cls(
             root, name=extractor.name, version=extractor.version, config=extractor.config_dict(),
             feature_count=len(extractor.feature_names()), frame_shape=tuple(extractor.frame_shape()),
+            packages=extractor.packages,
         )
 
     def spec(self) -> dict[str, Any]:

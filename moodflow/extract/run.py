@@ -78,7 +78,7 @@ class ExtractJob:
         ex = self.extractor
         return dict(feature_names=ex.feature_names(), frame_shape=ex.frame_shape(), frame_names=ex.frame_names(),
                     feature_groups=ex.feature_groups(), extractor=ex.name, extractor_version=ex.version,
-                    config=ex.config_dict(), dataset=self.dataset)
+                    config=ex.config_dict(), dataset=self.dataset, packages=ex.packages)
 
     def worker_job(self, cache: TrackCache | None = None) -> dict[str, Any]:
         """The plain-value job workers rebuild their extractor from (:func:`make_job`)."""

@@ -70,6 +70,7 @@ class ExtractSettings:
 class FeaturesSettings(ExtractSettings):
     """``features``: the extract settings and the list of feature sets to build."""
 
+    # feature stores to build, one extract stage each
     sets: list[str] = field(default_factory=lambda: ["compare", "chroma"])
 
 

@@ -16,10 +16,10 @@ from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
 class RidgeConfig(SklearnConfig):
     """``train.ridge``: L2 strength (logistic regression: C = 1 / alpha)."""
 
-    alpha: float = setting(100.0, gt=0.0)
+    alpha: float = setting(100.0, gt=0.0)  # L2 penalty (classes: logistic regression with C = 1 / alpha)
 
 
-@MODELS.register("ridge")
+@MODELS.register
 class RidgeModel(SklearnModel):
     name = "ridge"
     Config = RidgeConfig

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from moodflow.core.config import setting
+from moodflow.core.device import resolve_device
 from moodflow.models.base import SearchSettings
 
 WEIGHTS_FILE = "model.safetensors"
@@ -29,20 +30,13 @@ CONFIG_FILE = "network.json"
 class TorchConfig(SearchSettings):
     """Training settings every neural head takes."""
 
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
-    epochs: int = setting(200, min=1)
-    batch_size: int = setting(64, min=1)
-    lr: float = setting(1e-3, gt=0.0)
-    weight_decay: float = setting(1e-4, min=0.0)
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto = CUDA when available
+    epochs: int = setting(200, min=1)  # at most, before early stopping
+    batch_size: int = setting(64, min=1)  # rows per optimiser step
+    lr: float = setting(1e-3, gt=0.0)  # AdamW learning rate
+    weight_decay: float = setting(1e-4, min=0.0)  # AdamW weight decay
     patience: int = setting(20, min=1)  # epochs without a better validation loss before stopping
     val_fraction: float = setting(0.15, min=0.0, max=0.5)  # of the training fold's songs, for early stopping
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -265,7 +259,7 @@ class TorchPersistence:
         super().__init__(task, config, seed, **data)
         self.net: nn.Module | None = None
         self.architecture: dict[str, Any] = {}  # what rebuilds the network (network.json)
-        self.device = resolve_device(self.config.device)
+        self.device = torch.device(resolve_device(self.config.device, f"train.{self.name}.device"))
 
     def n_inputs(self) -> int | None:
         n = self.architecture.get("n_in")

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moodflow.datasets import is_synthetic
 from moodflow.evaluation.significance import Interval
 from moodflow.report.chance import HEADLINE, Judgement, Scored
 from moodflow.report.document import Bullets, Code, Document, Figure, Paragraph, Plain, Row, Section, Table
@@ -233,9 +234,9 @@ def _significance_blocks(judgement: Judgement) -> list:
 def _published(doc: Document, dataset: str, ours: pd.DataFrame, refs: pd.DataFrame, runs: list[Run]) -> None:
     section = doc.section("Published numbers")
     published = references_for(dataset, refs)
-    if dataset == "demo":
-        section.add(Paragraph(["No published number exists for the demo dataset: it is synthesised by moodflow "
-                               "(moodflow/datasets/demo.py) and only shows that the pipeline learns."]))
+    if is_synthetic(dataset):
+        section.add(Paragraph([f"No published number exists for {dataset}: moodflow synthesises it "
+                               "(moodflow/datasets/), so it only shows that the pipeline learns."]))
         return
     if not len(published) and "+" in str(dataset):
         section.add(Paragraph(["A joint run: the published numbers are per dataset, beside ours in \"Joint training\"."]))

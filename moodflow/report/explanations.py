@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from moodflow.report.document import Bullets, Code, Figure, Paragraph, Plain, Section  # noqa: E402
-from moodflow.report.figures import _save, figure_file, plain  # noqa: E402
+from moodflow.report.figures import figure_file, plain, save_figure  # noqa: E402
 from moodflow.report.tables import Run  # noqa: E402
 
 TOP_FEATURES = 10
@@ -57,7 +57,7 @@ def importance_figure(run: Run, table: pd.DataFrame, path: Path) -> Path:
             _bars(row[0], families[families["target"] == target], f"{plain(target)}: feature families")
     fig.suptitle(f"{plain(run.feature_set)}/{plain(run.model)}: held-out feature importance", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def attention_figure(run: Run, attention: pd.DataFrame, path: Path) -> Path:
@@ -81,7 +81,7 @@ def attention_figure(run: Run, attention: pd.DataFrame, path: Path) -> Path:
         ax.set_xlabel("time (s)")
         ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def explanation_figures(runs: list[Run], fig_dir: Path) -> dict[str, Path]:

@@ -38,7 +38,8 @@ def figure_file(fig_dir: str | Path, stem: str) -> Path:
     return Path(fig_dir) / f"{safe}.png"
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG without version metadata (same data, same bytes), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -85,7 +86,7 @@ def va_plane(static: pd.DataFrame, path: str | Path, scale: Sequence[float] | No
         ax.set_ylabel(f"arousal {scale_label}".strip())
         ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def dynamic_curves(dynamic: pd.DataFrame, path: str | Path, scale_label: str = "") -> Path:
@@ -106,7 +107,7 @@ def dynamic_curves(dynamic: pd.DataFrame, path: str | Path, scale_label: str = "
         ax.set_ylabel(f"{plain(target)} {scale_label}".strip())
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion(counts: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
@@ -125,7 +126,7 @@ def confusion(counts: np.ndarray, classes: Sequence[str], path: str | Path, titl
                     color="white" if counts[i, j] > top / 2 else "black")
     ax.set_title(plain(title))
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def r2_bars(ours: pd.DataFrame, path: str | Path, published: pd.DataFrame | None = None) -> Path:
@@ -158,4 +159,4 @@ def r2_bars(ours: pd.DataFrame, path: str | Path, published: pd.DataFrame | None
     ax.set_title("R² by model and feature set")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
