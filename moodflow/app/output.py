@@ -139,7 +139,7 @@ def json_document(predictor, predictions: list, errors: list[tuple[str, str]], d
 def render(fmt: str, predictor, predictions: list, errors: list[tuple[str, str]], dynamic: bool) -> str:
     """The whole output as text in ``fmt``."""
     if fmt == "json":  # strict JSON: a NaN or infinity becomes null
-        from moodflow.core.atomic import _finite
+        from moodflow.core.atomic import finite as _finite
 
         return json.dumps(_finite(json_document(predictor, predictions, errors, dynamic)), indent=2,
                           allow_nan=False) + "\n"
