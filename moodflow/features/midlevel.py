@@ -52,7 +52,7 @@ _D = INTERVAL_DISSONANCE[np.abs(np.subtract.outer(np.arange(12), np.arange(12)))
 class MidlevelConfig:
     """``features.midlevel``."""
 
-    hop_length: int = setting(512, min=64)
+    hop_length: int = setting(512, min=64)  # analysis hop in samples
     key_window_s: float = setting(2.0, gt=0.0)  # windows for tonal_stability
 
 
@@ -81,11 +81,12 @@ def dissonance(chroma: np.ndarray) -> np.ndarray:
     return np.einsum("it,ij,jt->t", c, _D, c)
 
 
-@EXTRACTORS.register("midlevel")
+@EXTRACTORS.register
 class MidlevelExtractor(Extractor):
     """Eight interpretable mid-level descriptors per track, five per grid window."""
 
     name = "midlevel"
+    packages = ("librosa",)
     version = "1"
     Config = MidlevelConfig
     parallel: ClassVar[str] = "processes"

@@ -71,6 +71,8 @@ class Model(ABC):
     sequence_input: ClassVar[bool] = False
     multitask: ClassVar[bool] = False
     neural: ClassVar[bool] = False  # a torch network (TorchPersistence): "model_kind" in model.json
+    # Python distributions beyond the base ones whose versions model.json records (torch, xgboost)
+    packages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, *,
                  input_shape: list[int] | None = None, n_classes: int | None = None, n_jobs: int = 1):

@@ -20,14 +20,15 @@ from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
 class KNNConfig(SklearnConfig):
     """``train.knn``."""
 
-    n_neighbors: int = setting(7, min=1)
+    n_neighbors: int = setting(7, min=1)  # neighbours averaged
+    # neighbours weighted by inverse distance or equally
     weights: str = setting("distance", choices=("distance", "uniform"))
-    metric: str = "minkowski"
+    metric: str = "minkowski"  # scikit-learn distance metric
     # brute force keeps no KD/ball tree, whose types the safe loader does not trust
     algorithm: str = setting("brute", choices=("brute",))
 
 
-@MODELS.register("knn")
+@MODELS.register
 class KNNModel(SklearnModel):
     name = "knn"
     Config = KNNConfig

@@ -34,8 +34,8 @@ from moodflow.models.torch_common import (
 class MLPConfig(TorchConfig):
     """``train.mlp``: the MARBLE probe's shape, and which layers of a layered embedding."""
 
-    hidden: int = setting(512, min=1)
-    dropout: float = setting(0.2, min=0.0, max=0.9)
+    hidden: int = setting(512, min=1)  # hidden units
+    dropout: float = setting(0.2, min=0.0, max=0.9)  # dropout after the hidden layer
     layers: list[int] | None = None  # layered features (MERT): these layers (a learned mix of several)
 
 
@@ -139,9 +139,10 @@ class NeuralHeads(TorchPersistence, Model):
         return result
 
 
-@MODELS.register("mlp")
+@MODELS.register
 class MLPModel(NeuralHeads):
     name = "mlp"
+    packages = ("torch",)
     Config = MLPConfig
     default_search = {"hidden": [128, 512], "dropout": [0.2, 0.5], "weight_decay": [0.0001, 0.01]}
 

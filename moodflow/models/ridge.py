@@ -55,7 +55,7 @@ class RidgeConfig(SklearnConfig):
     clip: bool = True  # clip each feature to its training range before scaling (no extrapolation)
 
 
-@MODELS.register("ridge")
+@MODELS.register
 class RidgeModel(SklearnModel):
     name = "ridge"
     Config = RidgeConfig

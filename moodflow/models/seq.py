@@ -31,14 +31,14 @@ from moodflow.models.torch_common import (
 class SeqConfig(TorchConfig):
     """``train.seq``."""
 
-    arch: str = setting("lstm", choices=("lstm", "attention"))
-    hidden: int = setting(64, min=1)
-    n_layers: int = setting(1, min=1)
-    dropout: float = setting(0.1, min=0.0, max=0.9)
+    arch: str = setting("lstm", choices=("lstm", "attention"))  # BiLSTM or self-attention over frames
+    hidden: int = setting(64, min=1)  # hidden units per direction / model width
+    n_layers: int = setting(1, min=1)  # stacked LSTM or attention layers
+    dropout: float = setting(0.1, min=0.0, max=0.9)  # dropout in the network
     heads: int = setting(4, min=1)  # attention heads (arch: attention)
     layers: list[int] | None = None  # layered features (MERT): which layers
-    epochs: int = setting(100, min=1)
-    patience: int = setting(10, min=1)
+    epochs: int = setting(100, min=1)  # at most, before early stopping
+    patience: int = setting(10, min=1)  # epochs without a better validation loss before stopping
     batch_size: int = setting(8, min=1)  # songs per batch
 
 
@@ -109,9 +109,10 @@ def build_seqnet(config: dict[str, Any]) -> SeqNet:
                   clip=bool(config.get("clip", False)))
 
 
-@MODELS.register("seq")
+@MODELS.register
 class SeqModel(TorchPersistence, Model):
     name = "seq"
+    packages = ("torch",)
     Config = SeqConfig
     default_search = {"hidden": [32, 64], "dropout": [0.1, 0.3]}
     tasks = frozenset({"dynamic"})

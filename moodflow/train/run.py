@@ -47,6 +47,7 @@ from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_f
 from moodflow.evaluation.summary import confusion_table, label_scales, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
 from moodflow.models.base import Model, ModelRecipe
+from moodflow.stores.feature_store import names_digest
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.combined import open_features
@@ -227,12 +228,12 @@ def _manifest(model_cls: type[Model], config: Any, recipe: ModelRecipe, spec: La
         "feature_extractor": store_attrs.get("extractor"),
         "feature_extractor_version": store_attrs.get("extractor_version"), "feature_config": store_attrs.get("config"),
         "feature_sample_rate": int(store_attrs.get("sample_rate", 0)),
-        "feature_names_sha": _names_digest(feature_names), "n_features": len(feature_names),
+        "feature_names_sha": names_digest(feature_names), "n_features": len(feature_names),
         "frame_shape": list(frame_shape), "protocol": to_dict(s.protocol), "seed": s.seed,
         "train_settings": {k: to_dict(v) if hasattr(v, "__dataclass_fields__") else v
                            for k, v in ((k, getattr(s, k)) for k in ("min_train", "min_test", "min_per_class", "tune",
                                                                      "importance"))},
-        "versions": package_versions(),
+        "versions": package_versions(model_cls.packages),
     }
 
 
@@ -343,9 +344,3 @@ def _write_refusal(out_dir: str | Path, manifest: dict[str, Any], status: str) -
         write_json(tmp / "metrics.json", {})
         write_json(tmp / "model.json", manifest)
     return {}
-
-
-def _names_digest(names: list[str]) -> str:
-    import hashlib
-
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
