@@ -51,7 +51,7 @@ class RidgeConfig(SklearnConfig):
     """``train.ridge``: L2 strength (logistic regression: C = 1 / alpha); ``auto`` chooses it
     inside each training fold (efficient leave-one-out for regression)."""
 
-    alpha: float | Literal["auto"] = setting("auto", gt=0.0)
+    alpha: float | Literal["auto"] = setting("auto", gt=0.0)  # L2 penalty (classes: C = 1 / alpha); auto: chosen inside each training fold
     clip: bool = True  # clip each feature to its training range before scaling (no extrapolation)
 
 
