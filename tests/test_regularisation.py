@@ -166,9 +166,14 @@ def test_every_fold_diverged_and_non_finite_predictions():
     assert entry == {"n_folds": 0, "n_tracks": 0, "diverged": [
         {"fold": "f0", "reason": "1 predictions are not finite"},
         {"fold": "f1", "reason": "predictions -50 … 4 leave the label scale 1–9 by more than its width (8)"}]}
-    # without a declared scale the range of the true values is the scale (2–5, width 3)
-    entry = metrics_from_predictions(rows.assign(y_pred=[2.0, 3.0, -1.5, 5.0]))["static"]["valence"]
-    assert entry["n_folds"] == 1 and entry["diverged"][0]["fold"] == "f1"
+    # without a declared scale the range of the held-out true values (2–5, width 3), widened ten
+    # times (a few test tracks narrow it): -1.5 stays, -30 has diverged
+    entry = metrics_from_predictions(rows.assign(y_pred=[2.0, 3.0, -1.5, 5.0]), scales={"static": {}})
+    assert "diverged" not in entry["static"]["valence"] and entry["static"]["valence"]["n_folds"] == 2
+    entry = metrics_from_predictions(rows.assign(y_pred=[2.0, 3.0, -30.0, 5.0]), scales={"static": {}})["static"]["valence"]
+    assert entry["n_folds"] == 1 and entry["diverged"] == [
+        {"fold": "f1", "reason": "predictions -30 … 5 leave the held-out labels' range 2–5 by more than 10 times its "
+                                 "width (3)"}]
 
 
 def test_neural_heads_clip_inputs_to_their_training_range(tmp_path):
