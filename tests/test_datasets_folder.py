@@ -144,7 +144,7 @@ def test_three_targets_and_tags_train_report_and_predict(tmp_path):
     from moodflow.report.run import write_report
     from moodflow.train.run import train_and_evaluate
 
-    config = {**_study(tmp_path / "study"), "class_column": "genre"}  # three targets, tags and classes
+    config = {**_study(tmp_path / "study", n=60), "class_column": "genre"}  # three targets, tags and classes; 60 clips: 5 folds of 6 tracks cannot show even R² 0.99 significantly above the mean predictor (its R² per 6-track fold swings from -0.1 to -3)
     prepare_dataset({"name": "folder", "root": str(tmp_path / "study"), "folder": config}, tmp_path / "prepared")
     store = store_for_prepared(tmp_path / "prepared", tmp_path / "chroma.h5", noise=0.02, n_noise=0,
                                extractor="chroma")

@@ -129,7 +129,8 @@ def test_joint_experiments_decode_only_the_tracks_they_add(tmp_path):
     repo = make_clone(tmp_path / "repo", {
         "dataset": {"name": ["demo", "folder"], "roots": {"folder": str(music)},
                     "demo": {"n_clips": 4, "duration_s": 2.0}, "folder": {"labels": "labels.csv", "scale": [1.0, 9.0]}},
-        "features": {"sets": ["chroma"]}, "train": {"models": ["ridge"]},
+        "features": {"sets": ["chroma"]},  # 7 tracks: too few to score; decoding is what is measured
+        "train": {"models": ["ridge"], "on_insufficient": "extract"},
     })
     assert decode_counts(repo) == (0, 7)  # demo's 4 clips and the folder's 3
     assert decode_counts(repo, "dataset.name=demo", "~dataset.roots.folder") == (4, 0)  # drop one: decode nothing

@@ -31,9 +31,10 @@ PARAMS = {"dataset": {"name": "demo"}, "features": {"sets": ["compare"]},
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    """A trained demo project: data/, features/compare.h5, models/compare/ridge (static + dynamic), reports/."""
+    """A trained demo project: data/, features/compare.h5, models/compare/ridge (static + dynamic), reports/
+    (10 s clips: with 3 s ones the ridge is not significantly better than chance, and the report names no best model)."""
     root = tmp_path_factory.mktemp("predict")
-    prepare_dataset({"name": "demo", "demo": {"n_clips": 16, "duration_s": 3.0}}, root / "data/prepared")
+    prepare_dataset({"name": "demo", "demo": {"n_clips": 16, "duration_s": 10.0}}, root / "data/prepared")
     decode_dataset(root / "data/prepared", root / "data/audio.h5", root / "data/decode_errors.csv", sample_rate=22050)
     extract_store(name="compare", config={}, grid={"win_s": 1.0, "hop_s": 0.5}, audio_path=root / "data/audio.h5",
                   prepared_dir=root / "data/prepared", out_path=root / "features/compare.h5", dataset="demo", workers=1)

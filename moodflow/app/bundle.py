@@ -53,7 +53,7 @@ RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 20
 _UNIX_FILE, _UNIX_TYPE = 0o100000, 0o170000
 # held-out diagnostics (predictions, tuning candidates, importance, attention): large, not needed to predict
-_SKIPPED = {"predictions.csv", "confusion.csv", "tuning.csv", "importance.csv", "attention.csv"}
+_SKIPPED = {"predictions.csv", "baseline_predictions.csv", "confusion.csv", "tuning.csv", "importance.csv", "attention.csv"}
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 

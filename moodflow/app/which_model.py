@@ -45,7 +45,8 @@ def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path =
 
     best = read_json_file(path, "run_metrics").get("best") or {}  # names one folder each, never a path
     if not best.get("feature_set") or not best.get("model"):
-        raise PredictError(f"{path}: no 'best' model recorded (did any static model train?); pass --model DIR")
+        raise PredictError(f"{path}: no best model: no static model of the last run trained, or none is "
+                           "significantly better than chance (its report says which); pass --model DIR")
     folder = Path(models_dir) / best["feature_set"] / best["model"]
     if not (folder / "model.json").exists():
         raise PredictError(f"{folder}: the best model of {path} is missing; run `dvc repro` or pass --model DIR")

@@ -109,6 +109,12 @@ class Model(ABC):
         """How many features a row must have, as the fitted model says (None: not known)."""
         return None
 
+    def selection(self) -> list[dict[str, Any]]:
+        """Settings the last ``fit`` chose itself from its training data (ridge's ``alpha: auto``):
+        one record per candidate, ``settings`` (a dict; ``target``: an output's index), its
+        ``inner_score`` and whether it was ``chosen``. The training code adds them to tuning.csv."""
+        return []
+
     @abstractmethod
     def save(self, folder: Path) -> None:
         """Write weights into ``folder`` (no pickle)."""

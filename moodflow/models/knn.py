@@ -1,8 +1,13 @@
-"""k nearest neighbours on scaled features: regression, classes and multi-label tags."""
+"""k nearest neighbours on scaled features: regression, classes and multi-label tags.
+
+A training set smaller than ``n_neighbors`` (a tiny fold, an inner tuning split) uses all its
+rows as the neighbours instead of failing."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
@@ -30,9 +35,14 @@ class KNNModel(SklearnModel):
     default_search = {"n_neighbors": [3, 5, 7, 11, 15], "weights": ["uniform", "distance"]}
     multioutput_native = True
 
+    def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "KNNModel":
+        self._rows = len(X)
+        return super().fit(X, Y, groups)
+
     def estimator(self):
         c = self.config
-        kwargs = dict(n_neighbors=c.n_neighbors, weights=c.weights, metric=c.metric, algorithm=c.algorithm)
+        k = min(c.n_neighbors, getattr(self, "_rows", c.n_neighbors))
+        kwargs = dict(n_neighbors=k, weights=c.weights, metric=c.metric, algorithm=c.algorithm)
         if self.kind == "regression":
             return KNeighborsRegressor(**kwargs)
         return KNeighborsClassifier(**kwargs)

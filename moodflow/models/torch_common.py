@@ -37,6 +37,7 @@ class TorchConfig(SearchSettings):
     weight_decay: float = setting(1e-4, min=0.0)  # AdamW weight decay
     patience: int = setting(20, min=1)  # epochs without a better validation loss before stopping
     val_fraction: float = setting(0.15, min=0.0, max=0.5)  # of the training fold's songs, for early stopping
+    clip: bool = True  # clip each input to its training range before scaling (no extrapolation)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -74,12 +75,19 @@ class LayerMix(nn.Module):
 
 
 class Scaler(nn.Module):
-    """Standardises inputs with statistics of the training rows; NaN becomes the mean (0)."""
+    """Standardises inputs with statistics of the training rows; NaN becomes the mean (0). With
+    ``clip`` every input is first clipped to the range it had in training, so a value the
+    network never saw (a feature nearly constant in the training genres) cannot drive it
+    hundreds of standard deviations out."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, clip: bool = False):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n))
         self.register_buffer("std", torch.ones(n))
+        self.clip = clip
+        if clip:
+            self.register_buffer("low", torch.zeros(n))
+            self.register_buffer("high", torch.zeros(n))
 
     def fit(self, X: np.ndarray) -> "Scaler":
         mean = np.nanmean(X, axis=0) if len(X) else np.zeros(X.shape[1])
@@ -88,21 +96,29 @@ class Scaler(nn.Module):
         std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+        if self.clip:  # a column without a value in training: its range is its mean
+            low = np.nanmin(X, axis=0) if len(X) else mean
+            high = np.nanmax(X, axis=0) if len(X) else mean
+            self.low.copy_(torch.as_tensor(np.where(np.isfinite(low), low, mean), dtype=torch.float32))
+            self.high.copy_(torch.as_tensor(np.where(np.isfinite(high), high, mean), dtype=torch.float32))
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.clip:  # NaN stays NaN here (torch.maximum propagates it) and becomes the mean below
+            x = torch.minimum(torch.maximum(x, self.low), self.high)
         return torch.nan_to_num((x - self.mean) / self.std)
 
 
-def input_block(n_in: int, input_shape: list[int] | None, layers: list[int] | None) -> tuple[nn.Module, int]:
+def input_block(n_in: int, input_shape: list[int] | None, layers: list[int] | None,
+                clip: bool = False) -> tuple[nn.Module, int]:
     """Scaler (+ LayerMix for layered input); returns the module and its output width."""
     if input_shape is not None and len(input_shape) == 2:
         if int(np.prod(input_shape)) != n_in:
             raise ValueError(f"input_shape {input_shape} does not match {n_in} features")
-        return nn.Sequential(Scaler(n_in), LayerMix(input_shape, layers)), int(input_shape[1])
+        return nn.Sequential(Scaler(n_in, clip), LayerMix(input_shape, layers)), int(input_shape[1])
     if layers is not None:
         raise ValueError("layers: needs a layered feature set (frames of shape (layers, dim), e.g. MERT)")
-    return Scaler(n_in), n_in
+    return Scaler(n_in, clip), n_in
 
 
 def split_validation(n: int, groups: np.ndarray | None, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -125,6 +125,8 @@ def _chance_tests(s: Scored, key: Key) -> list[Verdict]:
     task, target, metric = key
     out = []
     for kind, base in sorted(s.baselines.items()):
+        if key not in base.units.columns:  # a trivial predictor of another task (majority: classes only)
+            continue
         comp, why = compare(s.scores, base, key)
         out.append(Verdict(task, target, metric, s.name, f"baseline ({kind})", "chance", comp, why,
                            s.scores.tracks.get((task, target), 0)))
@@ -178,7 +180,8 @@ def best_model(scored: list[Scored], task: str) -> dict[str, Any]:
         if not keys:
             continue
         mean = s.scores.with_mean(keys, name)
-        bases = {kind: b.with_mean(keys, name) for kind, b in s.baselines.items()}
+        bases = {kind: b.with_mean(keys, name) for kind, b in s.baselines.items()
+                 if all(k in b.units.columns for k in keys)}  # the trivial predictors of this task
         if np.isfinite(mean.value(name)):
             candidates.append((s, mean, bases))
     if not candidates:

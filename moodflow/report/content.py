@@ -235,7 +235,7 @@ def _published(doc: Document, dataset: str, ours: pd.DataFrame, refs: pd.DataFra
     section = doc.section("Published numbers")
     published = references_for(dataset, refs)
     if is_synthetic(dataset):
-        section.add(Paragraph([f"No published number exists for {dataset}: moodflow synthesises it "
+        section.add(Paragraph([f"No published number exists for the {dataset} dataset: moodflow synthesises it "
                                "(moodflow/datasets/), so it only shows that the pipeline learns."]))
         return
     if not len(published) and "+" in str(dataset):

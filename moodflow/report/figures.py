@@ -69,6 +69,7 @@ def va_plane(static: pd.DataFrame, path: str | Path, scale: Sequence[float] | No
     fig, axes = _grid(len(keys))
     for ax, (fset, model) in zip(axes, keys):
         rows = static[(static["set"] == fset) & (static["model"] == model)]
+        rows = rows.astype({"y_true": float, "y_pred": float})  # read as text beside class names
         wide = rows.pivot_table(index="track_id", columns="target", values=["y_true", "y_pred"], aggfunc="mean")
         tv, ta = wide["y_true"]["valence"], wide["y_true"]["arousal"]
         pv, pa = wide["y_pred"]["valence"], wide["y_pred"]["arousal"]

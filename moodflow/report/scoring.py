@@ -46,7 +46,7 @@ class Scores:
     observed: dict  # Key -> the reported value (mean over folds, or on the whole test set)
     units: pd.DataFrame  # index: fold key / resample number; columns: Keys
     tracks: dict  # (task, target) -> distinct held-out tracks
-    test_sets: dict = field(default_factory=dict)  # fold key -> frozenset of test tracks (folds)
+    test_sets: dict = field(default_factory=dict)  # (task, fold key) -> frozenset of test tracks (folds)
     track_list: tuple = ()  # bootstrap: the resampled tracks, sorted
     ratio: float | None = None  # folds: mean n_test / n_train
 
@@ -96,7 +96,9 @@ def score_predictions(predictions: pd.DataFrame, classes: list[str] | None, *, s
         frame = _units_frame(per_fold)
         observed = {k: float(np.nanmean(frame[k].to_numpy())) if frame[k].notna().any() else np.nan
                     for k in frame.columns}
-        test_sets = {k: frozenset(g["track_id"]) for k, g in predictions.groupby(keys, sort=True)}
+        task = predictions["task"] if "task" in predictions.columns else pd.Series("static", index=predictions.index)
+        # per task: a model's parts run their own protocols (stratified classes, k-fold targets)
+        test_sets = {(str(t), k): frozenset(g["track_id"]) for (t, k), g in predictions.groupby([task, keys], sort=True)}
         return Scores("folds", observed, frame, _tracks(predictions), test_sets,
                       ratio=holdout_ratio(predictions, fold_sizes))
     observed = _flatten(metrics_from_predictions(predictions, classes))
@@ -114,7 +116,7 @@ def compare(a: Scores, b: Scores, key: Key) -> tuple[Comparison | None, str]:
         return None, "one is cross-validated, the other a single split"
     if a.kind == "folds":  # the folds both scored (a fold one of them marked diverged is left out)
         common = [k for k in a.units.index if k in b.units.index]
-        if any(a.test_sets.get(k) != b.test_sets.get(k) for k in common):
+        if any(a.test_sets.get((key[0], k)) != b.test_sets.get((key[0], k)) for k in common):
             return None, "not on the same folds (their test tracks differ)"
         x, y = a.units[key].loc[common].to_numpy(float), b.units[key].loc[common].to_numpy(float)
         keep = np.isfinite(x) & np.isfinite(y)

@@ -52,6 +52,9 @@ class TrainSettings:
     min_train: int = setting(20, min=1)
     min_test: int = setting(5, min=1)  # held-out tracks a fold needs to be scored
     min_per_class: int = setting(3, min=0)  # classification: training tracks of every class per fold
+    # the limits stage, before decoding: a run that would score nothing stops (stop) or decodes and
+    # extracts anyway (extract; the train stages then record "insufficient data")
+    on_insufficient: str = setting("stop", choices=("stop", "extract"))
     tune: bool = False  # search each model's documented default ranges inside every training fold
     jobs: int = setting(0, min=0)  # folds (and searches) in parallel on this many cores; 0 = all
     importance: ImportanceSettings = field(default_factory=ImportanceSettings)

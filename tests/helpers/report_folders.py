@@ -97,7 +97,7 @@ def _write(folder: Path, preds: pd.DataFrame, base: pd.DataFrame, spec: dict, pr
         for tgt, folds in marks.items():
             metrics[section][tgt]["diverged"] = folds
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    manifest = {"status": "ok", "dataset": dataset, "feature_set": feature_set, "model": model,
+    manifest = {"format": "moodflow.model", "status": "ok", "dataset": dataset, "feature_set": feature_set, "model": model,
                 "task": spec["task"], "label_spec": spec, "feature_sample_rate": 22050,
                 "protocol": {"kind": protocol["kind"]}, "protocol_run": {"static": protocol}}
     (folder / "model.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
