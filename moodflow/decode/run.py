@@ -19,10 +19,11 @@ from tqdm import tqdm
 
 from moodflow.core.atomic import write_csv
 from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
-from moodflow.decode.audio import FILE_NOT_FOUND, AudioError, load_audio
+from moodflow.decode.audio import FILE_NOT_FOUND, AudioError, open_audio
 from moodflow.decode.settings import resolve_sample_rate
 from moodflow.stores.audio_store import AudioStoreWriter
 from moodflow.stores.prepared import PreparedDataset
+from moodflow.stores.signal import Signal
 
 log = logging.getLogger(__name__)
 ERROR_COLUMNS = ["track_id", "audio_path", "error"]
@@ -64,9 +65,9 @@ def decode_dataset(
     errors: list[dict[str, str]] = []
     decoded = 0
 
-    def job(path: Path) -> np.ndarray | AudioError:
-        try:
-            return load_audio(path, sample_rate, min_duration_s=min_duration_s)
+    def job(path: Path) -> Signal | AudioError:
+        try:  # a long file comes back as a stream: the writer decodes it again, block by block
+            return open_audio(path, sample_rate, min_duration_s=min_duration_s)
         except AudioError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - sorted: the machine's failure, or this track's
@@ -92,7 +93,11 @@ def decode_dataset(
                         write_csv(errors_path, pd.DataFrame(errors, columns=ERROR_COLUMNS))
                         raise DecodeFailed(f"decode.on_error is 'stop': {result}")
                     continue
-                writer.append(track_id, result)
+                try:
+                    writer.append(track_id, result)  # a long file: decoded again block by block
+                except AudioError as exc:  # it changed since it was checked: its samples are dropped
+                    errors.append({"track_id": track_id, "audio_path": str(path), "error": exc.problem})
+                    continue
                 decoded += 1
             if paths and not decoded and not _audio_free(prepared, errors):
                 raise DecodeFailed(
