@@ -25,8 +25,9 @@ from typing import Any
 import numpy as np
 
 from moodflow.app.output import outside_scale_notes  # noqa: F401 - part of this module's API
-from moodflow.decode.audio import load_audio
+from moodflow.decode.audio import open_audio
 from moodflow.features.base import TrackFeatures
+from moodflow.stores.signal import ArraySignal, Signal
 
 TOY_BANNER = ("toy model: trained on moodflow's synthetic demo clips, not on real music; train on a real "
               "dataset, see README.md 'Pointing it at a real dataset' and docs/datasets.md")
@@ -228,9 +229,10 @@ class Predictor:
         return out
 
     # -- predicting -------------------------------------------------------------------------
-    def features(self, y: np.ndarray) -> TrackFeatures:
-        """A signal's features as the feature store holds them (float32)."""
-        feats = self.extractor.extract(y, self.sample_rate)
+    def features(self, y: np.ndarray | Signal) -> TrackFeatures:
+        """A signal's features as the feature store holds them (float32); a long
+        :class:`~moodflow.stores.signal.Signal` is analysed block by block."""
+        feats = self.extractor.extract_signal(y, self.sample_rate)
         static = np.asarray(feats.static, dtype=np.float32)
         if not np.all(np.isfinite(static)):
             raise PredictError(f"the {self.extractor.name} features are not finite (audio too short or silent?)")
@@ -278,10 +280,11 @@ class Predictor:
         pred = self.dynamic.predict([X])[0] if self.dynamic.sequence_input else self.dynamic.predict(X)
         return times, np.asarray(pred)
 
-    def analyse(self, path: str | Path) -> tuple[np.ndarray, TrackFeatures | None]:
-        """A file decoded at the model's rate and its features (None without a model)."""
+    def analyse(self, path: str | Path) -> tuple[Signal, TrackFeatures | None]:
+        """A file decoded at the model's rate and its features (None without a model); a long
+        file is a stream read block by block (``moodflow.decode.audio.open_audio``), never held."""
         rate = self.sample_rate if self.manifest else 16000
-        y = load_audio(path, rate)
+        y = open_audio(path, rate)
         if not self.manifest:
             return y, None
         try:
@@ -289,11 +292,11 @@ class Predictor:
         except PredictError as exc:
             raise PredictError(f"{path}: {exc}") from exc
 
-    def mood_tags_of(self, path: str | Path, y: np.ndarray | None = None) -> dict[str, float]:
+    def mood_tags_of(self, path: str | Path, y: np.ndarray | Signal | None = None) -> dict[str, float]:
         """Zero-shot mood tags of a file (decoded as :meth:`analyse` decodes it, unless ``y``)."""
         rate = self.sample_rate if self.manifest else 16000
         if y is None:
-            y = load_audio(path, rate)
+            y = open_audio(path, rate)
         try:
             self.tagger.extractor.load()  # once: torch and the packaged weights
         except Exception as exc:
@@ -302,7 +305,7 @@ class Predictor:
         return self.tagger.tags(y, rate)
 
     def predict_file(self, path: str | Path, dynamic: bool = False,
-                     analysed: tuple[np.ndarray, TrackFeatures | None] | None = None,
+                     analysed: tuple[np.ndarray | Signal, TrackFeatures | None] | None = None,
                      mood_tags: dict[str, float] | None = None) -> Prediction:
         """Every output the model (and the mood tagger) has for one audio file; ``analysed`` and
         ``mood_tags`` are :meth:`analyse`'s and :meth:`mood_tags_of`'s results when computed elsewhere."""
@@ -311,7 +314,9 @@ class Predictor:
                                "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels)")
         rate = self.sample_rate if self.manifest else 16000
         y, feats = analysed if analysed is not None else self.analyse(path)
-        pred = Prediction(str(path), len(y) / rate)
+        if not isinstance(y, Signal):
+            y = ArraySignal(y, rate)
+        pred = Prediction(str(path), y.duration_s)
         if self.manifest:
             s = self.predict_static(feats.static)
             pred.values, pred.predicted_class, pred.class_scores = s["values"], s["class"], s["class_scores"]
