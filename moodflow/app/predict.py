@@ -12,7 +12,8 @@ table = p.predict_frame(["album/"])          # one pandas row per file
 Each file is decoded by the pipeline's decoder at the model's feature sample rate and analysed by
 the extractor the model was trained on (its manifest's ``feature_config``), cast to float32 as
 the store holds it: the same numbers as the pipeline. A file that fails is reported with its
-problem; the others are still predicted.
+problem; the others are still predicted. Many files go through the extract stage's workers and
+per-track cache, with progress on stderr (``moodflow.app.batch``); a long file is streamed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -229,15 +230,34 @@ class Predictor:
         return out
 
     # -- predicting -------------------------------------------------------------------------
+    _job: dict[str, Any] | None = None  # what moodflow.app.batch.analyse_file works from
+
     def features(self, y: np.ndarray | Signal) -> TrackFeatures:
-        """A signal's features as the feature store holds them (float32); a long
-        :class:`~moodflow.stores.signal.Signal` is analysed block by block."""
-        feats = self.extractor.extract_signal(y, self.sample_rate)
+        """A signal's features as the feature store holds them (float32; computed as the extract
+        stage computes them); a long :class:`~moodflow.stores.signal.Signal` block by block."""
+        from moodflow.extract.worker import one_thread
+
+        with one_thread(self.extractor):
+            feats = self.extractor.extract_signal(y, self.sample_rate)
+        return self.checked(feats)
+
+    def checked(self, feats: TrackFeatures) -> TrackFeatures:
+        """``feats`` in the store's dtypes; PredictError when its static vector is not finite."""
         static = np.asarray(feats.static, dtype=np.float32)
         if not np.all(np.isfinite(static)):
             raise PredictError(f"the {self.extractor.name} features are not finite (audio too short or silent?)")
         return TrackFeatures(static, np.asarray(feats.frames, dtype=np.float32), np.asarray(feats.start_s),
                              np.asarray(feats.end_s))
+
+    def use_cache(self, cache_dir: str | Path | bool | None = True) -> None:
+        """Keep each file's features in the extract stage's per-track cache: ``True`` = the
+        project's (``features.cache_dir`` of ./params.yaml) or ``~/.cache/moodflow``
+        (``moodflow.app.batch.default_cache_dir``); a folder; ``False``/``None`` = no cache."""
+        from moodflow.app.batch import default_cache_dir, make_job
+
+        if self.manifest:
+            folder = default_cache_dir() if cache_dir is True else (cache_dir or None)
+            self._job = make_job(self.extractor, self.sample_rate, folder)
 
     def predict_static(self, static: np.ndarray) -> dict[str, Any]:
         """Static outputs of one (F,) vector: values by target, class, class scores, tags."""
@@ -284,11 +304,15 @@ class Predictor:
         """A file decoded at the model's rate and its features (None without a model); a long
         file is a stream read block by block (``moodflow.decode.audio.open_audio``), never held."""
         rate = self.sample_rate if self.manifest else 16000
-        y = open_audio(path, rate)
         if not self.manifest:
-            return y, None
+            return open_audio(path, rate), None
+        from moodflow.app.batch import analyse_file
+
+        if self._job is None:
+            self.use_cache(True)
+        y, feats, _ = analyse_file(self._job, str(path), self.extractor)
         try:
-            return y, self.features(y)
+            return y, self.checked(feats)
         except PredictError as exc:
             raise PredictError(f"{path}: {exc}") from exc
 
@@ -329,24 +353,33 @@ class Predictor:
             pred.mood_tags = mood_tags if mood_tags is not None else self.mood_tags_of(path, y)
         return pred
 
-    def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False) -> list[dict[str, Any]]:
+    def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False, *,
+                progress: Callable[[int, int, str], None] | bool | None = None,
+                cache_dir: str | Path | bool | None = True) -> list[dict[str, Any]]:
         """Plain dicts, one per readable file (folders and globs expanded); failures are in
-        ``self.errors`` as (path, problem). Each dict holds ``scale`` and ``model`` provenance."""
+        ``self.errors`` as (path, problem). Each dict holds ``scale`` and ``model`` provenance.
+
+        ``progress``: ``None`` shows a bar on stderr (a line every few seconds when stderr is
+        not a terminal); a callable is called ``progress(done, total, path)`` after every file
+        instead; ``False`` shows nothing. ``cache_dir``: see :meth:`use_cache`."""
         from moodflow.app.inputs import expand_inputs
 
         files, self.errors = expand_inputs([paths] if isinstance(paths, (str, Path)) else list(paths))
-        done, failed = predict_files(self, files, dynamic)
+        done, failed = predict_files(self, files, dynamic, progress=progress, cache_dir=cache_dir)
         self.errors += failed
         prov = self.provenance()
         return [{**p.to_dict(), "scale": self.scale_name or None, **prov} for p in done]
 
-    def predict_frame(self, paths: str | Path | list[str | Path]):
-        """A pandas DataFrame, one row per file: values, class, ``tag_*``, ``mood_*``, scale, model."""
+    def predict_frame(self, paths: str | Path | list[str | Path], *,
+                      progress: Callable[[int, int, str], None] | bool | None = None,
+                      cache_dir: str | Path | bool | None = True):
+        """A pandas DataFrame, one row per file: values, class, ``tag_*``, ``mood_*``, scale, model
+        (``progress``, ``cache_dir``: as :meth:`predict`)."""
         import pandas as pd
 
         from moodflow.app.output import flat_rows
 
-        self.predict(paths)
+        self.predict(paths, progress=progress, cache_dir=cache_dir)
         header, table = flat_rows(self, self.last, dynamic=False)
         return pd.DataFrame(table, columns=header)
 
@@ -363,31 +396,63 @@ def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dic
     return name, settings, dict(config.get("grid") or {})
 
 
-def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False
+def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False, *,
+                  progress: Callable[[int, int, str], None] | bool | None = None,
+                  cache_dir: str | Path | bool | None = True, workers: int = 0,
                   ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predictions of every file that works, and (path, problem) of the others: one bad file
-    never stops the batch (its error names it)."""
+    never stops the batch (its error names it). Several files are decoded and featurised in the
+    extract stage's kind of process pool (``workers``: 0 = every core), one file with its
+    analysis forked off while the model loads; features go through the per-track cache
+    (``cache_dir``, :meth:`Predictor.use_cache`); ``progress`` as in :meth:`Predictor.predict`."""
+    from moodflow.app.batch import Progress, analysed, start_pool
+
     done, failed = [], []
-    first_features = first_tags = None
-    if paths and predictor._models is None:
+    bar = Progress(len(paths), progress if callable(progress) else None, show=progress is None)
+    pool = first_features = first_tags = results = None
+    if predictor.manifest:
+        predictor.use_cache(cache_dir)
+        if len(paths) > 1:
+            pool = start_pool(predictor.extractor, len(paths), workers)  # before torch may be imported
+    if paths and pool is None and predictor._models is None:
         from moodflow.app.prefetch import start
 
         first_features, first_tags = start(predictor, paths[0])  # the first file in children, meanwhile:
-    predictor._loaded()  # the model loads here (ModelLoadError: nothing can be predicted)
-    for i, path in enumerate(paths):
-        try:
-            analysed = tags = None
-            if i == 0:  # wait for both children before looking at either
-                results = [c.result() if c is not None else ("none", None) for c in (first_features, first_tags)]
-                analysed, tags = (_child_value(r, path) for r in results)
-            done.append(predictor.predict_file(path, dynamic, analysed, tags))
-        except ModelLoadError:
-            raise
-        except PredictError as exc:
-            failed.append((str(path), str(exc)))
-        except Exception as exc:  # noqa: BLE001 - decoder, extractor, OS: reported for this file only
-            text = str(exc)
-            failed.append((str(path), text if str(path) in text else f"{path}: {type(exc).__name__}: {text}"))
+    try:
+        predictor._loaded()  # the model loads here (ModelLoadError: nothing can be predicted)
+        results = analysed(pool, predictor._job, [str(p) for p in paths], predictor.extractor,
+                           window=2 * pool._max_workers) if pool is not None else None
+        for i, path in enumerate(paths):
+            pred = None
+            try:
+                analysed_ = tags = None
+                if results is not None:
+                    _, value = next(results)
+                    if isinstance(value, BaseException):
+                        raise value
+                    try:
+                        analysed_ = (value[0], predictor.checked(value[1]))
+                    except PredictError as exc:
+                        raise PredictError(f"{path}: {exc}") from exc
+                elif i == 0:  # wait for both children before looking at either
+                    children = [c.result() if c is not None else ("none", None) for c in (first_features, first_tags)]
+                    analysed_, tags = (_child_value(r, path) for r in children)
+                pred = predictor.predict_file(path, dynamic, analysed_, tags)
+                done.append(pred)
+            except ModelLoadError:
+                raise
+            except PredictError as exc:
+                failed.append((str(path), str(exc)))
+            except Exception as exc:  # noqa: BLE001 - decoder, extractor, OS: reported for this file only
+                text = str(exc)
+                failed.append((str(path), text if str(path) in text else f"{path}: {type(exc).__name__}: {text}"))
+            bar.update(str(path), pred.duration_s if pred is not None else 0.0)
+    finally:
+        bar.close()
+        if results is not None:
+            results.close()  # its pool, or the pool that replaced a broken one, shuts down
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     predictor.last = done
     return done, failed
 

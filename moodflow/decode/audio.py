@@ -56,6 +56,9 @@ class AudioError(Exception):
         self.problem = problem
         super().__init__(f"{path}: {problem}")
 
+    def __reduce__(self):  # crosses process boundaries (predict's worker pool) intact
+        return AudioError, (self.path, self.problem)
+
 
 def _sniff(path: Path) -> str | None:
     """A plain-words reason when the first bytes show ``path`` is not audio at all, else None."""
@@ -384,6 +387,9 @@ def open_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.
     """
     path = Path(path)
     size = _check_path(path)
+    not_audio = _sniff(path)  # before libsndfile sees it: its mp3 decoder has crashed on text
+    if not_audio:
+        raise AudioError(path, not_audio)
     declared = declared_seconds(path)
     if declared is None or declared <= (LONG_AUDIO_S if long_audio_s is None else long_audio_s):
         return ArraySignal(load_audio(path, sample_rate, min_duration_s=min_duration_s), sample_rate)
