@@ -283,11 +283,21 @@ def _lld_pass(p: _Plan, signal: Signal, n_lld: int, on_lld: Callable, folder: st
             names = [smile.external_sink_get_element_name(f"spill{i}", k) for k in range(n)]
             spills[lv] = _Spill(open(os.path.join(folder, f"level{i}.f32"), "w+b"), names)
 
-        def deliver() -> None:
-            rows, idx, times, period = lld.drain(n_lld)
+        held: list[tuple] = []  # rows that came before the frame step is known
+
+        def deliver(final: bool = False) -> None:
+            part = lld.drain(n_lld)
+            if not step:  # the step from rows past the first (openSMILE's is constant)
+                held.append(part)
+                rows, idx, times, period = (np.concatenate([h[0] for h in held]), np.concatenate([h[1] for h in held]),
+                                            np.concatenate([h[2] for h in held]), held[0][3])
+                if not (final or ((idx > 0) & (np.diff(times, prepend=-1.0) > 0)).any()):
+                    return
+                held.clear()
+                step.append(_frame_step(idx, times, period, sr))
+            else:
+                rows, idx, _, _ = part
             if len(idx):
-                if not step:
-                    step.append(_frame_step(idx, times, period, sr))
                 on_lld(rows, idx.astype(np.float64) * step[0])
             for lv, sink in sinks.items():
                 rows, _, _, _ = sink.drain(len(spills[lv].names))
@@ -328,7 +338,7 @@ def _lld_pass(p: _Plan, signal: Signal, n_lld: int, on_lld: Callable, folder: st
             worker.join()
         if failed:
             raise failed[0]
-        deliver()
+        deliver(final=True)
     finally:
         smile.free()
     return spills, period
