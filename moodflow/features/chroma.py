@@ -125,7 +125,7 @@ class ChromaExtractor(Extractor):
             tuning = (estimate_tuning(signal, n_fft=2048, bins_per_octave=c.bins_per_octave) if c.kind == "cqt" else
                       estimate_tuning(signal, n_fft=c.n_fft, hop_length=c.hop_length, power=2, bins_per_octave=12))
         start, end = frame_grid(signal.duration_s, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
-        frames = WindowStatsStream(start, end, 12)
+        frames = WindowStatsStream(start, end, 12, dtype=np.float32)
         moments = Moments(12)
         margin = max(int(CONTEXT_S * sr), c.n_fft)
         for chunk in chunks(signal, int(block_s * sr), margin, align=c.hop_length):
@@ -137,4 +137,4 @@ class ChromaExtractor(Extractor):
             frames.add(rows, index * c.hop_length / sr)
             moments.add(rows)
         static = np.concatenate([moments.mean, moments.std()]).astype(np.float32)
-        return TrackFeatures(static=static, frames=frames.finish().astype(np.float32), start_s=start, end_s=end)
+        return TrackFeatures(static=static, frames=frames.finish(), start_s=start, end_s=end)

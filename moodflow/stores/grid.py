@@ -70,10 +70,12 @@ class WindowStatsStream:
     windows not yet complete: the same numbers (each window's rows form the same C-ordered
     float64 block) without the whole (n, F) matrix of a long track in memory."""
 
-    def __init__(self, start_s: np.ndarray, end_s: np.ndarray, n_features: int):
+    def __init__(self, start_s: np.ndarray, end_s: np.ndarray, n_features: int, dtype: type = np.float64):
+        """``dtype``: of the result; each window's float64 statistics are cast into it as they
+        are computed (float32: what the stores keep, half the memory of an hour's frames)."""
         self.start_s, self.end_s = np.asarray(start_s, dtype=np.float64), np.asarray(end_s, dtype=np.float64)
         self.n_features = int(n_features)
-        self.out = np.full((len(self.start_s), 2 * self.n_features), np.nan)
+        self.out = np.full((len(self.start_s), 2 * self.n_features), np.nan, dtype=dtype)
         self._next = 0  # first window not yet computed
         self._values: list[np.ndarray] = []
         self._times: list[np.ndarray] = []

@@ -333,6 +333,6 @@ class SmileExtractor(Extractor):
         from moodflow.features.opensmile.twopass import long_functionals
 
         start, end = frame_grid(signal.duration_s, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
-        frames = WindowStatsStream(start, end, len(self.lld_names()))
+        frames = WindowStatsStream(start, end, len(self.lld_names()), dtype=np.float32)
         static = long_functionals(signal, self.config.feature_set, self.lld_levels(), frames.add, block_s=block_s)
-        return TrackFeatures(static=static, frames=frames.finish().astype(np.float32), start_s=start, end_s=end)
+        return TrackFeatures(static=static, frames=frames.finish(), start_s=start, end_s=end)
