@@ -9,8 +9,9 @@ one seed each) is (1) put through the decode stage once, then the extract stage 
 empty feature cache, then (3) scored again with the cache it filled. Steps (1)-(2) repeat
 ``--repeats`` times, interleaved, so that both see the same load; every step is one process
 tree sampled from outside. The ratio reported is predict's audio-seconds per second over the
-extract stage's (the median of the repeats); predict decodes the files itself, the extract stage
-reads the decoded store.
+extract stage's (the median of the repeats), in wall time and in CPU time (audio-seconds per
+CPU-second: the fair figure on a machine that others load); predict decodes the files itself,
+the extract stage reads the decoded store.
 """
 
 from __future__ import annotations
@@ -123,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         cold = run(cmd, work, predict_env)
         warm = run(cmd, work, predict_env)
         row = {"repeat": r, "extract": extract, "predict_cold": cold, "predict_warm_cache": warm,
-               "ratio": round(extract["wall_s"] / cold["wall_s"], 3), "load_avg": round(os.getloadavg()[0], 1)}
+               "ratio": round(extract["wall_s"] / cold["wall_s"], 3),
+               "cpu_ratio": round(extract["cpu_s"] / cold["cpu_s"], 3), "load_avg": round(os.getloadavg()[0], 1)}
         rows.append(row)
         print(json.dumps(row), flush=True)
     ratio = statistics.median(r["ratio"] for r in rows)
@@ -132,7 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         "extract_audio_s_per_s": [round(audio_s / r["extract"]["wall_s"], 1) for r in rows],
         "predict_audio_s_per_s": [round(audio_s / r["predict_cold"]["wall_s"], 1) for r in rows],
         "predict_warm_audio_s_per_s": [round(audio_s / r["predict_warm_cache"]["wall_s"], 1) for r in rows],
-        "ratio_predict_over_extract": ratio, "rows": rows, "cores": os.cpu_count(),
+        "ratio_predict_over_extract": ratio,
+        "cpu_ratio_predict_over_extract": statistics.median(r["cpu_ratio"] for r in rows),
+        "rows": rows, "cores": os.cpu_count(),
         "when": time.strftime("%Y-%m-%d %H:%M"),
     }
     print(json.dumps({k: v for k, v in summary.items() if k != "rows"}, indent=1))

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from moodflow.decode.audio import AudioError, FileSignal, _FileBytes, load_audio, open_audio
-from moodflow.decode.mp3scan import scan_mp3
+from moodflow.decode.audio import AudioError, FileSignal, load_audio, open_audio
+from moodflow.decode.mp3scan import FileBytes, scan_mp3
 from moodflow.features import build_extractor
 from moodflow.features.base import Extractor
 from moodflow.features.windowed import estimate_tuning, spilled_median
@@ -84,7 +84,7 @@ def test_mp3_frames_counted_through_a_window():
     path = SHARED / "PMEmo2019" / "chorus" / "634.mp3"
     data = path.read_bytes()
     with open(path, "rb") as fh:
-        windowed = scan_mp3(_FileBytes(fh, len(data), window=4096))  # type: ignore[arg-type]
+        windowed = scan_mp3(FileBytes(fh, len(data), window=4096))  # type: ignore[arg-type]
     assert windowed == scan_mp3(data)
 
 

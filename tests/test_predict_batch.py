@@ -115,6 +115,8 @@ def test_predict_one_hour_in_bounded_memory(project, tmp_path):  # noqa: F811
     with Sampler(proc.pid, interval=0.5, pss=True) as s:
         _, err = proc.communicate(timeout=3000)
     assert proc.returncode == 0, err
+    print(f"1-hour predict: peak PSS {s.result.peak_pss_mib:.0f} MiB, tree RSS {s.result.peak_rss_mib:.0f} MiB, "
+          f"largest process {s.result.peak_process_rss_mib:.0f} MiB, wall {s.result.wall_s:.0f} s")
     assert psutil is not None and s.result.peak_pss_mib < 1500, s.result
     import json
 

@@ -396,73 +396,11 @@ def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dic
     return name, settings, dict(config.get("grid") or {})
 
 
-def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False, *,
-                  progress: Callable[[int, int, str], None] | bool | None = None,
-                  cache_dir: str | Path | bool | None = True, workers: int = 0,
+def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False, **options: Any
                   ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predictions of every file that works, and (path, problem) of the others: one bad file
-    never stops the batch (its error names it). Several files are decoded and featurised in the
-    extract stage's kind of process pool (``workers``: 0 = every core), one file with its
-    analysis forked off while the model loads; features go through the per-track cache
-    (``cache_dir``, :meth:`Predictor.use_cache`); ``progress`` as in :meth:`Predictor.predict`."""
-    from moodflow.app.batch import Progress, analysed, start_pool
+    never stops the batch. The extract stage's workers, its cache and progress on stderr
+    (:func:`moodflow.app.batch.predict_files`: ``progress``, ``cache_dir``, ``workers``)."""
+    from moodflow.app.batch import predict_files as run
 
-    done, failed = [], []
-    bar = Progress(len(paths), progress if callable(progress) else None, show=progress is None)
-    pool = first_features = first_tags = results = None
-    if predictor.manifest:
-        predictor.use_cache(cache_dir)
-        if len(paths) > 1:
-            pool = start_pool(predictor.extractor, len(paths), workers)  # before torch may be imported
-    if paths and pool is None and predictor._models is None:
-        from moodflow.app.prefetch import start
-
-        first_features, first_tags = start(predictor, paths[0])  # the first file in children, meanwhile:
-    try:
-        predictor._loaded()  # the model loads here (ModelLoadError: nothing can be predicted)
-        results = analysed(pool, predictor._job, [str(p) for p in paths], predictor.extractor,
-                           window=2 * pool._max_workers) if pool is not None else None
-        for i, path in enumerate(paths):
-            pred = None
-            try:
-                analysed_ = tags = None
-                if results is not None:
-                    _, value = next(results)
-                    if isinstance(value, BaseException):
-                        raise value
-                    try:
-                        analysed_ = (value[0], predictor.checked(value[1]))
-                    except PredictError as exc:
-                        raise PredictError(f"{path}: {exc}") from exc
-                elif i == 0:  # wait for both children before looking at either
-                    children = [c.result() if c is not None else ("none", None) for c in (first_features, first_tags)]
-                    analysed_, tags = (_child_value(r, path) for r in children)
-                pred = predictor.predict_file(path, dynamic, analysed_, tags)
-                done.append(pred)
-            except ModelLoadError:
-                raise
-            except PredictError as exc:
-                failed.append((str(path), str(exc)))
-            except Exception as exc:  # noqa: BLE001 - decoder, extractor, OS: reported for this file only
-                text = str(exc)
-                failed.append((str(path), text if str(path) in text else f"{path}: {type(exc).__name__}: {text}"))
-            bar.update(str(path), pred.duration_s if pred is not None else 0.0)
-    finally:
-        bar.close()
-        if results is not None:
-            results.close()  # its pool, or the pool that replaced a broken one, shuts down
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
-    predictor.last = done
-    return done, failed
-
-
-def _child_value(result: tuple[str, Any], path: str | Path) -> Any:
-    """A prefetch child's value; None when there was none or it died; its error raised here."""
-    status, value = result
-    if status == "error":
-        kind, message = value
-        if kind == "ModelLoadError":
-            raise ModelLoadError(message)
-        raise PredictError(message if str(path) in message else f"{path}: {kind}: {message}")
-    return value if status == "ok" else None
+    return run(predictor, paths, dynamic, **options)

@@ -25,7 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from moodflow.decode.mp3scan import scan_mp3
+from moodflow.decode.mp3scan import FileBytes, scan_mp3
 from moodflow.stores.signal import LONG_AUDIO_S, ArraySignal, Signal, rechunk
 
 log = logging.getLogger(__name__)
@@ -121,62 +121,13 @@ def _check_proportion(path: Path, frames: int, channels: int, sr: int, size: int
                                "out of proportion to its size")
 
 
-class _FileBytes:
-    """A file's bytes as :func:`scan_mp3` reads them (indexing, slicing, ``find``), a window
-    of them in memory at a time: counting the frames of a 3-hour mp3 holds 1 MB, not 400."""
-
-    def __init__(self, fh: Any, size: int, window: int = _SCAN_WINDOW):
-        self.fh, self.size, self.window = fh, size, window
-        self.start, self.data = 0, b""
-
-    def __len__(self) -> int:
-        return self.size
-
-    def _load(self, pos: int, need: int) -> None:
-        if self.start <= pos and pos + need <= self.start + len(self.data):
-            return
-        if pos + need > self.start + len(self.data) or pos < self.start:
-            self.fh.seek(pos)
-            self.start, self.data = pos, self.fh.read(max(self.window, need))
-
-    def __getitem__(self, key: int | slice) -> Any:
-        if isinstance(key, slice):
-            a, b, step = key.indices(self.size)
-            if step != 1:
-                raise ValueError("only contiguous slices")
-            if b <= a:
-                return b""
-            self._load(a, b - a)
-            return self.data[a - self.start:b - self.start]
-        if key < 0:
-            key += self.size
-        if not 0 <= key < self.size:
-            raise IndexError(key)
-        self._load(key, 1)
-        return self.data[key - self.start]
-
-    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
-        end = self.size if end is None else min(end, self.size)
-        while start < end:
-            span = min(end - start, self.window)
-            self._load(start, min(span + len(sub) - 1, self.size - start))
-            at = self.data.find(sub, start - self.start, min(end, start + span + len(sub) - 1) - self.start)
-            if at >= 0:
-                return at + self.start
-            start += span
-        return -1
-
-    def startswith(self, prefix: bytes) -> bool:
-        return self[:len(prefix)] == prefix
-
-
 def _check_mp3(path: Path, size: int) -> float:
     """Refuse an mp3 cut short; returns the duration its frames hold (seconds)."""
     if size <= 4 * _SCAN_WINDOW:
         scan = scan_mp3(path.read_bytes())
     else:  # a long file: scanned through a window
         with open(path, "rb") as fh:
-            scan = scan_mp3(_FileBytes(fh, size))  # type: ignore[arg-type]
+            scan = scan_mp3(FileBytes(fh, size, _SCAN_WINDOW))  # type: ignore[arg-type]
     if scan is None:
         return 0.0
     if scan.declared_s is not None and scan.declared_s - scan.duration_s > max(_SHORT_S, _SHORT_FRACTION * scan.declared_s):
