@@ -12,8 +12,8 @@ _CHORDS = ((0, 4, 7), (9, 12, 16), (5, 9, 12), (7, 11, 14), (2, 5, 9), (4, 7, 11
 
 
 def long_music(seconds: float, sample_rate: int = 44100, *, seed: int = 0, start_s: float = 0.0) -> np.ndarray:
-    """(n, 2) float32 samples of the recording from ``start_s`` for ``seconds`` (blocks of one
-    recording agree wherever they are cut: everything depends only on absolute time and seed)."""
+    """(n, 2) float32 samples of the recording from ``start_s`` for ``seconds`` (the noise is
+    seeded by ``seed`` and the start sample: a file written in the same blocks is the same file)."""
     n0, n = int(round(start_s * sample_rate)), int(round(seconds * sample_rate))
     t = (n0 + np.arange(n)) / sample_rate
     bar = np.floor(t / 2.0).astype(np.int64)
