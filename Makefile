@@ -17,8 +17,12 @@ run: $(STAMP)
 test: $(STAMP) $(REF_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile -q
 
+# experiments side by side: what changed, and always the best model and its score (--keep: also
+# when nothing differs yet, right after `make run`); code hashes, counts, stds and texts left out
 exps: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc exp show --md --only-changed --drop '.*(_std|pearson|rmse).*|models|features/.*|data/.*'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc exp show --md --only-changed \
+	  --keep '^best\.(feature_set|model|metric|score|significant_lead)$$' \
+	  --drop '.*(_std|pearson|rmse|n_tracks|status|predictor|beats_chance|diverged_folds).*|^best\.(task|low|high|lead.*|runner_up)$$|models|features/.*|data/.*|moodflow/.*|stages/.*'
 
 check: $(STAMP)
 	$(BIN)/moodflow check

@@ -13,7 +13,10 @@ __version__ = "0.1.0"
 # it still imports its libraries knows it was orphaned (moodflow.core.orphans).
 _STARTED_BY = _os.getppid()
 
-_LAZY = {"Predictor": "moodflow.app.predict", "PredictError": "moodflow.app.predict"}
+_LAZY = {"Predictor": "moodflow.app.predict", "PredictError": "moodflow.app.predict",
+         # the errors the API raises (each one line naming what it worked on; never a library's own)
+         "BundleError": "moodflow.app.bundle", "MoodflowError": "moodflow.core.errors",
+         "EnvironmentFailure": "moodflow.core.errors"}
 _LAZY_MODULES = {"hear": "moodflow.app.hear"}
 
 

@@ -1,10 +1,14 @@
-"""The ``moodflow`` command line."""
+"""The ``moodflow`` command line: score music (``predict``), inspect and check (``info``, ``check``,
+``list``), share models (``export``), extract on clusters (``extract``), check downloads (``datasets``)."""
+# This docstring and each command's are the --help descriptions, as plain text (help_text).
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 from moodflow.core.errors import USER_ERRORS
@@ -39,17 +43,21 @@ def cmd_info(args: argparse.Namespace) -> int:
             "versions": attrs.get("versions"),
             **({"check": problems or "ok"} if args.check else {}),
         }
-    if args.json:
-        from moodflow.core.atomic import _finite, _json_default
+    from moodflow.core.terminal import for_terminal
 
-        print(json.dumps(_finite(info), indent=2, default=_json_default))
+    if args.json:
+        from moodflow.core.atomic import finite, json_default
+
+        print(json.dumps(finite(info), indent=2, default=json_default))
     else:
         for key, value in info.items():
             if isinstance(value, dict):
                 value = json.dumps(value, sort_keys=True)
-            if isinstance(value, list):
+            if key == "check" and isinstance(value, list):
                 value = "\n".join([f"{len(value)} problem(s)", *(f"{'':>18}{p}" for p in value)])
-            print(f"{key:>16}: {value}")
+            elif isinstance(value, list):
+                value = " x ".join(map(str, value))  # frame_shape: 260, MERT 13 x 768
+            print(f"{key:>16}: {for_terminal(value, keep_newlines=True)}")  # a store's strings may hold escapes
     return 1 if problems else 0
 
 
@@ -76,23 +84,36 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    """Valence/arousal (class, tags) and zero-shot mood tags of audio files, folders or globs."""
+    """Zero-shot mood tags and, with a trained model, valence/arousal (or any targets, a class, tags)
+    of audio files, folders or globs.
+
+    Without ``--model`` the last run's best model is used only when it was trained on a real
+    dataset; otherwise predict gives the mood tags and says how to get valence/arousal. The
+    demo's model (``--model models/compare/ridge``) is labelled toy in every format."""
+    import warnings
+
     from moodflow.app.bundle import BundleError
     from moodflow.app.inputs import expand_inputs
     from moodflow.app.output import format_for, render
-    from moodflow.app.predict import TOY_BANNER, PredictError, Predictor, outside_scale_notes, predict_files
+    from moodflow.app.predict import (
+        DEFAULT_MODEL, TOY_BANNER, PredictError, Predictor, PredictorNote, outside_scale_notes, predict_files,
+    )
+    from moodflow.core.terminal import for_terminal
 
     fmt = format_for(args.output, args.format)
     files, input_errors = expand_inputs(args.audio)  # before any model is loaded
     if not files:
         for _, error in input_errors:
-            print(f"moodflow: error: {error}", file=sys.stderr)
+            print(f"moodflow: error: {for_terminal(error)}", file=sys.stderr)
         print("moodflow: error: no audio file to predict", file=sys.stderr)
         return 2
     try:
-        predictor = Predictor(args.model, mood_tags=not args.no_tags, reports_dir=args.reports, models_dir=args.models)
+        with warnings.catch_warnings():  # said once below, as a moodflow line
+            warnings.simplefilter("ignore", PredictorNote)
+            predictor = Predictor(DEFAULT_MODEL if args.model is None else args.model, mood_tags=not args.no_tags,
+                                  reports_dir=args.reports, models_dir=args.models)
     except (PredictError, BundleError, OSError, ValueError) as exc:
-        print(f"moodflow: error: {exc}", file=sys.stderr)
+        print(f"moodflow: error: {for_terminal(exc)}", file=sys.stderr)
         return 2
     if args.dynamic and not predictor.has_dynamic:
         print(f"moodflow: error: {predictor.source or 'no model'}: this model has no dynamic part (train "
@@ -100,13 +121,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
               "drop --dynamic for per-song values", file=sys.stderr)
         return 2
     if predictor.note:
-        print(f"moodflow: note: {predictor.note}", file=sys.stderr)
+        print(f"moodflow: note: {for_terminal(predictor.note)}", file=sys.stderr)
     if predictor.is_toy:
         print(f"moodflow: warning: {TOY_BANNER}", file=sys.stderr)
     try:
         done, failed = predict_files(predictor, files, dynamic=args.dynamic)
     except PredictError as exc:  # the model itself failed to load
-        print(f"moodflow: error: {exc}", file=sys.stderr)
+        print(f"moodflow: error: {for_terminal(exc)}", file=sys.stderr)
         return 2
     failed = input_errors + failed
     text = render(fmt, predictor, done, failed, args.dynamic)
@@ -119,9 +140,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
     for note in outside_scale_notes(done, predictor.spec.get("scale") if predictor.manifest else None,
                                     predictor.scale_name, predictor.spec.get("target_scales") if predictor.manifest else None):
-        print(f"moodflow: note: {note}", file=sys.stderr)
+        print(f"moodflow: note: {for_terminal(note)}", file=sys.stderr)
     for _, error in failed:
-        print(f"moodflow: error: {error}", file=sys.stderr)
+        print(f"moodflow: error: {for_terminal(error)}", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -210,9 +231,10 @@ def cmd_datasets_verify(args: argparse.Namespace) -> int:
     """Compare a downloaded dataset with its index: missing, corrupt and extra files, one table."""
     from moodflow.datasets import DATASETS
     from moodflow.datasets.verify import verify
+    from moodflow.prepare.settings import DatasetSettings
 
     dataset = _dataset_params(args.params)
-    name = args.name or dataset.get("name") or "demo"
+    name = args.name or dataset.get("name") or DatasetSettings().name
     root = args.root or dataset.get("root") or None
     config = dict(dataset.get(name) or {})
     if args.index:
@@ -224,7 +246,9 @@ def cmd_datasets_verify(args: argparse.Namespace) -> int:
               "(`moodflow datasets index ROOT` writes one)", file=sys.stderr)
         return 2
     result = verify(found[0], found[1], quick=args.quick)
-    print(result.format_table(limit=args.limit))
+    from moodflow.core.terminal import for_terminal
+
+    print(for_terminal(result.format_table(limit=args.limit), keep_newlines=True))
     if args.output:
         result.table.to_csv(args.output, index=False)
     if args.fetch_list:
@@ -259,8 +283,27 @@ def _dataset_params(path: Path) -> dict:
     return dict(load_params(path).to_dict().get("dataset") or {})
 
 
+def help_text(doc: str | None) -> str:
+    """A docstring as ``--help`` shows it: reST literals (````x````) and roles (``:func:`x```) as
+    plain text, the first paragraph's lines joined, later paragraphs kept."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", doc or "")
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    paragraphs = [" ".join(line.strip() for line in part.splitlines()) for part in re.split(r"\n\s*\n", text.strip())]
+    return "\n\n".join(textwrap.fill(p, 88) for p in paragraphs if p)
+
+
+def _describe(subparsers: argparse.Action) -> None:
+    """Each subcommand's ``--help`` description: its function's docstring, as plain text."""
+    for parser in subparsers.choices.values():
+        func = parser.get_default("func")
+        if parser.description is None and func is not None and func.__doc__:
+            parser.description = help_text(func.__doc__)
+            parser.formatter_class = argparse.RawDescriptionHelpFormatter
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moodflow", description=__doc__)
+    parser = argparse.ArgumentParser(prog="moodflow", description=help_text(__doc__),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="what a feature store holds, with provenance")
@@ -277,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "mood tags of audio files")
     p.add_argument("audio", nargs="+", help="audio files, folders (searched recursively) or quoted glob patterns ('**/*.mp3')")
     p.add_argument("--model", type=Path, default=None,
-                   help="trained model folder or NAME.moodflow bundle (default: the best model of the last run, "
-                        "per reports/metrics.json; none: mood tags only)")
+                   help="trained model folder or NAME.moodflow bundle (default: the last run's best model, per "
+                        "reports/metrics.json, when it was trained on a real dataset; else mood tags only)")
     p.add_argument("-o", "--output", type=Path, default=None, help="write to this file (.csv or .json) instead of stdout")
     p.add_argument("--format", choices=("table", "json", "csv"), default=None, help="default: from -o's suffix, else table")
     p.add_argument("--dynamic", action="store_true", help="also the curve over time (needs a dynamic model)")
@@ -314,20 +357,76 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, help="models/<set>/<model>")
     p.add_argument("-o", "--output", type=Path, default=None, help="bundle file (default: <set>-<model>.moodflow)")
     p.set_defaults(func=cmd_export)
+    _describe(sub)
+    _describe(dsub)
     return parser
 
 
+def _add_debug(parser: argparse.ArgumentParser, top: bool = True) -> None:
+    """``--debug`` on the command and on every subcommand (before or after its arguments)."""
+    parser.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="show the full traceback of an error (also MOODFLOW_DEBUG=1)")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _add_debug(sub, top=False)
+
+
+def _subject(args: argparse.Namespace) -> str:
+    """What a command works on, for the one-line message of an unexpected error."""
+    command = " ".join(str(part) for part in (args.command, getattr(args, "datasets_command", None)) if part)
+    for key in ("model", "store", "params", "set", "index", "root", "audio"):
+        value = getattr(args, key, None)
+        if value not in (None, [], ""):
+            shown = " ".join(map(str, value[:3])) + (" …" if len(value) > 3 else "") if isinstance(value, list) else value
+            return f"{command} {shown}"
+    return command
+
+
+def error_exit(exc: BaseException, subject: str) -> int:
+    """Print ``exc`` as one line and return the exit status: 75 for a failure of the machine,
+    2 for an input or setting moodflow refused, 1 for anything unexpected."""
+    from moodflow.core.errors import EnvironmentFailure, is_environment_error, unexpected_message, working_on
+    from moodflow.core.stage import EX_TEMPFAIL, environment_message
+    from moodflow.core.terminal import for_terminal
+
+    if isinstance(exc, EnvironmentFailure):  # already names what failed
+        message, status = environment_message(exc), EX_TEMPFAIL
+    elif is_environment_error(exc):
+        message, status = f"{working_on(exc) or subject}: {environment_message(exc, staged=False)}", EX_TEMPFAIL
+    elif isinstance(exc, USER_ERRORS) or (isinstance(exc, KeyError) and ": " in str(exc.args[0] if exc.args else "")):
+        message, status = str(exc.args[0] if isinstance(exc, KeyError) else exc), 2  # a bare KeyError is a bug
+    else:
+        message, status = f"{unexpected_message(exc, subject)} (--debug shows the traceback)", 1
+    print(f"moodflow: error: {for_terminal(message, keep_newlines=True)}", file=sys.stderr)
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one ``moodflow`` command behind one error boundary: every error is one line naming what
+    it was working on (``--debug`` or ``MOODFLOW_DEBUG=1`` for the traceback); a failure of the
+    machine (disk full, out of memory, I/O) exits 75; Ctrl-C exits 130 (and, once a bundle is
+    unpacked, SIGTERM 143), after cleaning up."""
+    import os
+
     parser = build_parser()
+    _add_debug(parser)
     args = parser.parse_args(argv)
+    debug = bool(getattr(args, "debug", False) or os.environ.get("MOODFLOW_DEBUG"))
     try:
         return args.func(args)
-    except (*USER_ERRORS, KeyError) as exc:
-        print(f"moodflow: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into e.g. `head`, which closed early
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("moodflow: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the boundary: one line, never a traceback
+        if debug:
+            raise
+        return error_exit(exc, _subject(args))
 
 
 if __name__ == "__main__":

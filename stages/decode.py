@@ -17,7 +17,8 @@ def main() -> None:
     args = parser.parse_args()
     settings = build(DecodeSettings, load_params()["decode"].to_dict(), "decode")
     decode_dataset(args.prepared, args.audio, args.errors, sample_rate=settings.sample_rate,
-                   on_error=settings.on_error, min_duration_s=settings.min_duration_s)
+                   on_error=settings.on_error, min_duration_s=settings.min_duration_s,
+                   cache_dir=settings.cache_dir or None)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """DVC stage `extract@<set>`: one feature store.
 
 ``features.cache_dir`` (default ``.cache/moodflow``, git-ignored, outside DVC's outputs) holds
-the per-track cache that makes re-runs incremental and resumable; ``features.executor`` and
-``features.scheduler`` pick local cores or Dask. None of them changes the store's values.
+the per-track cache that makes re-runs incremental and resumable; ``features.executor``,
+``features.scheduler``, ``features.cluster`` and ``features.slurm`` pick local cores, a Dask
+scheduler or Slurm jobs (docs/cluster.md). None of them changes the store's values.
 """
 
 import argparse
@@ -30,7 +31,7 @@ def main() -> None:
         name=args.set, config=features[args.set].to_dict(), grid=settings.grid, audio_path=args.audio,
         prepared_dir=args.prepared, out_path=args.out, dataset=experiment_name(params["dataset"]["name"]),
         workers=settings.workers, cache_dir=settings.cache_dir or None, executor=settings.executor,
-        scheduler=settings.scheduler, failures_path=args.failures,
+        scheduler=settings.scheduler, cluster=settings.cluster, slurm=settings.slurm, failures_path=args.failures,
     )
 
 

@@ -47,6 +47,23 @@ def demo_tree(tmp_path_factory) -> Path:
     return wait_for_demo_tree()
 
 
+@pytest.fixture(scope="session")
+def slurm_cluster():
+    """A private one-node Slurm cluster (its own munged, slurmctld, slurmd, config and ports;
+    tests/helpers/slurm.py), started once per test process that asks for it and stopped after
+    the run, also on failure or Ctrl-C; skips (with the reason) without root or Slurm."""
+    from tests.helpers.slurm import start_cluster, unavailable
+
+    reason = unavailable()
+    if reason:
+        pytest.skip(reason)
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @pytest.fixture
 def demo_repo(demo_tree, tmp_path) -> Path:
     """A private copy of the reproduced demo repository."""

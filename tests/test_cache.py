@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from moodflow.stores.audio_store import AudioStoreWriter, audio_hash
-from moodflow.extract.cache import _DIGEST, _MAGIC, TrackCache, _digest, pack_arrays, unpack_arrays
+from moodflow.extract.cache import TrackCache
+from moodflow.stores.entries import _DIGEST, _MAGIC, _digest, pack_arrays, unpack_arrays
 from moodflow.features import build_extractor
 
 from tests.helpers.stores import CHROMA, SR, assert_same_store, chord, make_audio_store, run  # noqa: F401

@@ -108,9 +108,9 @@ def test_stage_params_types_are_checked():
         build(TrainSettings, {"protocol": {"folds": "five"}}, "train")
     with pytest.raises(SettingsError, match=r"^decode.sample_rate: 22050.7 is not an integer or auto$"):
         build(DecodeSettings, {"sample_rate": 22050.7}, "decode")
-    with pytest.raises(SettingsError, match=r"^features.grid.hop_s: 0 must be greater than 0$"):
+    with pytest.raises(SettingsError, match=r"^features.grid.hop_s: 0 must be greater than 0; valid: > 0 and ≤ 60$"):
         build(FeaturesSettings, {"grid": {"hop_s": 0}}, "features")
-    with pytest.raises(SettingsError, match=r"^features.workers: -3 is below the minimum 0$"):
+    with pytest.raises(SettingsError, match=r"^features.workers: -3 is below the minimum 0; valid: ≥ 0 and ≤ 1e12$"):
         build(FeaturesSettings, {"workers": -3}, "features")
 
 

@@ -1,6 +1,7 @@
 """DEAM adapter on DEAM's own files in the shared data (static header quirk, the real dynamic
-files with their ragged rows, emoMusic's clips as DEAM audio); crafted files only for what the
-real ones cannot show (an out-of-scale value, a missing file)."""
+files with their ragged rows, emoMusic's clips as DEAM audio); the same mechanics on the
+miniature (tests/helpers/minis/deam.py) without shared data; crafted files only for what
+neither shows (an out-of-scale value, a missing file)."""
 
 import csv
 import logging
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import minis
 from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.datasets import DATASETS
@@ -130,6 +132,18 @@ def test_real_dynamic_labels_align_with_emomusic_clips_as_deam_audio(deam):
         start, end = frame_grid(duration)  # the extraction grid: 1 s windows, 0.5 s hop, from 0 s
         idx = align_to_frames(song["time_s"].to_numpy(), start, end)
         assert (idx >= 0).all() and np.allclose((start[idx] + end[idx]) / 2, song["time_s"].to_numpy(), atol=0.26)
+
+
+def test_miniature_header_spaces_ragged_rows_and_a_sample_only_one_file_has(tmp_path, caplog):
+    mini = minis.module("deam").write(tmp_path)
+    assert (mini.root / STATIC_FILES[0]).read_bytes().startswith(b"song_id, valence_mean, valence_std")
+    with caplog.at_level(logging.WARNING, logger="moodflow.datasets"):
+        deam = DATASETS.get("deam")(mini.root, {}).load(None)
+    assert list(deam.static_labels.columns) == ["track_id", "valence", "arousal"]
+    counts = deam.dynamic_labels.groupby("track_id")["time_s"].agg(["count", "max"])
+    assert counts.loc["2", "count"] == 60 and counts.loc["2", "max"] == 44.5  # a 45 s clip ends at 44.5 s
+    assert counts.loc["2002", "count"] == 70  # arousal's extra sample has no valence: dropped, logged
+    assert "1 (song, time) point(s) lack one of ['valence', 'arousal']" in caplog.text and "2002" in caplog.text
 
 
 def test_out_of_scale_dynamic_value_dropped_with_warning(tmp_path, caplog):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.helpers.emotify_mini import write_emotify
+from tests.helpers.minis.emotify import write_emotify
 from tests.helpers.synthetic_data import store_for_prepared
 
 from moodflow.datasets import DATASETS

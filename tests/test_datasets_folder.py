@@ -34,7 +34,9 @@ def test_regression_labels_with_scale_file_column_and_bad_rows(tmp_path, caplog)
     with caplog.at_level(logging.WARNING, logger="moodflow.datasets"):
         prepared = DATASETS.get("folder")(tmp_path, {"labels": "labels.csv", "scale": "1..9"}).load(None)
     labels = prepared.static_labels.set_index("track_id")
-    assert sorted(labels.index) == ["a", "b/c"]
+    # an empty or out-of-scale value loses only that label: d and e keep their arousal
+    assert sorted(labels.index) == ["a", "b/c", "d", "e"]
+    assert labels["valence"].isna().tolist() == [False, False, True, True] and labels.loc["e", "arousal"] == 2
     assert prepared.spec.scale == (1.0, 9.0) and prepared.spec.static_targets == ["valence", "arousal"]
     assert "labels.csv" in caplog.text and "d" in caplog.text and "outside the scale" in caplog.text
     assert "not_here" in caplog.text

@@ -1,9 +1,12 @@
-"""MTG-Jamendo mood/theme adapter: the shared TSVs (CRLF, variable tag columns) and split-0."""
+"""MTG-Jamendo mood/theme adapter: the mechanics on the miniature (tests/helpers/minis/jamendo.py:
+CRLF TSVs, variable tag columns, split-0, a tag the splits leave out), the real counts on the
+shared TSVs."""
 
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import minis
 from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.datasets import DATASETS
@@ -40,6 +43,24 @@ def test_row_tags_and_paths(jamendo):
     assert Path(man.loc["track_0000948", "audio_path"]).is_absolute()
 
 
+def test_crlf_and_variable_tag_fields_parsed(tmp_path):
+    mini = minis.module("jamendo").write(tmp_path)
+    assert b"\r\n" in (mini.root / "data/autotagging_moodtheme.tsv").read_bytes()
+    tracks = read_tsv(mini.root / "data/autotagging_moodtheme.tsv")
+    assert tracks["tags"].map(len).tolist() == [1, 2, 2, 3, 1, 5]
+    assert not any(t.endswith("\r") for tags in tracks["tags"] for t in tags)
+    assert tracks.set_index("track_id").loc["track_0003346", "path"] == "46/3346.mp3"
+
+
+def test_all_tags_mode_and_data_folder_as_root(tmp_path):
+    mini = minis.module("jamendo").write(tmp_path)
+    split_only = DATASETS.get("jamendo")(mini.root, {}).load(None)
+    every = DATASETS.get("jamendo")(mini.root / "data", {"tags": "all"}).load(None)  # data/ as the root works too
+    assert set(every.spec.tags) - set(split_only.spec.tags) == {"mellow"}
+    assert len(every.static_labels) == len(split_only.static_labels) + 1  # the mellow-only track gets labels
+    assert every.manifest["audio_path"].tolist() == split_only.manifest["audio_path"].tolist()
+
+
 @needs_shared
 def test_variable_tag_columns_parsed():
     tracks = read_tsv(Path(SHARED) / "MTG-Jamendo/data/autotagging_moodtheme.tsv")
@@ -49,7 +70,7 @@ def test_variable_tag_columns_parsed():
 
 
 @needs_shared
-def test_all_tags_mode_and_data_folder_as_root():
+def test_real_all_tags_mode_and_data_folder_as_root():
     prepared = DATASETS.get("jamendo")(Path(SHARED) / "MTG-Jamendo/data", {"tags": "all"}).load(None)
     assert len(prepared.spec.tags) == 59 and len(prepared.static_labels) == 18486
 

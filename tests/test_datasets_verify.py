@@ -7,6 +7,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from tests.helpers import minis
 from tests.helpers.real_data import SHARED, needs_shared
 
 from moodflow.cli import main
@@ -17,20 +18,18 @@ from moodflow.prepare.run import prepare_dataset
 
 @pytest.fixture
 def copied(tmp_path):
-    """A copy of the shared emoMusic folder (six real clips and the annotations) and its index."""
-    if SHARED is None:
-        pytest.skip("MOODFLOW_SHARED_DATA is not set")
-    root = shutil.copytree(SHARED / "emoMusic", tmp_path / "emoMusic")
+    """A miniature emoMusic (tests/helpers/minis/emomusic.py: 7 labelled songs, clips 2, 3, 5, 7
+    on disk) and its index."""
+    mini = minis.module("emomusic").write(tmp_path / "raw", seconds=2.0)
     index = tmp_path / "index.csv"
-    make_index(root).to_csv(index, index=False)
-    return root, index
+    make_index(mini.root).to_csv(index, index=False)
+    return mini.root, index
 
 
-@needs_shared
 def test_verify_finds_a_deleted_and_a_truncated_file(copied, capsys):
     root, index = copied
     table = read_index(index)
-    assert float(table.set_index("path").loc["clips_45seconds/2.mp3", "duration_s"]) == pytest.approx(45, abs=1)
+    assert float(table.set_index("path").loc["clips_45seconds/2.mp3", "duration_s"]) == pytest.approx(2, abs=0.1)
     assert verify(root, table).ok
     (root / "clips_45seconds/3.mp3").unlink()
     data = (root / "clips_45seconds/5.mp3").read_bytes()
@@ -60,7 +59,6 @@ def test_verify_finds_a_deleted_and_a_truncated_file(copied, capsys):
         "clips_45seconds/3.mp3", "clips_45seconds/5.mp3", "clips_45seconds/7.mp3"]
 
 
-@needs_shared
 def test_prepare_checks_the_index_and_sums_up_in_one_line(copied, tmp_path, caplog):
     root, index = copied
     (root / "clips_45seconds/3.mp3").unlink()
@@ -70,11 +68,11 @@ def test_prepare_checks_the_index_and_sums_up_in_one_line(copied, tmp_path, capl
     assert table.to_dict("records") == [{"status": "missing", "path": "clips_45seconds/3.mp3", "detail": "not on disk"}]
     assert (tmp_path / "p/to_fetch.txt").read_text() == "clips_45seconds/3.mp3\n"
     missing = pd.read_csv(tmp_path / "p/missing_audio.csv", dtype=str)
-    assert len(missing) == 739 and "3" in set(missing["track_id"])  # 744 labelled, 5 clips left here
+    assert len(missing) == 4 and "3" in set(missing["track_id"])  # 7 labelled, 3 clips left here
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith(("prepare:", "ONLY"))]
     assert len(lines) == 2
-    assert "5 of 744 labelled tracks (0.7%) have audio, 739 have none (listed in" in lines[0]
-    assert lines[0].startswith("ONLY 0.7% OF THE LABELLED TRACKS HAVE AUDIO")
+    assert "3 of 7 labelled tracks (43%) have audio, 4 have none (listed in" in lines[0]
+    assert lines[0].startswith("ONLY 43% OF THE LABELLED TRACKS HAVE AUDIO")
     assert "1 missing, 0 corrupt, 0 extra" in lines[1]
 
 

@@ -76,7 +76,7 @@ def test_classification_names_a_best_by_macro_f1_and_scores_are_probabilities(tm
     report = _report(tmp_path / "models", tmp_path / "reports", models=("svm", "ridge"))
     f1 = {m: report["synthetic"][m]["classification"]["quadrant"]["macro_f1"] for m in ("svm", "ridge")}
     winner = max(f1, key=f1.get)
-    assert report["best"] == {"feature_set": "synthetic", "model": winner, "task": "classification",
+    assert report["best"] == {**report["best"], "feature_set": "synthetic", "model": winner, "task": "classification",
                               "metric": "macro_f1", "score": pytest.approx(f1[winner], abs=1e-6)}
     for model in ("svm", "ridge"):
         rows = pd.read_csv(tmp_path / f"models/synthetic/{model}/predictions.csv")

@@ -225,7 +225,7 @@ def test_json_boosters_are_checked_too(trained, tmp_path):
 # -- neural networks ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("hidden, problem", [
     (3_000_000_000, r"network.hidden is 3000000000, beyond any network moodflow trains"),
-    (100_000, r"network.json describes a network of 700,010 values but model.safetensors holds 66"),
+    (100_000, r"network.json describes a network of 700,018 values but model.safetensors holds 74"),  # clip: +2 x 4 inputs
     (4.5, r"refusing this network"),
 ])
 def test_network_config_must_match_its_weights(trained, tmp_path, hidden, problem):

@@ -84,7 +84,7 @@ def test_every_dataset_is_scored_alone_on_its_own_scale(joint, model):
                 (rows["fold"].to_numpy() == f for f in sorted(set(rows["fold"])))]
     ours = metrics["datasets"]["folder"]["static"]["valence"]
     assert ours["rmse"] == pytest.approx(np.mean(per_fold), rel=1e-6)  # on 0–1, not on 1–9
-    assert metrics["datasets"]["folder"]["scale"] == "0..1" and metrics["datasets"]["demo"]["scale"] == "1-9"
+    assert metrics["datasets"]["folder"]["scale"] == "0-1" and metrics["datasets"]["demo"]["scale"] == "1-9"
 
 
 def test_report_has_the_joint_table_and_per_dataset_metrics(joint):

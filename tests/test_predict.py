@@ -16,7 +16,7 @@ from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.decode.run import decode_dataset
 from moodflow.extract.run import extract_store
 from moodflow.models.io import load_model
-from moodflow.app.predict import PredictError, Predictor, best_model_dir, predict_files
+from moodflow.app.predict import PredictError, Predictor, best_model_dir, default_model, predict_files
 from moodflow.prepare.run import prepare_dataset
 from moodflow.report.run import write_report
 from moodflow.stores.feature_store import FeatureStore
@@ -90,10 +90,14 @@ def test_predict_matches_pipeline_path(project, clips, tmp_path):
             assert len(curve) == len(times) and np.all(np.isfinite(curve))
 
 
-def test_default_model_is_the_reports_best(project, tmp_path):
+def test_default_model_is_the_reports_best_unless_a_toy(project, tmp_path):
     assert best_model_dir(project / "reports", project / "models") == project / "models/compare/ridge"
     with pytest.raises(PredictError, match="metrics.json: not found"):
         best_model_dir(tmp_path / "reports", tmp_path / "models")
+    folder, why = default_model(project / "reports", project / "models")
+    assert folder is None and "demo's toy" in why and "models/compare/ridge" in why
+    folder, why = default_model(tmp_path / "reports", tmp_path / "models")
+    assert folder is None and why.startswith("no trained model here")
 
 
 def test_static_only_model_refuses_dynamic(project, tmp_path):
@@ -118,11 +122,12 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 def test_cli_json_csv_and_bad_file(project, clips, tmp_path):
     bad = tmp_path / "broken.mp3"
     bad.write_bytes(b"not audio at all" * 100)
-    out = _cli([str(bad), str(clips[1]), "--format", "json", "--dynamic", "--no-tags"], cwd=project)
+    out = _cli([str(bad), str(clips[1]), "--format", "json", "--dynamic", "--no-tags", "--model", "models/compare/ridge"],
+               cwd=project)
     assert out.returncode == 1, out.stderr
     assert "broken.mp3" in out.stderr
     doc = json.loads(out.stdout)
-    assert doc["scale"] == "1-9" and doc["model"]["source"].endswith("models/compare/ridge")  # default = reports' best
+    assert doc["scale"] == "1-9" and doc["model"]["source"] == "models/compare/ridge" and doc["model"]["toy_model"]
     assert [p["path"] for p in doc["predictions"]] == [str(clips[1])]
     assert [e["path"] for e in doc["errors"]] == [str(bad)]
     lib = Predictor(project / "models/compare/ridge", mood_tags=False).predict_file(clips[1])
@@ -140,7 +145,9 @@ def test_cli_json_csv_and_bad_file(project, clips, tmp_path):
     assert np.isfinite(table[["valence", "arousal"]].to_numpy()).all()
 
     out = _cli([str(wav), "--no-tags"], cwd=tmp_path)  # no pipeline ran here (mood tags: test_predict_tool)
-    assert out.returncode == 2 and "dvc repro" in out.stderr
+    assert out.returncode == 2 and "no trained model here" in out.stderr and "train on a real dataset" in out.stderr
+    out = _cli([str(wav), "--no-tags"], cwd=project)  # the reports' best is the demo's toy: never a default
+    assert out.returncode == 2 and "demo's toy" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_values_outside_the_training_scale_are_noted_not_clipped():

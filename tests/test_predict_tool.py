@@ -4,10 +4,12 @@ probabilities, the Python API, and model bundles (export → predict elsewhere, 
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from moodflow.app.predict import PredictorNote
 from tests.helpers.synthetic_data import FEW_TRACKS
 from tests.test_predict import project  # noqa: F401 - the trained tiny demo project (module fixture)
 
@@ -81,11 +84,12 @@ def test_bad_files_never_lose_the_good_ones(project, tmp_path):  # noqa: F811
     assert {"valence", "arousal", "scale", "dataset", "feature_set", "model", "heldout", "toy_model"} <= set(frame.columns)
 
 
-def test_every_format_has_scale_provenance_and_the_toy_banner(project, tmp_path):  # noqa: F811
+def test_every_format_has_scale_provenance_and_the_toy_label(project, tmp_path):  # noqa: F811
     wavs = [str(w) for w in _wavs(project)[:2]]
-    out = _cli(["predict", *wavs, "--no-tags", "-o", str(tmp_path / "out.json")], cwd=project)
+    out = _cli(["predict", *wavs, "--no-tags", "--model", "models/compare/ridge", "-o", str(tmp_path / "out.json")],
+               cwd=project)
     assert out.returncode == 0, out.stderr
-    assert "toy model" in out.stderr
+    assert out.stderr.count("toy model") == 1  # said once
     doc = json.loads((tmp_path / "out.json").read_text())
     m = doc["model"]
     assert doc["scale"] == "1-9" and m["scale"] == "1-9" and m["scale_range"] == [1.0, 9.0]
@@ -97,7 +101,8 @@ def test_every_format_has_scale_provenance_and_the_toy_banner(project, tmp_path)
     from moodflow import Predictor
     from moodflow.app.output import render
 
-    predictor = Predictor(project / "models/compare/ridge", mood_tags=False)
+    with pytest.warns(PredictorNote, match="toy model"):  # named explicitly: used, and said once
+        predictor = Predictor(project / "models/compare/ridge", mood_tags=False)
     predictor.predict(wavs)
     (tmp_path / "out.csv").write_text(render("csv", predictor, predictor.last, [], False))
     table = pd.read_csv(tmp_path / "out.csv")
@@ -106,7 +111,14 @@ def test_every_format_has_scale_provenance_and_the_toy_banner(project, tmp_path)
     assert table["heldout"].str.contains("valence r2").all()
     assert np.allclose(table["valence"], [p["valence"] for p in doc["predictions"]], rtol=0, atol=1e-12)
     text = render("table", predictor, predictor.last, [], False)
-    assert text.startswith("WARNING: toy model") and "values on the 1-9 scale" in text
+    assert text.startswith("model: TOY MODEL") and "values on the 1-9 scale" in text and "WARNING" not in text
+    frame = predictor.predict_frame(wavs)
+    assert frame["toy_model"].tolist() == [True, True]
+    # the table on stdout carries the label, stderr the warning: once each
+    out = _cli(["predict", wavs[0], "--no-tags", "--model", "models/compare/ridge"], cwd=project)
+    assert out.returncode == 0 and out.stdout.count("TOY MODEL") == 1 and out.stderr.count("toy model") == 1
+    out = _cli(["predict", wavs[0], "--no-tags", "--model", "models/compare/ridge", "--format", "csv"], cwd=project)
+    assert pd.read_csv(io.StringIO(out.stdout))["toy_model"].tolist() == [True]
 
 
 def test_zero_shot_mood_tags_without_any_trained_model(project, tmp_path):  # noqa: F811
@@ -117,16 +129,82 @@ def test_zero_shot_mood_tags_without_any_trained_model(project, tmp_path):  # no
     wav = _wavs(project)[0]
     out = _cli(["predict", str(wav), "--format", "json"], cwd=tmp_path)  # no pipeline ran here
     assert out.returncode == 0, out.stderr
-    assert "mood tags only" in out.stderr and "dvc repro" in out.stderr
+    assert out.stderr.count("mood tags only") == 1 and "train on a real dataset" in out.stderr
     doc = json.loads(out.stdout)
     tags = doc["predictions"][0]["mood_tags"]
     assert set(tags) == set(MSD_MOOD_TAGS) and all(0.0 <= v <= 1.0 for v in tags.values())
     assert list(tags.values()) == sorted(tags.values(), reverse=True)
     expected = MoodTagger().tags(load_audio(wav, 16000), 16000)
     assert tags == pytest.approx(expected, abs=1e-7)
-    assert "valence" not in doc["predictions"][0] and "musicnn" in doc["mood_tags"]
+    assert "valence" not in doc["predictions"][0] and "musicnn" in doc["mood_tagger"]
     out = _cli(["predict", str(wav), "--no-tags"], cwd=tmp_path)
-    assert out.returncode == 2 and "dvc repro" in out.stderr
+    assert out.returncode == 2 and "train on a real dataset" in out.stderr
+
+
+def test_default_gives_mood_tags_only_after_the_demo_and_says_so_once(project):  # noqa: F811
+    from moodflow import Predictor
+    from moodflow.app.predict import PredictError
+    from moodflow.features.musicnn.tags import MSD_MOOD_TAGS
+
+    wav = _wavs(project)[0]
+    where = {"reports_dir": project / "reports", "models_dir": project / "models"}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        p = Predictor(**where)
+    notes = [w for w in caught if issubclass(w.category, PredictorNote)]
+    assert len(notes) == 1 and str(notes[0].message) == p.note
+    assert "demo's toy" in p.note and "train on a real dataset" in p.note and "NAME.moodflow" in p.note
+    assert not p.manifest and p.folder is None
+    row = p.predict(wav)[0]
+    assert "valence" not in row and "model" not in row and row["scale"] is None
+    assert isinstance(row["mood_tags"], dict) and set(row["mood_tags"]) == set(MSD_MOOD_TAGS)  # the scores,
+    assert list(row["mood_tags"].values()) == sorted(row["mood_tags"].values(), reverse=True)  # highest first
+    assert row["mood_tagger"].startswith("musicnn MSD_musicnn")  # their provenance, under its own key
+    with pytest.raises(PredictError, match="nothing to predict without mood tags: .*train on a real dataset"):
+        Predictor(**where, mood_tags=False)
+    out = _cli(["predict", str(wav), "--format", "json"], cwd=project)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("moodflow: note: mood tags only") == 1 and "toy model" not in out.stderr
+    assert "valence" not in json.loads(out.stdout)["predictions"][0]
+
+
+def test_default_takes_the_best_model_trained_on_a_real_dataset(project, tmp_path):  # noqa: F811
+    from moodflow import Predictor
+    from moodflow.app.predict import PredictError
+    from moodflow.stores.prepared import PreparedDataset
+    from moodflow.train.run import train_and_evaluate
+
+    demo = PreparedDataset.read(project / "data/prepared")  # the same clips as a dataset of one's own
+    PreparedDataset("folder", demo.manifest, demo.static_labels, demo.spec).write(tmp_path / "prepared")
+    train_and_evaluate(**FEW_TRACKS, store_path=project / "features/compare.h5", prepared_dir=tmp_path / "prepared",
+                       feature_set="compare", model_name="ridge", model_config={"alpha": 100.0},
+                       protocol={"folds": 2}, seed=0, out_dir=tmp_path / "models/compare/ridge")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/metrics.json").write_text(json.dumps({"best": {"feature_set": "compare", "model": "ridge"}}))
+    where = {"reports_dir": tmp_path / "reports", "models_dir": tmp_path / "models"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PredictorNote)  # nothing to say
+        p = Predictor(**where, mood_tags=False)
+    assert p.folder == tmp_path / "models/compare/ridge" and not p.is_toy and p.note == ""
+    row = p.predict(_wavs(project)[0])[0]
+    assert np.isfinite(row["valence"]) and row["model"]["dataset"] == "folder" and row["model"]["toy_model"] is False
+    tags_only = Predictor(None, **where)  # None: mood tags only, whatever was trained
+    assert not tags_only.manifest and tags_only.note == "mood tags only (no model asked for)"
+    with pytest.raises(PredictError, match="nothing to predict"):
+        Predictor(None, mood_tags=False)
+
+
+def test_info_prints_the_frame_shape_and_help_is_plain_text(project):  # noqa: F811
+    out = _cli(["info", "features/compare.h5"], cwd=project)
+    assert out.returncode == 0, out.stderr
+    lines = dict(map(str.strip, line.split(": ", 1)) for line in out.stdout.splitlines() if ": " in line)
+    assert lines["frame_shape"] == "260" and "problem" not in out.stdout
+    out = _cli(["info", "--check", "features/compare.h5"], cwd=project)
+    assert out.returncode == 0 and "check: ok" in out.stdout
+    for command in ([], ["info"], ["predict"], ["extract"], ["datasets", "verify"]):
+        text = _cli([*command, "--help"], cwd=project).stdout
+        assert "``" not in text and ":func:" not in text, text
+    assert "Opening a store checks its structure" in _cli(["info", "--help"], cwd=project).stdout
 
 
 def _classifier(project: Path, tmp: Path, model: str, config: dict) -> Path:
@@ -155,8 +233,15 @@ def test_classifiers_report_class_probabilities(project, tmp_path):  # noqa: F81
     probs = knn["class_probabilities"]
     assert set(probs) == {"high", "low"} and sum(probs.values()) == pytest.approx(1.0)
     assert knn["class"] == max(probs, key=probs.get)
-    svm = Predictor(_classifier(project, tmp_path, "svm", {}), mood_tags=False).predict(wav)[0]
+    svm_predictor = Predictor(_classifier(project, tmp_path, "svm", {}), mood_tags=False)
+    svm = svm_predictor.predict(wav)[0]
     assert "class_probabilities" not in svm and set(svm["class_scores"]) == {"high", "low"}  # decision values
+    # a class has no scale: the output says what the class and its scores are instead
+    from moodflow.app.output import render
+
+    assert svm["scale"] is None
+    text = render("table", svm_predictor, svm_predictor.last, [], False)
+    assert "scale" not in text and "class: the predicted energy; score_*: decision values, not probabilities" in text
 
 
 def test_bundle_predicts_identically_in_another_place(project, tmp_path):  # noqa: F811

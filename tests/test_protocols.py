@@ -57,6 +57,10 @@ def test_scaler_and_pca_are_fitted_on_the_training_fold_only():
     (fold,) = [f for f in make_folds(ids, kind="kfold", folds=2, seed=0)][:1]
     tr = np.isin(ids, fold.train)
     model = MODELS.get("ridge")("regression", {"pca": 3}).fit(X[tr], y[tr, None])
+    clip = model.pipeline.named_steps["clip"]  # the training range, from the training rows only
+    np.testing.assert_allclose(clip.data_min_, X[tr].min(axis=0))
+    np.testing.assert_allclose(clip.data_max_, X[tr].max(axis=0))
+    model = MODELS.get("ridge")("regression", {"pca": 3, "clip": False}).fit(X[tr], y[tr, None])
     scaler = model.pipeline.named_steps["scale"]
     np.testing.assert_allclose(scaler.mean_, X[tr].mean(axis=0))
     assert not np.allclose(scaler.mean_, X.mean(axis=0))

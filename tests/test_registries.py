@@ -39,7 +39,7 @@ def test_adapter_prepares_a_consistent_dataset(name, tmp_path):
     config = {"n_clips": 3, "duration_s": 2.0} if name == "demo" else {}
     root = None if name == "demo" else SHARED / SHARED_ROOTS[name] if name in SHARED_ROOTS else None
     if name == "emotify":
-        from tests.helpers.emotify_mini import write_emotify
+        from tests.helpers.minis.emotify import write_emotify
 
         write_emotify(tmp_path / "emotify", per_genre=2, raters=3)
         root = tmp_path / "emotify"

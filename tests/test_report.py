@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from moodflow.evaluation.significance import corrected_interval, fold_scores, holdout_ratio
 from moodflow.evaluation.summary import metrics_from_predictions
 from moodflow.report.references import load_references, parse_scale, protocol_matches, references_for, rescale
 from moodflow.report.tables import comparison_rows
@@ -87,8 +88,10 @@ def test_report_outputs(repo):
     mean_r2 = {(s, m): (metrics[s][m]["valence"]["r2"] + metrics[s][m]["arousal"]["r2"]) / 2
                for s in ("compare", "chroma") for m in ("ridge", "svm")}
     (best_set, best_model), best_r2 = max(mean_r2.items(), key=lambda kv: kv[1])
-    assert metrics["best"] == {"feature_set": best_set, "model": best_model, "task": "regression", "metric": "r2",
-                               "score": pytest.approx(best_r2, abs=1e-6)}
+    assert metrics["best"] == {**metrics["best"], "feature_set": best_set, "model": best_model, "task": "regression",
+                               "metric": "r2", "score": pytest.approx(best_r2, abs=1e-6)}
+    assert metrics["best"]["low"] < metrics["best"]["score"] < metrics["best"]["high"]
+    assert isinstance(metrics["best"]["significant_lead"], bool) and metrics["best"]["runner_up"]
     md = (repo / "reports/comparison.md").read_text()
     assert "No published number exists for the demo dataset" in md
     assert "- feature sets: compare, chroma" in md and "- models: ridge, svm" in md and "5-fold CV" in md
@@ -110,8 +113,11 @@ def test_every_reported_number_is_recomputable(repo):
     for target in ("valence", "arousal"):
         for metric in ("r2", "rmse", "pearson"):
             assert metrics["chroma"]["ridge"][target][metric] == pytest.approx(again[target][metric], abs=1e-6)
-        cells = f"{again[target]['r2']:.3f} ± {again[target]['r2_std']:.3f}"
-        assert f"| chroma | ridge | {target} | {cells} |" in md
+        # the table: mean over folds [corrected resampled t interval], after the held-out track count
+        iv = corrected_interval(fold_scores(preds, "static", target, "r2").to_numpy(), holdout_ratio(preds))
+        assert iv.value == pytest.approx(again[target]["r2"], abs=1e-12)
+        cells = f"{iv.value:.3f} [{iv.low:.3f}, {min(iv.high, 1.0):.3f}]"
+        assert f"| chroma | ridge | {target} | {again[target]['n_tracks']} | {cells} |" in md
 
 
 def test_dvc_plots_offline(repo, tmp_path):

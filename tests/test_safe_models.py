@@ -91,7 +91,7 @@ def test_loader_trusts_exactly_the_types_our_models_use(trained):
         for path in trained[name].glob("*.skops"):
             assert all(is_trusted(t) for t in sio.get_untrusted_types(file=path))
     for name in ("numpy.testing._private.utils.runstring", "builtins.eval", "os.system",
-                 "sklearn.utils._testing.assert_allclose", "test_safe_models.PlantedEstimator"):
+                 "sklearn.utils._testing.assert_allclose", f"{PlantedEstimator.__module__}.PlantedEstimator"):
         assert not is_trusted(name), name
 
 
@@ -113,7 +113,7 @@ def test_pickle_disguised_as_skops_is_refused_and_never_run(trained, tmp_path):
 
 def test_skops_naming_an_untrusted_class_is_refused_and_never_run(tmp_path):
     marker = tmp_path / "PWNED"
-    schema = {"__class__": "PlantedEstimator", "__module__": "test_safe_models", "__loader__": "ObjectNode",
+    schema = {"__class__": "PlantedEstimator", "__module__": PlantedEstimator.__module__, "__loader__": "ObjectNode",
               "content": {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode",
                           "content": {"marker": _json_str(str(marker), 3)},
                           "key_types": {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode",

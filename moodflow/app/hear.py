@@ -24,9 +24,7 @@ from typing import Any
 
 import numpy as np
 
-# the rate each extractor's pipeline default feeds it (decode.sample_rate, or its model's own)
-_NATIVE_RATES = {"musicnn": 16000, "mert": 24000}
-DEFAULT_RATE = 22050
+DEFAULT_RATE = 22050  # what an extractor without a native_sample_rate is fed (decode's default)
 
 
 @dataclass
@@ -42,11 +40,12 @@ class HearModel:
 
 def load_model(model_file_path: str = "", *, config: dict[str, Any] | None = None,
                grid: dict[str, Any] | None = None, sample_rate: int | None = None) -> HearModel:
-    """A HEAR model of feature set ``model_file_path`` (default ``musicnn``) with its
-    ``features.<name>`` settings ``config`` and frame ``grid``."""
+    """A HEAR model of feature set ``model_file_path`` (default: the extractor whose class sets
+    ``hear_default``, musicnn) with its ``features.<name>`` settings ``config`` and frame ``grid``,
+    fed audio at ``sample_rate`` (default: the extractor's ``native_sample_rate``)."""
     from moodflow.features import EXTRACTORS, build_extractor
 
-    name = model_file_path or "musicnn"
+    name = model_file_path or next(n for n, cls in EXTRACTORS.classes().items() if cls.hear_default)
     if name not in EXTRACTORS.names():
         raise ValueError(f"moodflow.app.hear.load_model: {name!r} is not a registered feature set "
                          f"({', '.join(EXTRACTORS.names())})")
@@ -54,7 +53,7 @@ def load_model(model_file_path: str = "", *, config: dict[str, Any] | None = Non
     if not extractor.needs_audio:
         raise ValueError(f"moodflow.app.hear.load_model: {name!r} imports a dataset's features; it has no audio model")
     frame_size = int(np.prod(extractor.frame_shape())) if extractor.frame_names() is None else len(extractor.frame_names())
-    return HearModel(extractor, int(sample_rate or _NATIVE_RATES.get(name, DEFAULT_RATE)),
+    return HearModel(extractor, int(sample_rate or extractor.native_sample_rate or DEFAULT_RATE),
                      len(extractor.feature_names()), frame_size, name)
 
 

@@ -21,9 +21,9 @@ class MoodTagger:
     """Mood tags of a mono signal, sorted by score (the network loads on first use)."""
 
     def __init__(self) -> None:
-        from moodflow.features import build_extractor
+        from moodflow.features.musicnn.extractor import MusicnnExtractor
 
-        self.extractor: Any = build_extractor("musicnn", {"model": TAGGER_MODEL}, {})
+        self.extractor: Any = MusicnnExtractor({"model": TAGGER_MODEL}, {})
 
     def check(self) -> None:
         """Raise when the musicnn package (its weights) is not installed, naming the fix."""

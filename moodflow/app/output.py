@@ -138,8 +138,11 @@ def json_document(predictor, predictions: list, errors: list[tuple[str, str]], d
 
 def render(fmt: str, predictor, predictions: list, errors: list[tuple[str, str]], dynamic: bool) -> str:
     """The whole output as text in ``fmt``."""
-    if fmt == "json":
-        return json.dumps(json_document(predictor, predictions, errors, dynamic), indent=2) + "\n"
+    if fmt == "json":  # strict JSON: a NaN or infinity becomes null
+        from moodflow.core.atomic import finite as _finite
+
+        return json.dumps(_finite(json_document(predictor, predictions, errors, dynamic)), indent=2,
+                          allow_nan=False) + "\n"
     header, rows = flat_rows(predictor, predictions, dynamic)
     if fmt == "csv":
         buf = io.StringIO()
@@ -153,22 +156,41 @@ def render(fmt: str, predictor, predictions: list, errors: list[tuple[str, str]]
 def table_text(predictor, header: list[str], rows: list[list[Any]], dynamic: bool) -> str:
     lines = []
     m = predictor.provenance().get("model")
-    if m and m.get("toy_model"):
-        lines.append(f"WARNING: {m['warning']}")
     if m:
-        lines.append(f"model: {m['source']} ({m['model']} on {m['feature_set']}, trained on {m['dataset']}; "
+        toy = "TOY MODEL, trained on the synthetic demo, not on music: " if m.get("toy_model") else ""
+        lines.append(f"model: {toy}{m['source']} ({m['model']} on {m['feature_set']}, trained on {m['dataset']}; "
                      f"{protocol_text(m.get('protocol'))}; held-out {heldout_text(m.get('heldout') or {}) or 'n/a'})")
-        lines.append(f"values on the {predictor.scale_name or 'model'} scale"
-                     + (f", curves on {predictor.dynamic_scale_name}" if dynamic else ""))
+        lines += _meaning_lines(predictor, header, dynamic)
     if predictor.tagger is not None:
         lines.append("mood_*: zero-shot musicnn (MSD) tag probabilities, 0-1")
     keep = [i for i, h in enumerate(header) if h not in ("scale", "dataset", "feature_set", "model", "protocol",
                                                            "heldout", "toy_model")]
-    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
-    table = [[header[i] for i in keep]] + [[fmt(r[i]) for i in keep] for r in rows]
+    from moodflow.core.terminal import for_terminal  # names (paths, classes, tags) may hold escape sequences
+
+    fmt = lambda v: f"{v:.3f}" if isinstance(v, float) else for_terminal(v)  # noqa: E731
+    table = [[fmt(header[i]) for i in keep]] + [[fmt(r[i]) for i in keep] for r in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(keep))]
+    lines = [for_terminal(line) for line in lines]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in table]
     return "\n".join(lines) + "\n"
+
+
+def _meaning_lines(predictor, header: list[str], dynamic: bool) -> list[str]:
+    """What the columns hold: values on a scale (regression only: a class or a tag has none),
+    the class and its probabilities or decision values, the model's tag probabilities."""
+    lines = []
+    if predictor.scale_name:
+        own = predictor.spec.get("target_scales") or {}
+        lines.append(f"values on the {predictor.scale_name} scale"
+                     + "".join(f", {t} on {lo:g}..{hi:g}" for t, (lo, hi) in own.items() if t in header)
+                     + (f", curves on {predictor.dynamic_scale_name}" if dynamic else ""))
+    if "class" in header:
+        scores = ("p_*: class probabilities" if any(h.startswith("p_") for h in header)
+                  else "score_*: decision values, not probabilities")
+        lines.append(f"class: the predicted {predictor.spec.get('class_column') or 'class'}; {scores}")
+    if any(h.startswith("tag_") for h in header):
+        lines.append("tag_*: the model's tag probabilities, 0-1")
+    return lines
 
 
 def _version() -> str:

@@ -5,9 +5,13 @@ zero-shot mood tags, through the pipeline's own path.
 ```python
 from moodflow import Predictor
 p = Predictor("models/compare/ridge")        # a model folder, a NAME.moodflow bundle, or None
-rows = p.predict(["song.mp3", "album/"])     # plain dicts: values, scale, tags, provenance
+rows = p.predict(["song.mp3", "album/"])     # plain dicts: values, scale, mood_tags, provenance
 table = p.predict_frame(["album/"])          # one pandas row per file
 ```
+
+``Predictor()`` takes the last run's best model only when it was trained on a real dataset;
+otherwise (no run, or the synthetic demo's toy model) it gives mood tags only and says once
+how to get valence/arousal. The demo's model is used only when named, and labelled toy.
 
 Each file is decoded by the pipeline's decoder at the model's feature sample rate and analysed by
 the extractor the model was trained on (its manifest's ``feature_config``), cast to float32 as
@@ -18,28 +22,23 @@ per-track cache, with progress on stderr (``moodflow.app.batch``); a long file i
 
 from __future__ import annotations
 
-import json
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from moodflow.app.errors import ModelLoadError, PredictError
 from moodflow.app.output import outside_scale_notes  # noqa: F401 - part of this module's API
+from moodflow.app.which_model import (  # noqa: F401 - part of this module's API
+    DEFAULT_MODEL, HOW_TO_GET_VALENCE_AROUSAL, TOY_BANNER, PredictorNote, best_model_dir, default_model,
+)
+from moodflow.core.errors import api_boundary
+from moodflow.datasets import is_synthetic
 from moodflow.decode.audio import open_audio
 from moodflow.features.base import TrackFeatures
 from moodflow.stores.signal import ArraySignal, Signal
-
-TOY_BANNER = ("toy model: trained on moodflow's synthetic demo clips, not on real music; train on a real "
-              "dataset, see README.md 'Pointing it at a real dataset' and docs/datasets.md")
-
-
-class PredictError(Exception):
-    """A file or model that cannot be predicted with; the message names it."""
-
-
-class ModelLoadError(PredictError):
-    """The model itself cannot be loaded: no file can be predicted (never a per-file error)."""
 
 
 @dataclass
@@ -74,28 +73,19 @@ class Prediction:
         return out
 
 
-def best_model_dir(reports_dir: str | Path = "reports", models_dir: str | Path = "models") -> Path:
-    """``models/<set>/<model>`` named by ``best`` in the last run's ``reports/metrics.json``."""
-    path = Path(reports_dir) / "metrics.json"
-    if not path.exists():
-        raise PredictError(f"{path}: not found; run the pipeline (`dvc repro`) first or pass --model DIR")
-    best = json.loads(path.read_text()).get("best") or {}
-    if not best.get("feature_set") or not best.get("model"):
-        raise PredictError(f"{path}: no 'best' model recorded (did any static model train?); pass --model DIR")
-    folder = Path(models_dir) / best["feature_set"] / best["model"]
-    if not (folder / "model.json").exists():
-        raise PredictError(f"{folder}: the best model of {path} is missing; run `dvc repro` or pass --model DIR")
-    return folder
-
-
 class Predictor:
     """A loaded model (folder or ``.moodflow`` bundle) and/or the zero-shot mood tagger.
 
-    ``model=None`` takes the best model of ``reports/metrics.json``; when there is none and
-    ``mood_tags`` is on, the predictor gives mood tags only (``note`` says why).
+    ``model``: a model folder or bundle; ``None``: mood tags only; left out
+    (:data:`DEFAULT_MODEL`): the best model of ``reports/metrics.json`` when it was trained on a
+    real dataset, else mood tags only. ``note`` says why there is no model and how to get one
+    (also warned once, :class:`PredictorNote`); a model trained on the synthetic demo is used
+    only when named, and every output labels it toy (``model.toy_model``).
     """
 
-    def __init__(self, model: str | Path | None = None, *, mood_tags: bool = True,
+    @api_boundary(lambda self, model=DEFAULT_MODEL, **kw: "predictor" if model is None or model is DEFAULT_MODEL
+                  else f"model {model}", PredictError)
+    def __init__(self, model: str | Path | None = DEFAULT_MODEL, *, mood_tags: bool = True,
                  reports_dir: str | Path = "reports", models_dir: str | Path = "models"):
         self.note = ""
         self.folder: Path | None = None
@@ -106,26 +96,33 @@ class Predictor:
         self._tasks: dict[str, Any] = {}
         self.last: list[Prediction] = []
         self.errors: list[tuple[str, str]] = []
-        if model is None:
-            try:
-                model = best_model_dir(reports_dir, models_dir)
-            except PredictError as exc:
+        announce = ""
+        if model is DEFAULT_MODEL:
+            model, why = default_model(reports_dir, models_dir)
+            if model is None:
                 if not mood_tags:
-                    raise
-                self.note = f"no trained model, mood tags only ({exc})"
+                    raise PredictError(f"nothing to predict without mood tags: {why}; {HOW_TO_GET_VALENCE_AROUSAL}")
+                self.note = announce = f"mood tags only: {why}; {HOW_TO_GET_VALENCE_AROUSAL}"
+        elif model is None:
+            if not mood_tags:
+                raise PredictError("no model and no mood tags (mood_tags=False): nothing to predict")
+            self.note = "mood tags only (no model asked for)"
         if model is not None:
             self._load(Path(model))
+            if self.is_toy:
+                announce = TOY_BANNER
         self.tagger = None
         if mood_tags:
             from moodflow.app.mood import MoodTagger
 
             self.tagger = MoodTagger()
             self.tagger.check()
-
+        if announce:
+            warnings.warn(announce, PredictorNote, stacklevel=2)
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
-        from moodflow.features import build_extractor
+        from moodflow.features import audio_feature_sets, build_extractor
         from moodflow.models.io import read_manifest
 
         if path.is_file():
@@ -151,7 +148,7 @@ class Predictor:
         if not self.extractor.needs_audio:
             raise PredictError(
                 f"{self.source}: feature set {name!r} is imported from the dataset's files, so the model "
-                "cannot predict from audio; train on an audio feature set (compare, egemaps, chroma, musicnn, mert)")
+                f"cannot predict from audio; train on an audio feature set ({', '.join(audio_feature_sets())})")
         self.sample_rate = int(self.manifest.get("feature_sample_rate") or 0)
         if self.sample_rate <= 0:
             raise PredictError(f"{self.source}: model.json records no feature_sample_rate")
@@ -194,8 +191,16 @@ class Predictor:
         return str(self.bundle or self.folder or "")
 
     @property
+    def predicts_values(self) -> bool:
+        """Whether the model gives values on a scale (regression targets), not only a class or tags."""
+        static = self._tasks.get("static") or {}
+        kinds = static.get("label_kinds") or [static.get("task") or "regression"]
+        return bool(self.manifest) and ("regression" in kinds or "dynamic" in self._tasks)
+
+    @property
     def scale_name(self) -> str:
-        return (self.spec.get("scale_name") or "") if self.manifest else ""
+        """The label scale of the model's values ("" for a model of classes or tags only: no scale)."""
+        return (self.spec.get("scale_name") or "") if self.predicts_values else ""
 
     @property
     def dynamic_scale_name(self) -> str:
@@ -204,7 +209,7 @@ class Predictor:
     @property
     def is_toy(self) -> bool:
         """True for a model trained on the synthetic demo dataset."""
-        return self.manifest.get("dataset") == "demo"
+        return is_synthetic(self.manifest.get("dataset"))
 
     def provenance(self) -> dict[str, Any]:
         """What every output says about the model: source, dataset, features, protocol, score, scale."""
@@ -224,7 +229,7 @@ class Predictor:
         if self.tagger is not None:
             from moodflow.app.mood import PROVENANCE
 
-            out["mood_tags"] = PROVENANCE
+            out["mood_tagger"] = PROVENANCE  # the scores are each prediction's "mood_tags"
         if self.note:
             out["note"] = self.note
         return out
@@ -353,6 +358,7 @@ class Predictor:
             pred.mood_tags = mood_tags if mood_tags is not None else self.mood_tags_of(path, y)
         return pred
 
+    @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
     def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False, *,
                 progress: Callable[[int, int, str], None] | bool | None = None,
                 cache_dir: str | Path | bool | None = True) -> list[dict[str, Any]]:
@@ -370,6 +376,7 @@ class Predictor:
         prov = self.provenance()
         return [{**p.to_dict(), "scale": self.scale_name or None, **prov} for p in done]
 
+    @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
     def predict_frame(self, paths: str | Path | list[str | Path], *,
                       progress: Callable[[int, int, str], None] | bool | None = None,
                       cache_dir: str | Path | bool | None = True):
@@ -388,7 +395,12 @@ def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dic
     """(extractor name, its settings, grid) that made the model's training features."""
     config = manifest.get("feature_config") or {}
     if isinstance(config, str):
-        config = json.loads(config)
+        from moodflow.core.schema import parse_json
+
+        config = parse_json(config, "model.json: feature_config")
+    if not isinstance(config, dict) or not isinstance(config.get("extractor") or {}, dict) \
+            or not isinstance(config.get("grid") or {}, dict):
+        raise PredictError("model.json: feature_config: must be an object with 'extractor' and 'grid' objects")
     name = manifest.get("feature_extractor") or manifest.get("feature_set")
     settings = dict(config.get("extractor") or {})
     if settings.get("dtype") == "auto" and config.get("compute_dtype"):

@@ -15,10 +15,13 @@ child nor the pipe ever holds an hour of audio.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from pathlib import Path
 from typing import Any, Callable
+
+from moodflow.core.scratch import signals_deferred
 
 
 class Prefetch:
@@ -33,6 +36,9 @@ class Prefetch:
             message = self.conn.recv()
         except (EOFError, OSError):
             message = ("lost", None)
+        except BaseException:  # interrupted (Ctrl-C, SIGTERM): the child's work is no longer wanted
+            self.process.terminate()
+            raise
         finally:
             self.conn.close()
             self.process.join()
@@ -51,15 +57,23 @@ def _fork(job: Callable[[], Any]) -> Prefetch:
     parent_conn, child_conn = ctx.Pipe(duplex=False)
 
     def run() -> None:
+        parent_conn.close()  # else the child's own copy keeps the pipe open and a send to a parent that is gone blocks
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # the parent's, held back around the fork
         try:
-            child_conn.send(("ok", job()))
+            message = ("ok", job())
         except BaseException as exc:  # noqa: BLE001 - sent to the parent, which reports it for this file
-            child_conn.send(("error", (type(exc).__name__, str(exc))))
+            message = ("error", (type(exc).__name__, str(exc)))
+        try:
+            child_conn.send(message)
+        except OSError:  # the parent is gone (interrupted): there is nobody to tell
+            pass
         finally:
             child_conn.close()
 
     process = ctx.Process(target=run, daemon=True)
-    process.start()
+    with signals_deferred() as mask:  # Ctrl-C during the fork would be lost in Python's at-fork hooks
+        process.start()
     child_conn.close()
     return Prefetch(process, parent_conn)
 

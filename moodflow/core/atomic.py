@@ -68,25 +68,27 @@ def write_text(path: str | os.PathLike, text: str) -> None:
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as indented, key-sorted, strict JSON atomically (NaN and inf become null)."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=True, default=_json_default, allow_nan=False)
+    text = json.dumps(finite(obj), indent=2, sort_keys=True, default=json_default, allow_nan=False)
     write_text(path, text + "\n")
 
 
-def _finite(obj: Any) -> Any:
+def finite(obj: Any) -> Any:
+    """``obj`` with NaN and inf floats (numpy scalars and arrays too) as None: strict JSON."""
     import math
 
     if isinstance(obj, float):
         return obj if math.isfinite(obj) else None
     if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
+        return {k: finite(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
+        return [finite(v) for v in obj]
     if hasattr(obj, "dtype") and hasattr(obj, "tolist"):  # numpy scalars and arrays
-        return _finite(obj.tolist())
+        return finite(obj.tolist())
     return obj
 
 
-def _json_default(obj: Any) -> Any:
+def json_default(obj: Any) -> Any:
+    """``json.dumps(default=…)`` for numpy values and paths."""
     import numpy as np
 
     if isinstance(obj, np.generic):

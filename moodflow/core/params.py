@@ -25,6 +25,8 @@ import yaml
 from moodflow.core.errors import SettingsError
 
 TRACE_ENV = "MOODFLOW_TRACE_PARAMS"
+MAX_BYTES = 1 << 20  # params.yaml is a few kB; a bigger file is not a settings file
+MAX_DEPTH = 32  # nesting of mappings and lists (the deepest section of params.yaml has 4)
 _READ: set[str] = set()
 _trace_registered = False
 
@@ -77,16 +79,54 @@ class Params(Mapping[str, Any]):
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    """The pipeline parameters (a mapping that records what is read, see the module docstring)."""
+    """The pipeline parameters (a mapping that records what is read, see the module docstring).
+
+    The file is checked before it is parsed (see :func:`check_yaml`): a params file may come
+    from someone else, and DVC reads it too.
+    """
     try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise SettingsError(f"{path}: {size} bytes; a params file holds at most {MAX_BYTES} (it is a few kB)")
         with open(path, encoding="utf-8") as fh:
-            params = yaml.safe_load(fh) or {}
+            text = fh.read()
+        check_yaml(text, str(path))
+        params = yaml.safe_load(text) or {}
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML ({exc})") from None
+        raise SettingsError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(params, dict):
         raise SettingsError(f"{path}: expected a mapping at the top level")
     _register_trace()
     return Params(params)
+
+
+def check_yaml(text: str, where: str) -> None:
+    """Refuse, before anything is built, YAML anchors and aliases (``&x`` / ``*x``) and nesting
+    deeper than :data:`MAX_DEPTH`, in one line naming the line.
+
+    DVC expands aliases when it reads params.yaml, so a few lines of aliases to aliases become
+    millions of values (the "billion laughs"): ``dvc status`` then runs out of memory. The scan
+    reads tokens only, so nothing is expanded, and costs a fraction of the parse.
+    """
+    depth = 0
+    for token in yaml.scan(text):
+        kind = type(token)
+        if kind in (yaml.AnchorToken, yaml.AliasToken):
+            mark = "&" if kind is yaml.AnchorToken else "*"
+            raise SettingsError(
+                f"{where}: line {token.start_mark.line + 1}: YAML {'anchor' if mark == '&' else 'alias'} "
+                f"'{mark}{token.value}' refused: DVC expands aliases when it reads params (a few lines can grow "
+                "into millions of values); write the values out")
+        if kind in (yaml.BlockMappingStartToken, yaml.BlockSequenceStartToken, yaml.FlowMappingStartToken,
+                    yaml.FlowSequenceStartToken):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SettingsError(f"{where}: line {token.start_mark.line + 1}: nested more than {MAX_DEPTH} "
+                                    "levels deep; params.yaml sections are a few levels deep")
+        elif kind in (yaml.BlockEndToken, yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken):
+            depth -= 1
 
 
 def read_keys() -> set[str]:

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from moodflow.core.errors import USER_ERRORS, is_environment_error
+from moodflow.core.errors import USER_ERRORS, is_environment_error, unexpected_message
 from moodflow.core.logs import setup_logging
 from moodflow.core.orphans import exit_with_parent
 
@@ -28,21 +28,40 @@ def run_stage(main: Callable[[], Any]) -> None:
     except BaseException as exc:  # noqa: BLE001 - sorted below, re-raised when not ours
         if os.environ.get("MOODFLOW_DEBUG") or isinstance(exc, (KeyboardInterrupt, SystemExit)):
             raise
+        from moodflow.core.terminal import for_terminal  # messages quote names from others' files
+
         if is_environment_error(exc):
-            print(f"moodflow: error: {environment_message(exc)}", file=sys.stderr)
+            print(f"moodflow: error: {for_terminal(environment_message(exc))}", file=sys.stderr)
             sys.exit(EX_TEMPFAIL)
         if isinstance(exc, USER_ERRORS):  # a missing input path included
-            print(f"moodflow: error: {exc}", file=sys.stderr)
+            print(f"moodflow: error: {for_terminal(exc, keep_newlines=True)}", file=sys.stderr)
             sys.exit(2)
-        raise
+        if not isinstance(exc, Exception):
+            raise
+        stage = os.path.splitext(os.path.basename(sys.argv[0] or ""))[0]
+        print(f"moodflow: error: {for_terminal(unexpected_message(exc, f'stage {stage}' if stage else ''))} "
+              "(MOODFLOW_DEBUG=1 shows the traceback)", file=sys.stderr)
+        sys.exit(1)
 
 
-def environment_message(exc: BaseException) -> str:
-    """One line for a failure of the machine: what failed, and that a re-run retries."""
+def environment_message(exc: BaseException, staged: bool = True) -> str:
+    """One line for a failure of the machine: what failed, and that a re-run retries
+    (``staged``: said of a stage, whose outputs were not written)."""
     from moodflow.core.errors import EnvironmentFailure, one_line
 
     if isinstance(exc, EnvironmentFailure):
         return " ".join(str(exc).split())
-    what = "out of memory" if isinstance(exc, MemoryError) else one_line(exc)
-    return (f"{what} — a failure of the machine, not of the input: this stage's outputs were not "
-            "written; fix it (free space, memory, permissions) and run again")
+    what = "out of memory" if isinstance(exc, MemoryError) else one_line(_root_cause(exc))
+    kept = "this stage's outputs were not written; " if staged else ""
+    return (f"{what} — a failure of the machine, not of the input: {kept}fix it (free space, memory, "
+            "permissions) and run again")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The OS or memory error a library wrapped (joblib's PicklingError over EFBIG), else ``exc``."""
+    from moodflow.core.errors import _chain, _machine_failure
+
+    if isinstance(exc, (OSError, MemoryError)):
+        return exc
+    return next((link for link in _chain(exc) if isinstance(link, (OSError, MemoryError)) and _machine_failure(link)),
+                exc)

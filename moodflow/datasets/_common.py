@@ -61,8 +61,11 @@ def read_table(path: Path, dataset: str, *, sep: str = ",", id_column: str | Non
 
 
 def to_float(frame: pd.DataFrame, columns: Iterable[str], path: Path, dataset: str) -> pd.DataFrame:
-    """Convert ``columns`` to float; empty strings become NaN, other non-numbers are an error."""
+    """Convert ``columns`` to float; empty strings become NaN, other non-numbers are an error, and
+    so is a non-finite number (``inf``, ``-inf``, ``1e309``), named with the file, the column and
+    the track ids (the ``track_id`` column, else the first)."""
     out = frame.copy()
+    id_column = "track_id" if "track_id" in frame.columns else frame.columns[0]
     for col in columns:
         if col not in out.columns:
             raise ValueError(f"dataset {dataset!r}: {path} has no column {col!r} (columns: {list(frame.columns)})")
@@ -70,6 +73,11 @@ def to_float(frame: pd.DataFrame, columns: Iterable[str], path: Path, dataset: s
         bad = values.isna() & ~out[col].isin(["", "NaN", "nan", "NA"]) & out[col].notna()
         if bad.any():
             raise ValueError(f"dataset {dataset!r}: {path} column {col!r}: not a number: {list(out[col][bad][:5])}")
+        infinite = np.isinf(values.to_numpy(float))
+        if infinite.any():
+            raise ValueError(f"dataset {dataset!r}: {path} column {col!r}: {int(infinite.sum())} non-finite value(s) "
+                             f"{list(out[col][infinite][:3])} (track ids: {format_ids(frame[id_column][infinite])}); "
+                             "a label must be a finite number")
         out[col] = values.astype(float)
     return out
 
@@ -156,8 +164,15 @@ def read_wide_dynamic(path: Path, dataset: str, value_name: str) -> pd.DataFrame
             raise ValueError(f"dataset {dataset!r}: {path} line {lineno}: {len(cells)} values but only "
                              f"{len(times)} sample_<ms>ms columns in the header")
         tid = normalise_id(row[0])
-        for t, cell in zip(times, cells):
-            v = float(cell) if cell not in ("", "NaN", "nan", "NA") else math.nan
+        for column, t, cell in zip(header[1:], times, cells):
+            try:
+                v = float(cell) if cell not in ("", "NaN", "nan", "NA") else math.nan
+            except ValueError:
+                raise ValueError(f"dataset {dataset!r}: {path} line {lineno} column {column!r}: not a number: "
+                                 f"{cell[:40]!r} (track id {tid!r})") from None
+            if math.isinf(v):
+                raise ValueError(f"dataset {dataset!r}: {path} line {lineno} column {column!r}: non-finite value "
+                                 f"{cell[:40]!r} (track id {tid!r}); a label must be a finite number")
             if math.isnan(v):
                 gaps.add(tid)
                 continue
@@ -348,6 +363,16 @@ def dataset_info(module: Any, root: Path, **extra: Any) -> dict[str, Any]:
         info["native_audio"] = dict(module.NATIVE_AUDIO)
     info.update(extra)
     return info
+
+
+def audio_files(audio_dir: Path, names: dict[str, str], dataset: str, source: object) -> dict[str, Path]:
+    """Track id → its audio file ``audio_dir / name`` for names taken from the dataset's own
+    files (ids, a file-name column); a name that would lead outside ``audio_dir`` (absolute,
+    ``..``, a link out) refuses the dataset, naming ``source`` and the path."""
+    from moodflow.core.paths import resolve_inside
+
+    return {t: resolve_inside(audio_dir, names[t], source=f"dataset {dataset!r}: {source}",
+                              what=f"audio file of track {t!r}") for t in sort_ids(names)}
 
 
 def resolve(path: str | Path, base: Path) -> Path:

@@ -10,7 +10,6 @@ any kind is dropped (logged too).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -19,32 +18,9 @@ import pandas as pd
 
 from moodflow.datasets._common import format_ids, log, to_float
 from moodflow.stores.prepared import LabelSpec
+from moodflow.stores.scale import Scale, scale_text
 
 TAG_SEPARATOR = ";"
-
-
-def parse_scale(value: Any, key: str) -> tuple[float, float] | None:
-    """``[lo, hi]`` or ``"lo..hi"`` → (lo, hi); None/""/[] → None (no range check)."""
-    if value in (None, "", []):
-        return None
-    scale = value
-    if isinstance(scale, str):
-        match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*(?:\.\.|,|-|to)\s*(-?\d+(?:\.\d+)?)\s*", scale)
-        if not match:
-            raise ValueError(f"{key} must be [low, high] or 'low..high', not {value!r}")
-        scale = match.groups()
-    try:
-        lo, hi = (float(v) for v in scale)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} must be [low, high], not {value!r}") from None
-    if not lo < hi:
-        raise ValueError(f"{key}: low {lo:g} must be below high {hi:g}")
-    return (lo, hi)
-
-
-def scale_name(scale: tuple[float, float] | None) -> str:
-    """(1, 9) → ``"1..9"``; None → ``""``."""
-    return f"{scale[0]:g}..{scale[1]:g}" if scale else ""
 
 
 def target_scales(targets: list[str], scale: tuple[float, float] | None, scales: Mapping[str, Any],
@@ -56,7 +32,7 @@ def target_scales(targets: list[str], scale: tuple[float, float] | None, scales:
         raise ValueError(f"{where}.scales: {unknown} are not among the targets {targets}")
     out = {}
     for target, value in scales.items():
-        parsed = parse_scale(value, f"{where}.scales.{target}")
+        parsed = Scale.parse(value, f"{where}.scales.{target}")
         if parsed is not None and parsed != scale:
             out[target] = parsed
     return out
@@ -124,8 +100,13 @@ def static_label_table(table: pd.DataFrame, path: Path, dataset: str, *, targets
         raise ValueError(f"dataset {dataset!r}: {path} has no column(s) {missing} (columns: {list(table.columns)})")
     out = to_float(table[["track_id", *targets]], targets, path, dataset) if targets else table[["track_id"]].copy()
     for target in targets:
+        empty = out[target].isna().to_numpy()
+        if empty.any():
+            log.warning("%s: %s: %d track(s) without a value of %r lose that label only (ids: %s)", dataset, path,
+                        int(empty.sum()), target, format_ids(out["track_id"][empty]))
         out = _blank_invalid(out, target, scales.get(target, scale), path, dataset)
-    complete = out[targets].notna().all(axis=1) if targets else pd.Series(False, index=out.index)
+    # a track keeps every usable label: a NaN in one target loses only that target (docs/datasets.md)
+    complete = out[targets].notna().any(axis=1) if targets else pd.Series(False, index=out.index)
     classes: list[str] = []
     if class_column:
         values = table[class_column].where(table[class_column] != "", None)
@@ -145,7 +126,7 @@ def static_label_table(table: pd.DataFrame, path: Path, dataset: str, *, targets
                     int((~complete).sum()), format_ids(out["track_id"][~complete]))
         out = out[complete.to_numpy()].reset_index(drop=True)
     task = "regression" if targets else "classification" if class_column else "tagging" if tag_names else "regression"
-    spec = LabelSpec(task=task, static_targets=list(targets), scale=scale, scale_name=scale_name(scale),
+    spec = LabelSpec(task=task, static_targets=list(targets), scale=scale, scale_name=scale_text(scale),
                      class_column=class_column or None, classes=classes, tags=tag_names,
                      target_scales=dict(scales))
     return out, spec

@@ -17,6 +17,7 @@ import pandas as pd
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
+    audio_files,
     mediaeval_spec,
     build_manifest, check_range, dataset_info, drop_duplicates, merge_dynamic, normalise_id,
     read_split_dir, read_table, read_wide_dynamic, require_file, scan_audio, to_float,
@@ -63,7 +64,7 @@ class DEAMConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/DEAM_audio/MEMD_audio
 
 
-@DATASETS.register("deam")
+@DATASETS.register
 class DEAM(DatasetAdapter):
     """DEAM in its authors' layout.
 
@@ -109,7 +110,7 @@ class DEAM(DatasetAdapter):
             dynamic = merge_dynamic(parts, ["valence", "arousal"], self.name, " + ".join(DYNAMIC_FILES.values()))
 
         labelled_ids = set(static["track_id"]) | (set(dynamic["track_id"]) if dynamic is not None else set())
-        labelled = {t: audio_dir / f"{t}.mp3" for t in labelled_ids}
+        labelled = audio_files(audio_dir, {t: f"{t}.mp3" for t in labelled_ids}, self.name, "the annotation files")
         manifest = build_manifest(labelled, scan_audio(audio_dir, recursive=False), self.name)
         splits = None
         if self.config.split_dir:

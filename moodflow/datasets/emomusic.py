@@ -15,6 +15,7 @@ from pathlib import Path
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
+    audio_files,
     mediaeval_spec,
     build_manifest, check_range, dataset_info, drop_duplicates, log, merge_dynamic, normalise_id,
     read_split_dir, read_table, read_wide_dynamic, require_file, scan_audio, splits_table, to_float,
@@ -55,7 +56,7 @@ class EmoMusicConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/clips_45seconds
 
 
-@DATASETS.register("emomusic")
+@DATASETS.register
 class EmoMusic(DatasetAdapter):
     """emoMusic in its authors' layout; ``dataset.emomusic.audio_dir`` overrides ``<root>/clips_45seconds``."""
 
@@ -88,7 +89,8 @@ class EmoMusic(DatasetAdapter):
 
         file_names, native = self._songs_info(root)
         labelled_ids = set(static["track_id"]) | (set(dynamic["track_id"]) if dynamic is not None else set())
-        labelled = {t: audio_dir / file_names.get(t, f"{t}.mp3") for t in labelled_ids}
+        labelled = audio_files(audio_dir, {t: file_names.get(t, f"{t}.mp3") for t in labelled_ids}, self.name,
+                               f"{static_path} / {root / INFO_FILE}")
         manifest = build_manifest(labelled, scan_audio(audio_dir, recursive=False), self.name)
 
         split_source = None

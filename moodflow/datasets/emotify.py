@@ -73,7 +73,7 @@ class EmotifyConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/emotifymusic
 
 
-@DATASETS.register("emotify")
+@DATASETS.register
 class Emotify(DatasetAdapter):
     """Emotify in its authors' layout (see the module docstring)."""
 

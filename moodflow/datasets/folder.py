@@ -34,9 +34,10 @@ from moodflow.datasets._common import (
     format_ids, build_manifest, check_range, dataset_info, drop_duplicates, log, match_ids, read_split_dir,
     read_table, require_file, resolve, scan_audio, sort_dynamic, to_float,
 )
-from moodflow.datasets._labels import parse_scale, scale_name, static_label_table, target_scales
+from moodflow.datasets._labels import static_label_table, target_scales
 from moodflow.datasets.base import AdapterConfig, DatasetAdapter
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
+from moodflow.stores.scale import Scale, scale_text
 
 BIBTEX = ""
 LICENSE_INFO = "Whatever licence the user's audio carries."
@@ -55,18 +56,18 @@ _ID_COLUMNS = ("track_id", "file")  # read as written: they name files
 class FolderConfig(AdapterConfig):
     """``dataset.folder`` (see the module docstring)."""
 
-    labels: str = ""
-    dynamic_labels: str = ""
+    labels: str = ""  # static labels CSV (relative to dataset.root); "" = none
+    dynamic_labels: str = ""  # per-time labels CSV (track_id, time_s, targets); "" = none
     targets: list[str] = field(default_factory=list)  # regression columns; [] = valence/arousal when present
     scale: list[float] | str | None = None  # [low, high] or "low..high"; None = no range check
     scales: dict[str, Any] = field(default_factory=dict)  # {target: [low, high]}: a target's own scale
-    class_column: str = ""
+    class_column: str = ""  # labels-CSV column with one class per track; "" = none
     tags: list[str] = field(default_factory=list)  # 0/1 tag columns
     tags_column: str = ""  # one column of ";"-separated tags
     metadata: list[str] = field(default_factory=list)  # label-CSV columns kept in the manifest
 
 
-@DATASETS.register("folder")
+@DATASETS.register
 class Folder(DatasetAdapter):
     """A folder of audio files plus optional label CSVs (see the module docstring)."""
 
@@ -76,7 +77,7 @@ class Folder(DatasetAdapter):
     def load(self, work_dir: Path) -> PreparedDataset:
         root = self.require_root()
         audio = scan_audio(root, recursive=True)
-        scale = parse_scale(self.config.scale, "dataset.folder.scale")
+        scale = Scale.parse(self.config.scale, f"dataset.{self.name}.scale")
         static, spec = pd.DataFrame({"track_id": pd.Series([], dtype=str)}), LabelSpec(task="regression")
         metadata = pd.DataFrame({"track_id": pd.Series([], dtype=str)})
         if self.config.labels:
@@ -173,6 +174,6 @@ class Folder(DatasetAdapter):
         spec.dynamic_targets = targets
         spec.dynamic_hop_s = float(hops.median()) if len(hops) else None
         spec.dynamic_scale = scale
-        spec.dynamic_scale_name = scale_name(scale)
+        spec.dynamic_scale_name = scale_text(scale)
         spec.target_scales = {**scales, **spec.target_scales}
         return dynamic

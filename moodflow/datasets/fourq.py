@@ -15,6 +15,7 @@ from pathlib import Path
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
+    audio_files,
     format_ids, build_manifest, dataset_info, drop_duplicates, log, read_split_dir, read_table, require_file,
     scan_audio,
 )
@@ -40,7 +41,7 @@ PROVIDED = "Features/top100_features.csv"
 LAYOUT = {
     "audio": f"{AUDIO_DIR}/Q{{1..4}}/<Song>.mp3",
     "labels": f"{ANNOTATIONS}  (Song, Quadrant)",
-    "provided": f"{PROVIDED}  (SongID + the authors' top-100 features), optional",
+    "features": f"{PROVIDED}  (SongID + the authors' top-100 features), optional",
 }
 LABEL_SCALE = {"classes": ["Q1", "Q2", "Q3", "Q4"]}
 ANNOTATION_GRID = None  # song-level labels only
@@ -54,7 +55,7 @@ class FourQConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/MER_audio_taffc_dataset
 
 
-@DATASETS.register("fourq")
+@DATASETS.register
 class FourQ(DatasetAdapter):
     """4Q in its authors' layout (``dataset.fourq.audio_dir`` overrides ``<root>/MER_audio_taffc_dataset``)."""
 
@@ -83,9 +84,9 @@ class FourQ(DatasetAdapter):
         on_disk = {}
         for q in CLASSES:
             on_disk.update({Path(k).name: v for k, v in scan_audio(audio_dir / q, recursive=False).items()})
-        labelled = {
-            t: on_disk.get(t, audio_dir / q / f"{t}.mp3") for t, q in zip(labels["track_id"], labels["quadrant"])
-        }
+        expected = audio_files(audio_dir, {t: f"{q}/{t}.mp3" for t, q in zip(labels["track_id"], labels["quadrant"])},
+                               self.name, path)
+        labelled = {t: on_disk.get(t, p) for t, p in expected.items()}
         manifest = build_manifest(labelled, on_disk, self.name)
         splits = None
         if self.config.split_dir:

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from moodflow.core.config import setting
+from moodflow.core.paths import inside_or_none, resolve_inside
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
     build_manifest, dataset_info, log, read_split_dir, require_file, scan_audio, splits_table,
@@ -83,7 +84,7 @@ class JamendoConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/audio
 
 
-@DATASETS.register("jamendo")
+@DATASETS.register
 class Jamendo(DatasetAdapter):
     """MTG-Jamendo mood/theme. Config: ``split`` (0-4, default 0), ``tags`` (split | all),
     ``audio_dir`` (default ``<root>/audio``). ``dataset.root`` is the repository checkout
@@ -131,7 +132,7 @@ class Jamendo(DatasetAdapter):
 
         audio_dir = Path(self.config.audio_dir or base / "audio")
         # every track of the TSV is listed (those without a used tag too, for extraction)
-        listed = {t: self._audio_path(audio_dir, p) for t, p in zip(tracks["track_id"], tracks["path"])}
+        listed = {t: self._audio_path(audio_dir, p, tsv_path) for t, p in zip(tracks["track_id"], tracks["path"])}
         on_disk = self._not_listed_on_disk(audio_dir, tracks)
         durations = dict(zip(tracks["track_id"], tracks["duration_s"]))
         manifest = build_manifest(listed, on_disk, self.name, durations)
@@ -165,18 +166,19 @@ class Jamendo(DatasetAdapter):
         lists = sorted((base / "data" / "download").glob(SHA256_LISTS))
         if lists:
             def present(index: pd.DataFrame) -> tuple[int, bool]:
-                return sum((audio_dir / p).is_file() for p in index["path"]), "-low" not in index.attrs["source"]
+                found = (inside_or_none(audio_dir, p) for p in index["path"])  # only inside audio_dir
+                return sum(bool(f and f.is_file()) for f in found), "-low" not in index.attrs["name"]
 
             indexes = []
             for path in lists:
                 index = read_sha256_list(path)
-                index.attrs["source"] = path.name
+                index.attrs["name"] = path.name
                 indexes.append(index)
             best = max(indexes, key=present)
-            log.info("jamendo: checking %s against %s", audio_dir, best.attrs["source"])
+            log.info("jamendo: checking %s against %s", audio_dir, best.attrs["name"])
             return audio_dir, best
         tsv = require_file(base / TSV, self.name, "track list")
-        paths = [str(self._audio_path(audio_dir, p).relative_to(audio_dir).as_posix()) for p in read_tsv(tsv)["path"]]
+        paths = [str(self._audio_path(audio_dir, p, tsv).relative_to(audio_dir).as_posix()) for p in read_tsv(tsv)["path"]]
         index = pd.DataFrame({c: paths if c == "path" else "" for c in INDEX_COLUMNS})
         return audio_dir, index
 
@@ -198,8 +200,8 @@ class Jamendo(DatasetAdapter):
         return rows, tags
 
     @staticmethod
-    def _audio_path(audio_dir: Path, rel: str) -> Path:
-        path = audio_dir / rel
+    def _audio_path(audio_dir: Path, rel: str, source: Path) -> Path:
+        path = resolve_inside(audio_dir, rel, source=source, what="PATH")
         low = path.with_suffix(".low" + path.suffix)
         return low if not path.exists() and low.exists() else path
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from moodflow.datasets import DATASETS
 from moodflow.datasets._common import (
+    audio_files,
     build_manifest, check_range, dataset_info, drop_duplicates, normalise_id, read_split_dir,
     read_table, require_file, scan_audio, sort_dynamic, to_float,
 )
@@ -55,7 +56,7 @@ class PMEmoConfig(AdapterConfig):
     audio_dir: str = ""  # "" = <root>/chorus
 
 
-@DATASETS.register("pmemo")
+@DATASETS.register
 class PMEmo(DatasetAdapter):
     """PMEmo in its authors' layout; ``dataset.pmemo.audio_dir`` overrides ``<root>/chorus``."""
 
@@ -98,7 +99,8 @@ class PMEmo(DatasetAdapter):
                 file_names = dict(zip(meta["musicId"], meta["fileName"]))
 
         labelled_ids = set(static["track_id"]) | (set(dynamic["track_id"]) if dynamic is not None else set())
-        labelled = {t: audio_dir / file_names.get(t, f"{t}.mp3") for t in labelled_ids}
+        labelled = audio_files(audio_dir, {t: file_names.get(t, f"{t}.mp3") for t in labelled_ids}, self.name,
+                               f"{static_path} / {meta_path}")
         manifest = build_manifest(labelled, scan_audio(audio_dir, recursive=False), self.name, durations)
 
         splits = None

@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from moodflow.core.resample import resample
 from moodflow.decode.mp3scan import FileBytes, scan_mp3
 from moodflow.stores.signal import LONG_AUDIO_S, ArraySignal, Signal, rechunk
 
@@ -231,8 +232,6 @@ def load_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.
     a track peaking beyond ``MAX_PEAK`` is clipped into [-1, 1] (overs up to it are kept).
     Errors of the machine (OSError, MemoryError) propagate.
     """
-    import soxr
-
     path = Path(path)
     size = _check_path(path)
     data, sr = _read_any(path, size)
@@ -244,7 +243,7 @@ def load_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.
     mono = np.ascontiguousarray(data[:, 0]) if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
     del data
     if sr != sample_rate:
-        mono = soxr.resample(mono, sr, sample_rate, quality="HQ").astype(np.float32, copy=False)
+        mono = resample(mono, sr, sample_rate)
     peak = float(np.max(np.abs(mono))) if len(mono) else 0.0
     if peak > MAX_PEAK:
         log.warning("%s: samples reach %.3g (far beyond full scale), clipped to [-1, 1]", path, peak)

@@ -3,7 +3,9 @@
 A track whose audio is unusable (missing, not audio, truncated, …) is listed with the reason in
 the errors CSV and reported in one summary line; a failure of the machine (a full disk, out of
 memory, permissions) stops the stage instead — it is not the track's fault, nothing is written,
-and the next run tries again.
+and the next run tries again. With a cache folder (``decode.cache_dir``) a file decoded before,
+under any name or dataset, with the same settings, is read from its entry
+(:mod:`moodflow.decode.cache`); the store is the same bytes either way.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ from tqdm import tqdm
 from moodflow.core.atomic import write_csv
 from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
 from moodflow.decode.audio import FILE_NOT_FOUND, AudioError, open_audio
+from moodflow.decode.cache import DecodeCache
 from moodflow.decode.settings import resolve_sample_rate
 from moodflow.stores.audio_store import AudioStoreWriter
 from moodflow.stores.prepared import PreparedDataset
-from moodflow.stores.signal import Signal
+from moodflow.stores.signal import ArraySignal, Signal
 
 log = logging.getLogger(__name__)
 ERROR_COLUMNS = ["track_id", "audio_path", "error"]
@@ -43,6 +46,7 @@ def decode_dataset(
     on_error: str = "skip",
     min_duration_s: float = 0.0,
     workers: int = 0,
+    cache_dir: str | Path | None = None,
 ) -> tuple[int, pd.DataFrame]:
     """Decode every manifest track to mono ``sample_rate`` into ``out_path``.
 
@@ -52,7 +56,7 @@ def decode_dataset(
     Unreadable tracks are listed in ``errors_path`` (track_id, audio_path, error) and skipped,
     or stop the run when ``on_error == "stop"`` (nothing is written then). Returns the number
     of decoded tracks and the error table. An :class:`EnvironmentFailure` (disk full, out of
-    memory …) leaves neither file.
+    memory …) leaves neither file. ``cache_dir``: root of the per-track decode cache (None: none).
     """
     if on_error not in ("skip", "stop"):
         raise ValueError(f"decode.on_error must be 'skip' or 'stop', not {on_error!r}")
@@ -64,10 +68,15 @@ def decode_dataset(
     paths = [prepared_dir / p for p in manifest["audio_path"].astype(str)]  # an absolute p stays itself
     errors: list[dict[str, str]] = []
     decoded = 0
+    cache = DecodeCache(cache_dir, sample_rate=sample_rate, min_duration_s=min_duration_s) if cache_dir else None
 
-    def job(path: Path) -> Signal | AudioError:
-        try:  # a long file comes back as a stream: the writer decodes it again, block by block
-            return open_audio(path, sample_rate, min_duration_s=min_duration_s)
+    def decode(path: Path) -> np.ndarray | Signal:
+        signal = open_audio(path, sample_rate, min_duration_s=min_duration_s)
+        return signal.read() if isinstance(signal, ArraySignal) else signal  # an array is cached, a stream not
+
+    def job(path: Path) -> np.ndarray | Signal | AudioError:
+        try:  # a long file comes back as a stream (never cached): the writer decodes it again, block by block
+            return cache.fetch(path, decode) if cache else decode(path)
         except AudioError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - sorted: the machine's failure, or this track's
@@ -79,6 +88,8 @@ def decode_dataset(
 
     n_workers = workers or min(4, (len(paths) or 1))
     try:
+        if cache:
+            cache.prepare()
         with AudioStoreWriter(out_path, sample_rate=sample_rate, dataset=prepared.name) as writer, \
                 ThreadPoolExecutor(max_workers=n_workers) as pool:
             # libsndfile and soxr release the GIL; at most 2 × workers decoded tracks wait in memory.
@@ -112,6 +123,8 @@ def decode_dataset(
         raise
     table = pd.DataFrame(errors, columns=ERROR_COLUMNS)
     write_csv(errors_path, table)
+    if cache:
+        log.info("decode: %d tracks read from the cache, %d decoded (cache: %s)", cache.hits, cache.decoded, cache.dir)
     summarise(prepared, decoded, table, errors_path)
     return decoded, table
 

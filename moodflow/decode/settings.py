@@ -19,9 +19,11 @@ class DecodeSettings:
     and 22.05 kHz where none is declared.
     """
 
+    # Hz every track is decoded to; auto = the dataset's native rate
     sample_rate: int | Literal["auto"] = setting("auto", min=4000, max=384000)
     on_error: str = setting("skip", choices=("skip", "stop"))  # skip: listed in decode_errors.csv
-    min_duration_s: float = setting(0.0, min=0.0)
+    min_duration_s: float = setting(0.0, min=0.0, max=3600.0)  # shorter decoded tracks count as failed
+    cache_dir: str = ".cache/moodflow"  # per-track decode cache (<cache_dir>/decode, git-ignored); "" = none
 
 
 def resolve_sample_rate(sample_rate: int | str, info: Mapping[str, Any]) -> tuple[int, str]:

@@ -7,12 +7,14 @@ from scipy import stats
 
 
 def r2(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    """Coefficient of determination (1 - SS_res / SS_tot)."""
+    """Coefficient of determination (1 - SS_res / SS_tot), scikit-learn's ``r2_score``; NaN when
+    the true values are constant (undefined there: scikit-learn would report 0 or 1)."""
+    from sklearn.metrics import r2_score
+
     y_true, y_pred = np.asarray(y_true, float), np.asarray(y_pred, float)
-    ss_tot = np.sum((y_true - y_true.mean()) ** 2)
-    if ss_tot == 0:
+    if len(y_true) < 2 or np.all(y_true == y_true[0]):
         return float("nan")
-    return float(1.0 - np.sum((y_true - y_pred) ** 2) / ss_tot)
+    return float(r2_score(y_true, y_pred))
 
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:

@@ -39,6 +39,17 @@ def repeat_state(seed: int, repeat: int) -> int:
     return (int(seed) + REPEAT_STRIDE * int(repeat)) % 2**32
 
 
+NO_CLASSES = ("train.protocol.kind: 'stratified' needs a class column to stratify on (this dataset has no "
+              "class labels); use kind kfold")
+
+
+def class_name(value: object, names: list[str] | None = None) -> str:
+    """How messages name a class: its name (a class id is looked up in ``names``)."""
+    if names is not None and isinstance(value, (int, np.integer)) and 0 <= int(value) < len(names):
+        return str(names[int(value)])
+    return "(no class)" if value == "" else str(value)
+
+
 class InsufficientData(MoodflowError):
     """Too few tracks (or of a class) for the protocol to give a number worth reporting."""
 
@@ -81,6 +92,8 @@ class ProtocolRun:
             "test_tracks": [min(s[1] for s in sizes), max(s[1] for s in sizes)] if sizes else [0, 0],
             "test_coverage": self.test_coverage, "published_test": self.published_test,
             **({"grouped": True} if self.grouped else {}),
+            # every fold's size in tracks (the corrected resampled t-test needs n_test / n_train)
+            "fold_sizes": [{"fold": f.name, "n_train": len(f.train), "n_test": len(f.test)} for f in self.folds],
         }
 
 
@@ -94,9 +107,11 @@ def make_folds(
     splits: pd.DataFrame | None = None,
     classes: np.ndarray | None = None,
     groups: np.ndarray | None = None,
+    class_names: list[str] | None = None,
 ) -> ProtocolRun:
     """The folds of a protocol over ``track_ids`` (strings); InsufficientData when the tracks
-    cannot fill them (see the module docstring)."""
+    cannot fill them (see the module docstring). ``classes`` (stratified) are class ids into
+    ``class_names`` or names themselves; messages name the classes."""
     track_ids = np.asarray(track_ids, dtype=str)
     if kind == "auto":
         kind = "split" if splits is not None and len(splits) else ("stratified" if classes is not None else "kfold")
@@ -109,14 +124,14 @@ def make_folds(
         return _split(track_ids, splits)
     if groups is not None:
         return _grouped(track_ids, np.asarray(groups, dtype=str), kind, folds, repeats, seed, classes)
+    if kind == "stratified" and classes is None:
+        raise ValueError(NO_CLASSES)
     if len(track_ids) < folds:
         raise InsufficientData(f"{folds}-fold CV needs at least {folds} labelled tracks with features, "
                                f"this run has {len(track_ids)}")
     if kind == "stratified":
-        if classes is None:
-            raise ValueError("train.protocol.kind: 'stratified' needs class labels (this dataset has none)")
         counts = Counter(np.asarray(classes).tolist())
-        few = sorted((str(c), n) for c, n in counts.items() if n < folds)
+        few = sorted((class_name(c, class_names), n) for c, n in counts.items() if n < folds)
         if few:
             raise InsufficientData(f"{folds}-fold stratified CV needs at least {folds} tracks of every class; "
                                    + ", ".join(f"class {c} has {n}" for c, n in few))
@@ -150,7 +165,7 @@ def _grouped(track_ids: np.ndarray, groups: np.ndarray, kind: str, folds: int, r
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
     if kind == "stratified" and classes is None:
-        raise ValueError("train.protocol.kind: 'stratified' needs class labels (this dataset has none)")
+        raise ValueError(NO_CLASSES)
     splitter = StratifiedGroupKFold if kind == "stratified" else GroupKFold
     classes = classes if kind == "stratified" else None
     run = ProtocolRun(kind, _repeated(splitter, track_ids, classes, groups, folds, repeats, seed),
@@ -194,5 +209,5 @@ def check_folds(run: ProtocolRun, *, min_train: int, min_test: int, classes: dic
             counts = Counter(classes[t] for t in fold.train)
             for c in sorted(set(classes.values()), key=str):
                 if counts.get(c, 0) < min_per_class:
-                    raise InsufficientData(f"fold {fold.name} trains on {counts.get(c, 0)} tracks of class {c}, "
-                                           f"fewer than train.min_per_class ({min_per_class})")
+                    raise InsufficientData(f"fold {fold.name} trains on {counts.get(c, 0)} tracks of class "
+                                           f"{class_name(c)}, fewer than train.min_per_class ({min_per_class})")

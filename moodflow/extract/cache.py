@@ -8,99 +8,47 @@ An entry lives at ``<root>/<extractor>/<fingerprint>/<aa>/<audio hash>.arrays`` 
   included, as written into the store), the store schema version, this cache's format and the
   versions of the libraries that compute features.
 
-Entries are written to a temporary name and renamed, so a killed run leaves only whole
-entries. An entry is plain arrays, no pickle (:func:`pack_arrays`): a 16-byte magic, a 16-byte
-blake2b checksum of everything after it, a 4-byte little-endian header length, a JSON header
-``[[name, dtype, shape], ...]`` and the arrays' C-order bytes. A damaged entry (bit rot, a
-disk that lied, a hand edit: any byte changed) fails its checksum on read, is logged, deleted
-and re-extracted; it never reaches a store. ``.npz`` served the same purpose but cost 0.4–0.7
-ms a read (zip and four ``.npy`` headers) against 0.04 ms for a small entry.
+Entries are the shared checksummed format of :mod:`moodflow.stores.entries`, written to a
+temporary name and renamed, so a killed run leaves only whole entries. A damaged entry fails
+its checksum on read, is logged, deleted and re-extracted; it never reaches a store.
 Failed tracks are not cached (they are retried on the next run).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
-import threading
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from moodflow.features.base import TrackFeatures
-from moodflow.stores.feature_store import SCHEMA_VERSION
 from moodflow.core.versions import package_versions
+from moodflow.features.base import TrackFeatures
+from moodflow.stores.entries import DamagedEntry, fingerprint, prepare_dir, unpack_arrays, write_entry
+from moodflow.stores.feature_store import SCHEMA_VERSION
 
 CACHE_FORMAT = 3  # 1: .npz entries; 2: no checksum
-_MAGIC = b"moodflow-arrays\x02"
-_DIGEST = 16
 _SUFFIX = ".arrays"
-# libraries whose version can change feature values (a pip upgrade must not serve old values)
-_VALUE_PACKAGES = ("numpy", "scipy", "librosa", "soxr", "opensmile", "torch", "transformers")
+# libraries whose version can change any feature values (a pip upgrade must not serve old
+# values), besides the extractor's own ``packages``
+_VALUE_PACKAGES = ("numpy", "scipy", "soxr")
 _ARRAYS = ("static", "frames", "start_s", "end_s")
-_STALE_PARTIAL_S = 24 * 3600
 log = logging.getLogger(__name__)
 
 
-class DamagedEntry(ValueError):
-    """A cache entry whose bytes do not match its checksum or header."""
-
-
-def _digest(body: bytes | memoryview) -> bytes:
-    return hashlib.blake2b(body, digest_size=_DIGEST).digest()
-
-
-def pack_arrays(arrays: dict[str, np.ndarray]) -> bytes:
-    """Named numeric arrays as one entry's bytes (see the module docstring)."""
-    arrays = {k: np.ascontiguousarray(a) for k, a in arrays.items()}
-    header = json.dumps([[k, a.dtype.str, list(a.shape)] for k, a in arrays.items()]).encode()
-    body = b"".join([len(header).to_bytes(4, "little"), header, *(a.tobytes() for a in arrays.values())])
-    return b"".join([_MAGIC, _digest(body), body])
-
-
-def unpack_arrays(data: bytes) -> dict[str, np.ndarray]:
-    """The arrays of :func:`pack_arrays` bytes (read-only views); DamagedEntry when any byte differs."""
-    start = len(_MAGIC) + _DIGEST
-    if not data.startswith(_MAGIC) or len(data) < start + 4:
-        raise DamagedEntry("not a moodflow cache entry")
-    view = memoryview(data)
-    if _digest(view[start:]) != data[len(_MAGIC):start]:
-        raise DamagedEntry("checksum mismatch (the entry's bytes changed after it was written)")
-    end = start + 4 + int.from_bytes(data[start:start + 4], "little")
-    pos, out = end, {}
-    for name, dtype, shape in json.loads(data[start + 4:end]):
-        dt = np.dtype(dtype)
-        if dt.kind not in "fiu" or any(int(s) < 0 for s in shape):
-            raise DamagedEntry(f"entry array {name!r}: dtype {dtype} shape {shape} is not a numeric array")
-        count = int(np.prod(shape, dtype=np.int64))
-        out[name] = np.frombuffer(data, dtype=dt, count=count, offset=pos).reshape(shape)
-        pos += count * dt.itemsize
-    if pos != len(data):
-        raise DamagedEntry("entry size does not match its header")
-    return out
-
-
-def fingerprint_payload(name: str, version: str, config: dict[str, Any]) -> dict[str, Any]:
-    """Everything an entry's values depend on besides the audio."""
-    versions = package_versions()
+def fingerprint_payload(name: str, version: str, config: dict[str, Any],
+                        packages: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Everything an entry's values depend on besides the audio (``packages``: the extractor's)."""
+    versions = package_versions(packages)
     return {
         "extractor": name,
         "extractor_version": str(version),
         "config": config,
         "store_schema_version": SCHEMA_VERSION,
         "cache_format": CACHE_FORMAT,
-        "packages": {k: versions[k] for k in _VALUE_PACKAGES if k in versions},
+        "packages": {k: versions[k] for k in (*_VALUE_PACKAGES, *packages) if k in versions},
     }
-
-
-def fingerprint(payload: dict[str, Any]) -> str:
-    """Hex blake2b (80 bit) of the canonical JSON of ``payload``."""
-    text = json.dumps(payload, sort_keys=True, default=str)
-    return hashlib.blake2b(text.encode(), digest_size=10).hexdigest()
 
 
 class TrackCache:
@@ -119,8 +67,9 @@ class TrackCache:
         config: dict[str, Any],
         feature_count: int,
         frame_shape: tuple[int, ...],
+        packages: tuple[str, ...] = (),
     ):
-        self.payload = fingerprint_payload(name, version, config)
+        self.payload = fingerprint_payload(name, version, config, packages)
         self.key = fingerprint(self.payload)
         self.dir = Path(root) / name / self.key
         self.feature_count = int(feature_count)
@@ -132,6 +81,7 @@ class TrackCache:
         return cls(
             root, name=extractor.name, version=extractor.version, config=extractor.config_dict(),
             feature_count=len(extractor.feature_names()), frame_shape=tuple(extractor.frame_shape()),
+            packages=extractor.packages,
         )
 
     def spec(self) -> dict[str, Any]:
@@ -150,18 +100,7 @@ class TrackCache:
 
     def prepare(self) -> None:
         """Create the folder, describe it in ``config.json`` and drop day-old partial files."""
-        from moodflow.core.atomic import write_json
-
-        self.dir.mkdir(parents=True, exist_ok=True)
-        if self.payload is not None and not (self.dir / "config.json").exists():
-            write_json(self.dir / "config.json", self.payload)
-        now = time.time()
-        for tmp in self.dir.glob("*/.*.partial-*"):
-            try:
-                if now - tmp.stat().st_mtime > _STALE_PARTIAL_S:
-                    tmp.unlink()
-            except FileNotFoundError:
-                pass
+        prepare_dir(self.dir, self.payload)
 
     def path(self, key: str) -> Path:
         return self.dir / key[:2] / f"{key}{_SUFFIX}"
@@ -176,22 +115,13 @@ class TrackCache:
 
     def save(self, key: str, feats: TrackFeatures) -> Path:
         """Write one entry atomically, in the dtypes the feature store keeps."""
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}-{threading.get_ident()}")
         arrays = {
             "static": np.asarray(feats.static, dtype=np.float32),
             "frames": np.asarray(feats.frames, dtype=np.float32),
             "start_s": np.asarray(feats.start_s, dtype=np.float64),
             "end_s": np.asarray(feats.end_s, dtype=np.float64),
         }
-        try:
-            tmp.write_bytes(pack_arrays(arrays))
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        return write_entry(self.path(key), arrays)
 
     def load(self, key: str) -> TrackFeatures | None:
         """The entry for ``key``, or None when missing or damaged (a miss: the damaged file is

@@ -6,14 +6,15 @@ Two ways through:
   store writer in order;
 - with a per-track cache (``moodflow.extract.cache``) every track's audio is hashed, only tracks
   without an entry are extracted — each result saved as its own entry the moment it is done,
-  by local threads/processes or by Dask workers (``moodflow.extract.distributed``) — and then this
-  process alone consolidates the entries into the store. A killed run keeps its finished
+  by local threads/processes (``moodflow.extract.local``) or by Dask workers
+  (``moodflow.extract.distributed``: a LocalCluster, a running scheduler or Slurm jobs) — and then
+  this process alone consolidates the entries into the store. A killed run keeps its finished
   entries and leaves no store; the next run resumes. The store holds the same values either way.
 
-A track whose extraction raises (its audio is too short, silent, …) gets an all-NaN row and is
-listed with the reason in the failures CSV; a failure of the machine (a full disk, out of
-memory, a worker process killed) stops the stage with :class:`EnvironmentFailure` instead —
-no store, no CSV, so DVC runs the stage again next time.
+Both ways end in one loop (:func:`_write_rows`): a track whose extraction raised (its audio is
+too short, silent, …) gets an all-NaN row and is listed with the reason in the failures CSV; a
+failure of the machine (a full disk, out of memory, a worker process killed) stops the stage
+with :class:`EnvironmentFailure` instead — no store, no CSV, so DVC runs the stage again next time.
 """
 
 from __future__ import annotations
@@ -21,24 +22,21 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections import deque
-from contextlib import ExitStack, closing
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from contextlib import closing, nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 from tqdm import tqdm
 
 from moodflow.core.atomic import write_csv
-from moodflow.core.config import to_dict
+from moodflow.core.config import build, to_dict
 from moodflow.core.errors import EnvironmentFailure, MoodflowError, is_environment_error, one_line
 from moodflow.extract.cache import TrackCache
-from moodflow.extract.settings import EXECUTORS
-from moodflow.extract.worker import (
-    extract_into, init_process, save_outcome, default_workers, extract_track, extract_track_to_cache,
-    make_job, one_thread, warm_up,
-)
+from moodflow.extract.local import BoundJob, local_pool, ordered, run_locally
+from moodflow.extract.settings import CLUSTERS, EXECUTORS, SlurmSettings
+from moodflow.extract.worker import default_workers, extract_into, extract_track, make_job, one_thread, warm_up
 from moodflow.features import build_extractor
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.stores.audio_store import AudioStore
@@ -46,51 +44,45 @@ from moodflow.stores.feature_store import FeatureStoreWriter
 
 log = logging.getLogger(__name__)
 NO_VALUES = "no values (all NaN): the audio is too short or too quiet for this extractor"
+Counts = dict[str, int]
+Failures = list[tuple[str, str]]
+# (track id, duration in seconds, its features or the error text of its extraction)
+Row = tuple[str, float, "TrackFeatures | str"]
 
 
+@dataclass
+class ExtractJob:
+    """One run of the extract stage as a value: the bound extractor, the files it reads and
+    writes, and where the work runs. Built once by :func:`extract_store`, read by every step."""
 
-def _local_pool(extractor: Extractor, n_workers: int) -> Executor | None:
-    parallel = extractor.parallel
-    if parallel == "none" or n_workers <= 1:
-        return None
-    if parallel == "threads":  # openSMILE releases the GIL
-        return ThreadPoolExecutor(max_workers=n_workers)
-    warm_up(extractor)
-    return ProcessPoolExecutor(max_workers=n_workers, initializer=init_process)
+    extractor: Extractor
+    config: dict[str, Any] | None  # what workers rebuild the extractor from (plain values)
+    grid: dict[str, Any]
+    audio_path: Path
+    prepared_dir: Path
+    out_path: Path
+    dataset: str
+    workers: int = 0
+    cache_dir: Path | None = None
+    executor: str = "local"
+    scheduler: str = ""
+    cluster: str = "local"
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
 
+    @property
+    def name(self) -> str:
+        return self.extractor.name
 
-def _ordered(pool: Executor, fn: Callable, ids: list[str], window: int) -> Iterator[TrackFeatures | BaseException]:
-    """Submit ``fn(id)`` keeping at most ``window`` tasks in flight; yield outcomes in order
-    (the result, or the exception the task raised)."""
-    pending: deque[Future] = deque()
+    def writer_args(self) -> dict[str, Any]:
+        """The feature store's description of this extraction (FeatureStoreWriter's arguments)."""
+        ex = self.extractor
+        return dict(feature_names=ex.feature_names(), frame_shape=ex.frame_shape(), frame_names=ex.frame_names(),
+                    feature_groups=ex.feature_groups(), extractor=ex.name, extractor_version=ex.version,
+                    config=ex.config_dict(), dataset=self.dataset, packages=ex.packages)
 
-    def outcome(future: Future) -> TrackFeatures | BaseException:
-        try:
-            return future.result()
-        except Exception as exc:  # noqa: BLE001 - reported for this track only
-            return exc
-
-    for track_id in ids:
-        pending.append(pool.submit(fn, track_id))
-        if len(pending) >= window:
-            yield outcome(pending.popleft())
-    while pending:
-        yield outcome(pending.popleft())
-
-
-def _unordered(pool: Executor, fn: Callable, items: Iterable[tuple], window: int) -> Iterator[tuple[tuple, Any]]:
-    """Submit ``fn(*item)`` with at most ``window`` in flight; yield (item, result) as they finish."""
-    pending: dict[Future, tuple] = {}
-    for item in items:
-        pending[pool.submit(fn, *item)] = item
-        while len(pending) >= window:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in done:
-                yield pending.pop(fut), fut.result()
-    while pending:
-        done, _ = wait(pending, return_when=FIRST_COMPLETED)
-        for fut in done:
-            yield pending.pop(fut), fut.result()
+    def worker_job(self, cache: TrackCache | None = None) -> dict[str, Any]:
+        """The plain-value job workers rebuild their extractor from (:func:`make_job`)."""
+        return make_job(self.name, self.config, self.grid, self.audio_path, cache)
 
 
 def extract_store(
@@ -107,20 +99,33 @@ def extract_store(
     executor: str = "local",
     scheduler: str = "",
     failures_path: str | Path | None = None,
-) -> dict[str, int]:
+    cluster: str = "local",
+    slurm: SlurmSettings | dict[str, Any] | None = None,
+) -> Counts:
     """Extract feature set ``name`` for every track into ``out_path`` (written atomically).
 
     ``cache_dir``: root of the per-track cache (None: no cache). ``executor``: ``local``
-    (threads/processes on ``workers`` cores) or ``dask`` (``scheduler`` address, empty = a
-    LocalCluster of ``workers`` processes; without ``cache_dir`` a temporary cache beside
-    ``out_path`` is used). A track whose extraction raises keeps a NaN static row and no
-    frames, and is listed in ``failures_path`` (CSV: track_id, error); the run goes on. A failure
-    of the machine raises :class:`EnvironmentFailure` and writes neither file. Returns counts:
-    tracks, failed, cached (entries reused) and extracted (tracks computed in this run).
+    (threads/processes on ``workers`` cores) or ``dask``: at ``scheduler``, or on a cluster
+    started here — ``cluster: local`` (a LocalCluster of ``workers`` processes) or ``slurm`` (a
+    dask-jobqueue SLURMCluster shaped by ``slurm``); without ``cache_dir`` Dask hands results
+    over through a temporary cache beside ``out_path``. A track whose extraction raises keeps a
+    NaN static row and no frames, and is listed in ``failures_path`` (CSV: track_id, error); the
+    run goes on. A failure of the machine raises :class:`EnvironmentFailure` and writes neither
+    file. Returns counts: tracks, failed, cached (entries reused) and extracted (tracks computed
+    in this run).
     """
+    if executor not in EXECUTORS:
+        raise ValueError(f"features.executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
+    if cluster not in CLUSTERS:
+        raise ValueError(f"features.cluster: {cluster!r} is not one of {', '.join(CLUSTERS)}")
+    extractor, config, grid = bound_extractor(name, config, grid, prepared_dir)
+    job = ExtractJob(
+        extractor=extractor, config=config, grid=grid, audio_path=Path(audio_path), prepared_dir=Path(prepared_dir),
+        out_path=Path(out_path), dataset=dataset, workers=workers, cache_dir=Path(cache_dir) if cache_dir else None,
+        executor=executor, scheduler=scheduler, cluster=cluster, slurm=build(SlurmSettings, slurm, "features.slurm"),
+    )
     try:
-        counts, failures = _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, workers,
-                                    cache_dir, executor, scheduler)
+        counts, failures = _extract(job)
     except Exception as exc:
         if not is_environment_error(exc) or isinstance(exc, EnvironmentFailure):
             raise
@@ -157,119 +162,106 @@ def bound_extractor(name: str, config: dict[str, Any] | None, grid: Any,
     return extractor, config, grid
 
 
-def _extract(name, config, grid, audio_path, prepared_dir, out_path, dataset, workers, cache_dir, executor,
-             scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    if executor not in EXECUTORS:
-        raise ValueError(f"features.executor: {executor!r} is not one of {', '.join(EXECUTORS)}")
-    extractor, config, grid = bound_extractor(name, config, grid, prepared_dir)
-    writer_args = dict(
-        feature_names=extractor.feature_names(), frame_shape=extractor.frame_shape(),
-        frame_names=extractor.frame_names(), feature_groups=extractor.feature_groups(), extractor=name,
-        extractor_version=extractor.version, config=extractor.config_dict(), dataset=dataset,
-    )
-    if not extractor.needs_audio:
-        return _import_store(extractor, prepared_dir, out_path, writer_args), []
-    with AudioStore(audio_path) as audio:
+def _extract(job: ExtractJob) -> tuple[Counts, Failures]:
+    if not job.extractor.needs_audio:
+        return _import_store(job), []
+    with AudioStore(job.audio_path) as audio:
         if not audio.ids:
-            raise MoodflowError(f"{audio_path}: the audio store holds no tracks (decode found no audio file; see "
-                                f"its errors CSV): {name} needs audio — only the dataset's provided features need none")
-    with one_thread(extractor):  # set from this main thread: it holds for threads started here too
-        return _audio_store(extractor, config, grid, audio_path, out_path, writer_args, workers, cache_dir,
-                            executor, scheduler)
-
-
-def _audio_store(extractor, config, grid, audio_path, out_path, writer_args, workers, cache_dir, executor,
-                 scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    if cache_dir is None and executor == "local":
-        return _stream_store(extractor, config, grid, audio_path, out_path, writer_args, default_workers(workers))
-    tmp_cache = None
-    if cache_dir is None:  # Dask workers hand results over through a cache folder
-        Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-        cache_dir = tmp_cache = tempfile.mkdtemp(prefix=f".{Path(out_path).name}.cache-", dir=Path(out_path).parent)
-    try:
-        return _cached_store(
-            extractor, config, grid, audio_path, out_path, writer_args, workers=workers,
-            cache_dir=cache_dir, executor=executor, scheduler=scheduler,
-        )
-    finally:
-        if tmp_cache:
+            raise MoodflowError(f"{job.audio_path}: the audio store holds no tracks (decode found no audio file; see "
+                                f"its errors CSV): {job.name} needs audio — only the dataset's provided features "
+                                "need none")
+    with one_thread(job.extractor):  # set from this main thread: it holds for threads started here too
+        if job.cache_dir is None and job.executor == "local":
+            return _stream_store(job)
+        if job.cache_dir is not None:
+            return _cached_store(job, job.cache_dir)
+        job.out_path.parent.mkdir(parents=True, exist_ok=True)  # Dask workers hand results over through a cache
+        tmp_cache = Path(tempfile.mkdtemp(prefix=f".{job.out_path.name}.cache-", dir=job.out_path.parent))
+        try:
+            return _cached_store(job, tmp_cache)
+        finally:
             shutil.rmtree(tmp_cache, ignore_errors=True)
 
 
-def _import_store(extractor: Extractor, prepared_dir, out_path, writer_args) -> dict[str, int]:
+def _import_store(job: ExtractJob) -> Counts:
     """Imported features: every row as the dataset's files give it (no extraction to fail)."""
     counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
-    with FeatureStoreWriter(out_path, sample_rate=None, **writer_args) as writer:
+    with FeatureStoreWriter(job.out_path, sample_rate=None, **job.writer_args()) as writer:
         for track_id, duration, feats in tqdm(
-            extractor.import_tracks(str(prepared_dir)), desc=f"import {extractor.name}", unit="track"
+            job.extractor.import_tracks(str(job.prepared_dir)), desc=f"import {job.name}", unit="track"
         ):
             writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
             counts["tracks"] += 1
     return counts
 
 
-def _append_failed(writer: FeatureStoreWriter, extractor: Extractor, track_id: str, duration: float) -> None:
+def _write_rows(job: ExtractJob, sample_rate: int, rows: Iterator[Row], counts: Counts) -> Failures:
+    """The one loop both ways share: every row into the store, in order. A failed track gets a
+    NaN static row and no frames; it and a track without any value are listed in the failures."""
+    extractor = job.extractor
+    failures: Failures = []
     empty = np.empty((0, *extractor.frame_shape()), dtype=np.float32)
     nan = np.full(len(extractor.feature_names()), np.nan, dtype=np.float32)
-    writer.append(track_id, duration, nan, empty, np.empty(0), np.empty(0))
+    # closing(rows) ends the rows' own stream (MERT's loader) before the store closes
+    with FeatureStoreWriter(job.out_path, sample_rate=sample_rate, **job.writer_args()) as writer, closing(rows):
+        for track_id, duration, feats in rows:
+            if isinstance(feats, str):  # one bad track must not lose the others
+                log.debug("extract %s: track %s failed: %s", job.name, track_id, feats)
+                failures.append((track_id, feats))
+                counts["failed"] += 1
+                writer.append(track_id, duration, nan, empty, np.empty(0), np.empty(0))
+                continue
+            if not np.isfinite(feats.static).any():
+                failures.append((track_id, NO_VALUES))
+            writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
+            counts["tracks"] += 1
+    return failures
 
 
-def _stream_store(extractor, config, grid, audio_path, out_path, writer_args,
-                  n_workers: int) -> tuple[dict[str, int], list[tuple[str, str]]]:
+def _error_text(outcome: TrackFeatures | BaseException) -> TrackFeatures | str:
+    """A track's outcome with its exception as text; a failure of the machine is raised."""
+    if not isinstance(outcome, BaseException):
+        return outcome
+    if is_environment_error(outcome):
+        raise outcome
+    return f"{type(outcome).__name__}: {outcome}"
+
+
+def _stream_store(job: ExtractJob) -> tuple[Counts, Failures]:
     """No cache: results go from the workers straight into the writer, in track order."""
-    name = extractor.name
+    n_workers = default_workers(job.workers)
     counts = {"tracks": 0, "failed": 0, "cached": 0, "extracted": 0}
-    failures: list[tuple[str, str]] = []
-    audio = AudioStore(audio_path)
-    job = make_job(name, config, grid, audio_path)
-    pool = _local_pool(extractor, n_workers)
+    audio = AudioStore(job.audio_path)
+    pool = local_pool(job.extractor, n_workers)
+
+    def rows() -> Iterator[Row]:
+        ids = list(audio.ids)
+        if pool:
+            outcomes: Iterable = ordered(pool, BoundJob(extract_track, job.worker_job()), ids, window=2 * n_workers)
+            stream = None
+        else:
+            stream = job.extractor.extract_many(str(job.audio_path), ids)
+            outcomes = (outcome for _, outcome in stream)
+        with closing(stream) if stream is not None else nullcontext():
+            for i, (track_id, outcome) in enumerate(zip(tqdm(ids, desc=f"extract {job.name}", unit="track"),
+                                                        outcomes)):
+                yield track_id, float(audio.durations[i]), _error_text(outcome)
+
     try:
-        # the ExitStack ends the extractor's own stream (MERT's loader) before the store closes
-        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer, ExitStack() as stack:
-            ids = list(audio.ids)
-            if pool:
-                outcomes = _ordered(pool, _bind(extract_track, job), ids, window=2 * n_workers)
-            else:
-                stream = stack.enter_context(closing(extractor.extract_many(str(audio_path), ids)))
-                outcomes = (outcome for _, outcome in stream)
-            for i, (track_id, feats) in enumerate(zip(tqdm(ids, desc=f"extract {name}", unit="track"), outcomes)):
-                duration = float(audio.durations[i])
-                if isinstance(feats, BaseException):  # one bad track must not lose the others
-                    if is_environment_error(feats):
-                        raise feats
-                    log.debug("extract %s: track %s failed: %s", name, track_id, feats)
-                    failures.append((track_id, f"{type(feats).__name__}: {feats}"))
-                    counts["failed"] += 1
-                    _append_failed(writer, extractor, track_id, duration)
-                    continue
-                if not np.isfinite(feats.static).any():
-                    failures.append((track_id, NO_VALUES))
-                writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
-                counts["tracks"] += 1
-                counts["extracted"] += 1
+        failures = _write_rows(job, audio.sample_rate, rows(), counts)
     finally:
         if pool:
             pool.shutdown(cancel_futures=True)
         audio.close()
+    counts["extracted"] = counts["tracks"]
     return counts, failures
 
 
-class _bind:
-    """``functools.partial`` that pickles by reference to a module-level function."""
-
-    def __init__(self, fn: Callable, job: dict):
-        self.fn, self.job = fn, job
-
-    def __call__(self, *args):
-        return self.fn(self.job, *args)
-
-
-def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *, workers, cache_dir,
-                  executor, scheduler) -> tuple[dict[str, int], list[tuple[str, str]]]:
-    name = extractor.name
-    cache = TrackCache.for_extractor(cache_dir, extractor)
+def _cached_store(job: ExtractJob, cache_dir: Path) -> tuple[Counts, Failures]:
+    """Extract the tracks without a cache entry (locally or on Dask), then consolidate."""
+    cache = TrackCache.for_extractor(cache_dir, job.extractor)
     cache.prepare()
-    audio = AudioStore(audio_path)
+    audio = AudioStore(job.audio_path)
     try:
         ids = list(audio.ids)
         keys = audio.audio_hashes()
@@ -277,59 +269,46 @@ def _cached_store(extractor, config, grid, audio_path, out_path, writer_args, *,
         for track_id, key in zip(ids, keys):
             if key not in cache and key not in todo:
                 todo[key] = track_id
+        where = job.executor if job.executor == "local" or job.scheduler else f"dask on a {job.cluster} cluster"
         log.info("extract %s: %d of %d tracks cached in %s, %d to extract (%s)",
-                 name, len(ids) - len(todo), len(ids), cache.dir, len(todo), executor)
-        job = make_job(name, config, grid, audio_path, cache)
-        errors: dict[str, str] = {}
+                 job.name, len(ids) - len(todo), len(ids), cache.dir, len(todo), where)
         items = [(tid, key) for key, tid in todo.items()]
-        if executor == "dask":
-            from moodflow.extract.distributed import run_on_dask
-
-            warm_up(extractor, audio.sample_rate)
-            results = run_on_dask(job, items, scheduler=scheduler, n_workers=workers)
-        else:
-            results = _run_local(extractor, job, items, default_workers(workers))
-        for (track_id, key), error in tqdm(results, total=len(items), desc=f"extract {name}", unit="track"):
+        errors: dict[str, str] = {}
+        for (track_id, key), error in tqdm(_fill(job, cache, items, audio.sample_rate), total=len(items),
+                                           desc=f"extract {job.name}", unit="track"):
             if error is not None:
-                log.debug("extract %s: track %s failed: %s", name, track_id, error)
+                log.debug("extract %s: track %s failed: %s", job.name, track_id, error)
                 errors[key] = error
         counts = {"tracks": 0, "failed": 0, "cached": len(ids) - len(items), "extracted": len(items)}
-        failures: list[tuple[str, str]] = []
-        with FeatureStoreWriter(out_path, sample_rate=audio.sample_rate, **writer_args) as writer:
+
+        def rows() -> Iterator[Row]:
             for i, (track_id, key) in enumerate(zip(ids, keys)):
-                duration = float(audio.durations[i])
                 feats = None if key in errors else cache.load(key)
                 if feats is None and key not in errors:  # entry damaged or removed meanwhile: redo here
-                    error = extract_into(extractor, audio, cache, track_id, key)
+                    error = extract_into(job.extractor, audio, cache, track_id, key)
                     feats = cache.load(key) if error is None else None
                     counts["extracted"] += 1
                     if error is not None:
                         errors[key] = error
-                if feats is None:
-                    failures.append((track_id, errors.get(key, "cache entry unreadable")))
-                    counts["failed"] += 1
-                    _append_failed(writer, extractor, track_id, duration)
-                    continue
-                if not np.isfinite(feats.static).any():
-                    failures.append((track_id, NO_VALUES))
-                writer.append(track_id, duration, feats.static, feats.frames, feats.start_s, feats.end_s)
-                counts["tracks"] += 1
+                yield track_id, float(audio.durations[i]), feats if feats is not None else \
+                    errors.get(key, "cache entry unreadable")
+
+        failures = _write_rows(job, audio.sample_rate, rows(), counts)
     finally:
         audio.close()
     return counts, failures
 
 
-def _run_local(extractor: Extractor, job: dict, items: list[tuple[str, str]], n_workers: int):
-    """Yield ((track_id, key), error or None) for every item, extracted on this machine."""
-    pool = _local_pool(extractor, min(n_workers, len(items)))
-    if pool is None:  # in this process, with the stage's own extractor (MERT loads its model once)
-        cache = TrackCache.from_spec(job["cache"])
-        with closing(extractor.extract_many(job["audio_path"], [track_id for track_id, _ in items])) as stream:
-            for item, (_, outcome) in zip(items, stream):
-                yield item, save_outcome(cache, item[1], outcome)
-        return
-    try:
-        for item, error in _unordered(pool, _bind(extract_track_to_cache, job), items, window=2 * n_workers):
-            yield item, error
-    finally:
-        pool.shutdown(cancel_futures=True)
+def _fill(job: ExtractJob, cache: TrackCache, items: list[tuple[str, str]],
+          sample_rate: int) -> Iterator[tuple[tuple[str, str], str | None]]:
+    """Extract ``items`` into ``cache`` where the job says; (item, error text or None) each."""
+    worker_job = job.worker_job(cache)
+    if job.executor != "dask":
+        return run_locally(job.extractor, worker_job, items, default_workers(job.workers))
+    from moodflow.extract.distributed import run_on_dask
+
+    if items:
+        warm_up(job.extractor, sample_rate)
+    log_dir = job.slurm.log_dir or Path(cache.dir).parents[1] / "slurm-logs"
+    return run_on_dask(worker_job, items, scheduler=job.scheduler, n_workers=job.workers, cluster=job.cluster,
+                       slurm=job.slurm, log_dir=log_dir)

@@ -9,14 +9,19 @@ Parts are defined on the distinct audio hashes in audio-store order, dealt round
 j-th distinct hash goes to part ``j % N``. That depends only on ``data/audio.h5``, so every
 task computes the same partition without talking to the others; sizes differ by at most one.
 A killed part keeps its finished entries (each written atomically) and, run again, extracts
-only what is missing. A track whose extraction fails is not cached: the stage retries it.
+only what is missing; SIGTERM (``scancel``, preemption, the walltime) ends it like Ctrl-C, so
+the entry being written is removed rather than left as a partial file. A track whose
+extraction fails is not cached: the stage retries it.
 """
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from moodflow.extract.cache import TrackCache
 from moodflow.stores.audio_store import AudioStore
@@ -45,6 +50,23 @@ def shard_items(ids: list[str], keys: list[str], index: int, count: int) -> list
     return [(tid, key) for j, (key, tid) in enumerate(first.items()) if j % count == index]
 
 
+def _exit_on_sigterm(signum, frame) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit in the main thread while inside (cleanup code runs, as on Ctrl-C)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def extract_shard(*, name: str, config: dict[str, Any] | None, grid: Any, audio_path: str | Path,
                   cache_dir: str | Path, index: int, count: int, workers: int = 0) -> dict[str, int]:
     """Extract part ``index`` of ``count`` of the audio store's tracks into the cache.
@@ -52,7 +74,8 @@ def extract_shard(*, name: str, config: dict[str, Any] | None, grid: Any, audio_
     Returns counts: ``tracks`` (in this part), ``cached`` (already there), ``extracted`` and
     ``failed`` (their extraction raised; not cached, the stage retries them). A failure of the
     machine raises, keeping the entries written so far."""
-    from moodflow.extract.run import _run_local, bound_extractor
+    from moodflow.extract.local import run_locally
+    from moodflow.extract.run import bound_extractor
     from moodflow.extract.worker import default_workers, make_job, one_thread
 
     if not str(cache_dir):
@@ -74,8 +97,8 @@ def extract_shard(*, name: str, config: dict[str, Any] | None, grid: Any, audio_
     counts = {"tracks": len(part), "cached": len(part) - len(todo), "extracted": 0, "failed": 0}
     if todo:
         job = make_job(name, config, grid, audio_path, cache)
-        with one_thread(extractor):  # the stage's thread count: the same values (worker.one_thread)
-            for (track_id, _), error in _run_local(extractor, job, todo, default_workers(workers)):
+        with sigterm_as_exit(), one_thread(extractor):  # one_thread: the stage's thread count, the same values
+            for (track_id, _), error in run_locally(extractor, job, todo, default_workers(workers)):
                 if error is None:
                     counts["extracted"] += 1
                 else:

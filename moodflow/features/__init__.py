@@ -2,7 +2,9 @@
 
 Adding an extractor: write ``moodflow/features/<name>.py`` (or a folder of modules, as
 ``opensmile/`` and ``mert/``) with an ``Extractor`` subclass decorated
-``@EXTRACTORS.register("<name>")`` and add one line to ``_MODULES`` below.
+``@EXTRACTORS.register`` whose class attribute ``name = "<name>"`` is its registry key, and add the
+line ``"<name>": "<module>"`` to ``_MODULES`` below (the registry then knows the name without
+importing the module; a test checks the table against the sources).
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ _MODULES = {
 }
 
 EXTRACTORS: Registry = Registry("feature set", __name__, _MODULES, key="features.sets")
+
+
+def audio_feature_sets() -> list[str]:
+    """The feature sets computed from audio (``needs_audio``; imports every extractor module)."""
+    return [name for name, cls in EXTRACTORS.classes().items() if cls.needs_audio]
 
 
 def build_extractor(name: str, config: dict[str, Any] | None, grid: dict[str, Any] | None = None) -> Extractor:

@@ -39,9 +39,19 @@ class TrackFeatures:
 class Extractor(ABC):
     """Base class. Subclasses set ``name``, ``version``, ``Config`` and implement the methods.
 
-    ``parallel`` says how the runner spreads tracks over cores: ``"threads"`` for libraries that
-    release the GIL (openSMILE), ``"processes"`` for pure-Python/numpy work (librosa), ``"none"``
-    for extractors that use all cores themselves (torch).
+    Every fact other code needs about an extractor is a class attribute here, never a table
+    elsewhere (the stores, bundles, HEAR and predict read them):
+
+    - ``parallel`` says how the runner spreads tracks over cores: ``"threads"`` for libraries
+      that release the GIL, ``"processes"`` for pure-Python/numpy work (librosa), ``"none"`` for
+      extractors that use all cores themselves (torch);
+    - ``needs_audio``: computed from audio (False: imported from a dataset's files, so no
+      model trained on it can predict from audio, and HEAR cannot load it);
+    - ``packages``: the Python distributions whose versions shape its output, recorded in its
+      stores, its cache key and the bundles of models trained on it;
+    - ``native_sample_rate``: the rate its model was trained at, which HEAR feeds it (None: it
+      works at any rate; HEAR then feeds the pipeline's default, 22.05 kHz);
+    - ``hear_default``: the feature set ``moodflow.app.hear.load_model()`` loads without a name.
     """
 
     name: ClassVar[str]
@@ -49,6 +59,9 @@ class Extractor(ABC):
     Config: ClassVar[type] = object
     parallel: ClassVar[str] = "processes"
     needs_audio: ClassVar[bool] = True
+    packages: ClassVar[tuple[str, ...]] = ()
+    native_sample_rate: ClassVar[int | None] = None
+    hear_default: ClassVar[bool] = False
     # True when the first call compiles code into an on-disk cache (librosa's numba functions):
     # the runner then calls it once before starting worker processes (``extraction.warm_up``).
     jit_compiled: ClassVar[bool] = False

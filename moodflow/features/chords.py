@@ -101,19 +101,19 @@ def chord_templates() -> np.ndarray:
 class ChordsConfig:
     """``features.chords``."""
 
-    hop_length: int = setting(2048, min=64)
+    hop_length: int = setting(2048, min=64)  # CQT hop in samples
     chord_fmin: str = "C2"  # lowest note of the chord chroma: the bass (the kick drum lies below)
     key_fmin: str = "C3"  # lowest note of the key chroma: above the bass
     n_octaves: int = setting(6, min=2)  # of the CQT, from chord_fmin
-    self_transition: float = setting(0.99, gt=0.0, max=0.9999)
+    self_transition: float = setting(0.99, gt=0.0, max=0.9999)  # Viterbi probability of keeping the chord
     sharpness: float = setting(40.0, gt=0.0)  # inverse temperature of the frame likelihoods
     bass_weight: float = setting(0.2, min=0.0)  # added to a chord's score times the bass chroma at its root
     register_slope: float = setting(1.0, min=0.0)  # bass and key chroma bin weights: 2^(-slope * octaves)
     no_chord_score: float = setting(0.6, min=0.0, max=1.0)  # N's cosine-similarity stand-in
     silence_db: float = setting(40.0, gt=0.0)  # below the loudest frames: a rest, no evidence
     silence_bonus: float = setting(0.01, min=0.0)  # N's extra score in a rest
-    key_profile: str = setting("krumhansl", choices=tuple(PROFILES))
-    key_window_s: float = setting(4.0, gt=0.0)
+    key_profile: str = setting("krumhansl", choices=tuple(PROFILES))  # key templates of the key estimate
+    key_window_s: float = setting(4.0, gt=0.0)  # window of each local key estimate
 
     def __post_init__(self) -> None:
         for key in ("chord_fmin", "key_fmin"):
@@ -183,11 +183,12 @@ def unit_max(chroma: np.ndarray) -> np.ndarray:
     return chroma / np.maximum(chroma.max(axis=0, keepdims=True), 1e-12)
 
 
-@EXTRACTORS.register("chords")
+@EXTRACTORS.register
 class ChordsExtractor(Extractor):
     """Chord-class histogram, change rate and key per track; chord distribution per window."""
 
     name = "chords"
+    packages = ("librosa",)
     version = "1"
     Config = ChordsConfig
     parallel: ClassVar[str] = "processes"

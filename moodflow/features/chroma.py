@@ -36,8 +36,8 @@ CONTEXT_S = 4.0  # context on each side of a chunk of a long signal (the longest
 class ChromaConfig:
     """``features.chroma``: librosa's defaults for each kind."""
 
-    kind: str = setting("cqt", choices=KINDS)
-    hop_length: int = setting(512, min=1)
+    kind: str = setting("cqt", choices=KINDS)  # constant-Q or short-time Fourier chroma
+    hop_length: int = setting(512, min=1)  # chroma hop in samples
     n_fft: int = setting(2048, min=16)  # stft window; also the shortest signal (in samples) either kind accepts
     bins_per_octave: int = setting(36, min=12)  # cqt only; a multiple of the 12 chroma bins
     tuning: float | None = setting(None, min=-0.5, max=0.5)  # fraction of a bin; None: estimated per track
@@ -80,11 +80,12 @@ def chroma_names() -> list[str]:
     return [f"chroma_{pc}__{stat}" for stat in ("mean", "std") for pc in PITCH_CLASSES]
 
 
-@EXTRACTORS.register("chroma")
+@EXTRACTORS.register
 class ChromaExtractor(Extractor):
     """Track mean/std of each chroma bin (24) + per-window mean/std on the grid (24)."""
 
     name = "chroma"
+    packages = ("librosa",)
     version = "1"
     Config = ChromaConfig
     parallel: ClassVar[str] = "processes"

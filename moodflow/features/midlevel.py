@@ -63,7 +63,7 @@ CONTEXT_S = 4.0  # context on each side of a chunk of a long signal (constant-Q 
 class MidlevelConfig:
     """``features.midlevel``."""
 
-    hop_length: int = setting(512, min=64)
+    hop_length: int = setting(512, min=64)  # analysis hop in samples
     key_window_s: float = setting(2.0, gt=0.0)  # windows for tonal_stability
 
 
@@ -92,11 +92,12 @@ def dissonance(chroma: np.ndarray) -> np.ndarray:
     return np.einsum("it,ij,jt->t", c, _D, c)
 
 
-@EXTRACTORS.register("midlevel")
+@EXTRACTORS.register
 class MidlevelExtractor(Extractor):
     """Eight interpretable mid-level descriptors per track, five per grid window."""
 
     name = "midlevel"
+    packages = ("librosa",)
     version = "1"
     Config = MidlevelConfig
     parallel: ClassVar[str] = "processes"

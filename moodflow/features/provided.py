@@ -29,7 +29,6 @@ align with the labels by time (PMEmo's frameTime 15.5 → frame centre 15.5 s).
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,14 +53,14 @@ DEFAULT_PREPARED_DIR = "data/prepared"  # the prepare stage's output, relative t
 class ProvidedConfig:
     """``features.provided`` settings; empty strings mean "what the dataset recorded"."""
 
-    static_csv: str = ""
-    dynamic_csv: str = ""
-    id_column: str = ""
-    time_column: str = ""
-    part: str = "auto"
-    frame_win_s: float = setting(0.0, min=0.0)
-    sep: str = ""
-    exclude_columns: list[str] = field(default_factory=list)
+    static_csv: str = ""  # per-track features CSV
+    dynamic_csv: str = ""  # per-time features CSV
+    id_column: str = ""  # the CSVs' track-id column
+    time_column: str = ""  # the dynamic CSV's frame-time column
+    part: str = "auto"  # static | dynamic | both | auto (module docstring)
+    frame_win_s: float = setting(0.0, min=0.0)  # frame length around each CSV time; 0 = features.grid.win_s
+    sep: str = ""  # CSV separator; "" = detected
+    exclude_columns: list[str] = field(default_factory=list)  # CSV columns that are no features (labels)
 
 
 def sniff_sep(path: Path) -> str:
@@ -115,7 +114,7 @@ def read_feature_csv(
     return ids.reset_index(drop=True), times, feature_cols, table[feature_cols].to_numpy(dtype=np.float64)
 
 
-@EXTRACTORS.register("provided")
+@EXTRACTORS.register
 class ProvidedFeatures(DatasetFeatureImporter):
     """Imports a dataset's own feature CSVs (see the module docstring)."""
 
@@ -137,7 +136,9 @@ class ProvidedFeatures(DatasetFeatureImporter):
         recorded: dict[str, Any] = {}
         meta = Path(prepared_dir) / "dataset.json" if prepared_dir else None
         if meta is not None and meta.is_file():
-            recorded = json.loads(meta.read_text()).get("info", {}).get("provided_features") or {}
+            from moodflow.core.schema import read_json_file
+
+            recorded = read_json_file(meta, "dataset").get("info", {}).get("provided_features") or {}
         cfg = self.config
         user = bool(cfg.static_csv or cfg.dynamic_csv)
         src = {

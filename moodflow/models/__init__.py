@@ -1,7 +1,9 @@
 """Models, registered by name (``train.models`` in params.yaml).
 
 Adding a model: write ``moodflow/models/<name>.py`` with a ``Model`` subclass decorated
-``@MODELS.register("<name>")`` and add one line to ``_MODULES`` below.
+``@MODELS.register`` whose class attribute ``name = "<name>"`` is its registry key, and add the
+line ``"<name>": "<module>"`` to ``_MODULES`` below (the registry then knows the name without
+importing the module; a test checks the table against the sources).
 """
 
 from moodflow.core.registry import Registry

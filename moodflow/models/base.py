@@ -71,6 +71,8 @@ class Model(ABC):
     sequence_input: ClassVar[bool] = False
     multitask: ClassVar[bool] = False
     neural: ClassVar[bool] = False  # a torch network (TorchPersistence): "model_kind" in model.json
+    # Python distributions beyond the base ones whose versions model.json records (torch, xgboost)
+    packages: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, *,
                  input_shape: list[int] | None = None, n_classes: int | None = None, n_jobs: int = 1):
@@ -106,6 +108,12 @@ class Model(ABC):
     def n_inputs(self) -> int | None:
         """How many features a row must have, as the fitted model says (None: not known)."""
         return None
+
+    def selection(self) -> list[dict[str, Any]]:
+        """Settings the last ``fit`` chose itself from its training data (ridge's ``alpha: auto``):
+        one record per candidate, ``settings`` (a dict; ``target``: an output's index), its
+        ``inner_score`` and whether it was ``chosen``. The training code adds them to tuning.csv."""
+        return []
 
     @abstractmethod
     def save(self, folder: Path) -> None:

@@ -9,25 +9,24 @@ width must be the one the manifest declares. Nothing is ever unpickled.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from moodflow.core.paths import resolve_inside
 from moodflow.models import MODELS
 from moodflow.models.base import Model
 
 
 def read_manifest(folder: str | Path) -> dict[str, Any]:
-    """The model folder's ``model.json``."""
+    """The model folder's ``model.json``, checked against its schema (:mod:`moodflow.core.schema`)."""
+    from moodflow.core.schema import read_json_file
+
     path = Path(folder) / "model.json"
     if not path.exists():
         raise FileNotFoundError(f"{path}: no model manifest (is {folder} a trained model folder?)")
-    manifest = json.loads(path.read_text())
-    if manifest.get("format") != "moodflow.model":
-        raise ValueError(f"{path}: not a moodflow model manifest")
-    return manifest
+    return read_json_file(path, "model")
 
 
 def load_model(folder: str | Path, part: str = "static") -> Model:
@@ -42,7 +41,9 @@ def load_model(folder: str | Path, part: str = "static") -> Model:
     entry = tasks[part]
     cls = MODELS.get(manifest["model"])
     data = manifest.get("data") or {}
-    model = cls.load(Path(folder) / entry["path"], entry["task"], manifest.get("params") or {},
+    where = Path(folder) if entry.get("path", ".") == "." else resolve_inside(
+        folder, entry["path"], source=Path(folder) / "model.json", what=f"tasks.{part}.path")
+    model = cls.load(where, entry["task"], manifest.get("params") or {},
                      input_shape=data.get("input_shape"), n_classes=entry.get("n_classes", data.get("n_classes")))
     model.seed = int(manifest.get("seed", 0))
     declared = manifest.get("n_features") if part == "static" else int(np.prod(manifest.get("frame_shape") or [0]))

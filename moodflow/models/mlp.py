@@ -34,8 +34,8 @@ from moodflow.models.torch_common import (
 class MLPConfig(TorchConfig):
     """``train.mlp``: the MARBLE probe's shape, and which layers of a layered embedding."""
 
-    hidden: int = setting(512, min=1)
-    dropout: float = setting(0.2, min=0.0, max=0.9)
+    hidden: int = setting(512, min=1)  # hidden units
+    dropout: float = setting(0.2, min=0.0, max=0.9)  # dropout after the hidden layer
     layers: list[int] | None = None  # layered features (MERT): these layers (a learned mix of several)
 
 
@@ -43,9 +43,9 @@ class HeadNet(nn.Module):
     """Scaler (+ layer mix) → Linear(hidden) → ReLU → Dropout → one Linear per head."""
 
     def __init__(self, n_in: int, heads: dict[str, int], hidden: int = 512, dropout: float = 0.2,
-                 input_shape: list[int] | None = None, layers: list[int] | None = None):
+                 input_shape: list[int] | None = None, layers: list[int] | None = None, clip: bool = False):
         super().__init__()
-        self.inp, width = input_block(n_in, input_shape, layers)
+        self.inp, width = input_block(n_in, input_shape, layers, clip)
         self.trunk = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})
 
@@ -71,7 +71,7 @@ def head_loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 
 def build_headnet(config: dict[str, Any]) -> HeadNet:
     return HeadNet(config["n_in"], config["heads"], config["hidden"], config["dropout"],
-                   config.get("input_shape"), config.get("layers"))
+                   config.get("input_shape"), config.get("layers"), bool(config.get("clip", False)))
 
 
 class NeuralHeads(TorchPersistence, Model):
@@ -101,7 +101,7 @@ class NeuralHeads(TorchPersistence, Model):
         c = self.config
         self.architecture = {
             "n_in": X.shape[1], "heads": heads, "hidden": c.hidden, "dropout": c.dropout,
-            "input_shape": self.input_shape, "layers": c.layers, **y_stats,
+            "input_shape": self.input_shape, "layers": c.layers, "clip": c.clip, **y_stats,
         }
         net = build_headnet(self.architecture)
         tr, va = split_validation(len(X), groups, c.val_fraction, self.seed)
@@ -139,9 +139,10 @@ class NeuralHeads(TorchPersistence, Model):
         return result
 
 
-@MODELS.register("mlp")
+@MODELS.register
 class MLPModel(NeuralHeads):
     name = "mlp"
+    packages = ("torch",)
     Config = MLPConfig
     default_search = {"hidden": [128, 512], "dropout": [0.2, 0.5], "weight_decay": [0.0001, 0.01]}
 

@@ -24,13 +24,14 @@ from moodflow.models.mlp import MLPConfig, NeuralHeads
 class MultitaskConfig(MLPConfig):
     """``train.multitask``: the MLP's settings and one loss weight per head."""
 
-    hidden: int = setting(256, min=1)
+    hidden: int = setting(256, min=1)  # hidden units of the shared layer
     loss_weights: dict[str, float] = setting(default_factory=dict)  # regression | classification | tagging → weight
 
 
-@MODELS.register("multitask")
+@MODELS.register
 class MultitaskModel(NeuralHeads):
     name = "multitask"
+    packages = ("torch",)
     Config = MultitaskConfig
     default_search = {"hidden": [128, 256], "dropout": [0.2, 0.5]}
     tasks = frozenset({"regression", "classification", "tagging"})

@@ -15,13 +15,13 @@ from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
 class RandomForestConfig(SklearnConfig):
     """``train.random_forest``."""
 
-    n_estimators: int = setting(300, min=1)
-    max_depth: int | None = setting(None, min=1)
-    min_samples_leaf: int = setting(1, min=1)
+    n_estimators: int = setting(300, min=1)  # trees
+    max_depth: int | None = setting(None, min=1)  # null = grown until leaves are pure
+    min_samples_leaf: int = setting(1, min=1)  # training rows a leaf needs
     max_features: float | str | None = None  # a fraction, sqrt | log2; null = sklearn's own (1.0 regression, sqrt classes)
 
 
-@MODELS.register("random_forest")
+@MODELS.register
 class RandomForestModel(SklearnModel):
     name = "random_forest"
     Config = RandomForestConfig

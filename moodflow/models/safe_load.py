@@ -18,6 +18,12 @@ Trusted types are not enough: a file of trusted types can still hold a tree whos
 point outside the tree, which scikit-learn's compiled code follows at ``predict`` (a segfault).
 So every loaded pipeline is also checked, before anything predicts with it, by
 :func:`moodflow.models.sklearn_check.check_fitted` (indices, sizes, dtypes, widths).
+
+Every number a model predicts with must be finite and of a size training can give
+(|x| <= :data:`MAX_WEIGHT`): a NaN, an infinity or 1e308 in a weight would predict NaN/inf for
+every song. :func:`weight_problem` is that check for every weight format moodflow saves: the
+fitted arrays of a scikit-learn pipeline (:func:`check_finite_fitted`), the trees of an
+XGBoost booster (``xgb_check``) and the tensors of a safetensors file (``torch_common``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ import json
 import zipfile
 from pathlib import Path
 from typing import Any
+
+from moodflow.core.errors import MoodflowError
 
 # Packages whose estimator classes may appear in a moodflow pipeline.
 TRUSTED_PREFIXES = ("sklearn.", "xgboost.")
@@ -76,8 +84,72 @@ def skops_io():
     return sio
 
 
-class UntrustedModelError(ValueError):
+class UntrustedModelError(MoodflowError, ValueError):
     """A model file holds types moodflow does not trust, or is not a skops file at all."""
+
+
+# Larger than any weight, scaler statistic or leaf value training gives (features and labels are
+# far below it; a variance of 1e30 would need feature values of 1e15), far below float overflow.
+MAX_WEIGHT = 1e30
+
+
+def weight_problem(name: str, values: Any) -> str | None:
+    """Why the weights ``values`` cannot be predicted with (NaN, infinity, absurd size), or None."""
+    import numpy as np
+
+    array = np.asarray(values)
+    if array.dtype.kind not in "fc" or array.size == 0:
+        return None
+    finite = np.isfinite(array)
+    if not finite.all():
+        n = int((~finite).sum())
+        return f"{name} holds {n} non-finite value{'s' if n > 1 else ''} (NaN or infinity)"
+    peak = float(np.abs(array).max())
+    if peak > MAX_WEIGHT:
+        return f"{name} holds a value of magnitude {peak:.3g}, beyond any trained weight ({MAX_WEIGHT:g})"
+    return None
+
+
+def _fitted_values(obj: Any, where: str, depth: int = 0):
+    """(name, array or number) of every fitted attribute of an estimator, pipeline or tree."""
+    import numpy as np
+    from sklearn.base import BaseEstimator
+    from sklearn.pipeline import Pipeline
+
+    if depth > 8:
+        return
+    if isinstance(obj, Pipeline):
+        for step, est in obj.steps:
+            yield from _fitted_values(est, f"{where}.{step}" if where else step, depth + 1)
+        return
+    if type(obj).__name__ == "Tree" and hasattr(obj, "threshold"):
+        yield f"{where}.threshold", obj.threshold
+        yield f"{where}.value", obj.value
+        return
+    if isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            yield from _fitted_values(item, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(obj, (np.ndarray, float, np.floating)):
+        if isinstance(obj, np.ndarray) and obj.dtype == object:
+            for i, item in enumerate(obj.ravel()):
+                yield from _fitted_values(item, f"{where}[{i}]", depth + 1)
+        else:
+            yield where, obj
+        return
+    if isinstance(obj, BaseEstimator):
+        for key, value in vars(obj).items():
+            # fitted state (``coef_``, ``_dual_coef_``, ``tree_``), not the settings the estimator was made with
+            if (key.endswith("_") or key.startswith("_")) and not key.startswith("__"):
+                yield from _fitted_values(value, f"{where}.{key}" if where else key, depth + 1)
+
+
+def check_finite_fitted(obj: Any) -> None:
+    """Refuse (ValueError) a fitted pipeline with a non-finite or absurd weight."""
+    for name, values in _fitted_values(obj, ""):
+        problem = weight_problem(name, values)
+        if problem:
+            raise ValueError(problem)
 
 
 def is_trusted(type_name: str) -> bool:
@@ -130,6 +202,7 @@ def load_skops(path: Path):
 
     try:
         check_fitted(obj)
+        check_finite_fitted(obj)
     except ValueError as exc:
         raise UntrustedModelError(f"{path}: refusing this model: {exc}") from None
     return obj

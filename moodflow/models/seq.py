@@ -31,14 +31,14 @@ from moodflow.models.torch_common import (
 class SeqConfig(TorchConfig):
     """``train.seq``."""
 
-    arch: str = setting("lstm", choices=("lstm", "attention"))
-    hidden: int = setting(64, min=1)
-    n_layers: int = setting(1, min=1)
-    dropout: float = setting(0.1, min=0.0, max=0.9)
+    arch: str = setting("lstm", choices=("lstm", "attention"))  # BiLSTM or self-attention over frames
+    hidden: int = setting(64, min=1)  # hidden units per direction / model width
+    n_layers: int = setting(1, min=1)  # stacked LSTM or attention layers
+    dropout: float = setting(0.1, min=0.0, max=0.9)  # dropout in the network
     heads: int = setting(4, min=1)  # attention heads (arch: attention)
     layers: list[int] | None = None  # layered features (MERT): which layers
-    epochs: int = setting(100, min=1)
-    patience: int = setting(10, min=1)
+    epochs: int = setting(100, min=1)  # at most, before early stopping
+    patience: int = setting(10, min=1)  # epochs without a better validation loss before stopping
     batch_size: int = setting(8, min=1)  # songs per batch
 
 
@@ -47,9 +47,9 @@ class SeqNet(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, arch: str = "lstm", hidden: int = 64, n_layers: int = 1,
                  dropout: float = 0.1, heads: int = 4, input_shape: list[int] | None = None,
-                 layers: list[int] | None = None, max_len: int = 4096):
+                 layers: list[int] | None = None, max_len: int = 4096, clip: bool = False):
         super().__init__()
-        self.inp, width = input_block(n_in, input_shape, layers)
+        self.inp, width = input_block(n_in, input_shape, layers, clip)
         self.proj = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
         self.arch = arch
         if arch == "lstm":
@@ -105,12 +105,14 @@ def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 
 def build_seqnet(config: dict[str, Any]) -> SeqNet:
     return SeqNet(config["n_in"], config["n_out"], config["arch"], config["hidden"], config["n_layers"],
-                  config["dropout"], config["heads"], config.get("input_shape"), config.get("layers"))
+                  config["dropout"], config["heads"], config.get("input_shape"), config.get("layers"),
+                  clip=bool(config.get("clip", False)))
 
 
-@MODELS.register("seq")
+@MODELS.register
 class SeqModel(TorchPersistence, Model):
     name = "seq"
+    packages = ("torch",)
     Config = SeqConfig
     default_search = {"hidden": [32, 64], "dropout": [0.1, 0.3]}
     tasks = frozenset({"dynamic"})
@@ -129,7 +131,7 @@ class SeqModel(TorchPersistence, Model):
         self.architecture = {
             "n_in": X[0].shape[1], "n_out": Y[0].shape[1], "arch": c.arch, "hidden": c.hidden,
             "n_layers": c.n_layers, "dropout": c.dropout, "heads": c.heads, "input_shape": self.input_shape,
-            "layers": c.layers, "y_mean": mean.tolist(), "y_std": std.tolist(),
+            "layers": c.layers, "clip": c.clip, "y_mean": mean.tolist(), "y_std": std.tolist(),
         }
         net = build_seqnet(self.architecture)
         scaler = net.inp[0] if isinstance(net.inp, nn.Sequential) else net.inp

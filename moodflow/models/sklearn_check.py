@@ -174,6 +174,13 @@ def _scaler(est: Any, width: int | None, where: str) -> int:
     return n
 
 
+def _minmax(est: Any, width: int | None, where: str) -> int:
+    n = _check_width(est, width, where)
+    for name in ("min_", "scale_", "data_min_", "data_max_"):
+        _array(est, name, (n,), where=where)
+    return n
+
+
 def _pca(est: Any, width: int | None, where: str) -> int:
     n = _check_width(est, width, where)
     k = _array(est, "components_", (None, n), where=where).shape[0]
@@ -192,12 +199,12 @@ def _checks() -> dict[type, Callable[[Any, int | None, str], int]]:
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.multioutput import MultiOutputClassifier, MultiOutputRegressor
     from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
-    from sklearn.preprocessing import StandardScaler
+    from sklearn.preprocessing import MinMaxScaler, StandardScaler
     from sklearn.svm import SVC, SVR
     from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 
     return {
-        SimpleImputer: _imputer, StandardScaler: _scaler, PCA: _pca,
+        SimpleImputer: _imputer, StandardScaler: _scaler, MinMaxScaler: _minmax, PCA: _pca,
         Ridge: _linear, LinearRegression: _linear, LogisticRegression: _linear,
         SVR: _libsvm, SVC: _libsvm,
         RandomForestRegressor: _forest, RandomForestClassifier: _forest,

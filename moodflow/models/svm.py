@@ -20,10 +20,10 @@ from moodflow.models.sklearn_model import SklearnConfig, SklearnModel
 class SVMConfig(SklearnConfig):
     """``train.svm``."""
 
-    C: float = setting(1.0, gt=0.0)
+    C: float = setting(1.0, gt=0.0)  # inverse regularisation strength
     gamma: float | str = "scale"  # a number, or scale | auto
     epsilon: float = setting(0.1, min=0.0)  # SVR only
-    kernel: str = setting("rbf", choices=("rbf", "linear", "poly", "sigmoid"))
+    kernel: str = setting("rbf", choices=("rbf", "linear", "poly", "sigmoid"))  # scikit-learn SVM kernel
     probability: bool = False  # classes/tags: Platt-scaled probabilities as scores
 
     def __post_init__(self) -> None:
@@ -33,7 +33,7 @@ class SVMConfig(SklearnConfig):
             raise SettingsError(f"train.svm.gamma: {self.gamma!r} is not a number, scale or auto")
 
 
-@MODELS.register("svm")
+@MODELS.register
 class SVMModel(SklearnModel):
     name = "svm"
     Config = SVMConfig

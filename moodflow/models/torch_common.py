@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from moodflow.core.config import setting
+from moodflow.core.device import resolve_device
 from moodflow.models.base import SearchSettings
 
 WEIGHTS_FILE = "model.safetensors"
@@ -29,20 +30,14 @@ CONFIG_FILE = "network.json"
 class TorchConfig(SearchSettings):
     """Training settings every neural head takes."""
 
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
-    epochs: int = setting(200, min=1)
-    batch_size: int = setting(64, min=1)
-    lr: float = setting(1e-3, gt=0.0)
-    weight_decay: float = setting(1e-4, min=0.0)
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto = CUDA when available
+    epochs: int = setting(200, min=1)  # at most, before early stopping
+    batch_size: int = setting(64, min=1)  # rows per optimiser step
+    lr: float = setting(1e-3, gt=0.0)  # AdamW learning rate
+    weight_decay: float = setting(1e-4, min=0.0)  # AdamW weight decay
     patience: int = setting(20, min=1)  # epochs without a better validation loss before stopping
     val_fraction: float = setting(0.15, min=0.0, max=0.5)  # of the training fold's songs, for early stopping
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` → CUDA when available, else CPU."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
+    clip: bool = True  # clip each input to its training range before scaling (no extrapolation)
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -80,12 +75,19 @@ class LayerMix(nn.Module):
 
 
 class Scaler(nn.Module):
-    """Standardises inputs with statistics of the training rows; NaN becomes the mean (0)."""
+    """Standardises inputs with statistics of the training rows; NaN becomes the mean (0). With
+    ``clip`` every input is first clipped to the range it had in training, so a value the
+    network never saw (a feature nearly constant in the training genres) cannot drive it
+    hundreds of standard deviations out."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, clip: bool = False):
         super().__init__()
         self.register_buffer("mean", torch.zeros(n))
         self.register_buffer("std", torch.ones(n))
+        self.clip = clip
+        if clip:
+            self.register_buffer("low", torch.zeros(n))
+            self.register_buffer("high", torch.zeros(n))
 
     def fit(self, X: np.ndarray) -> "Scaler":
         mean = np.nanmean(X, axis=0) if len(X) else np.zeros(X.shape[1])
@@ -94,21 +96,29 @@ class Scaler(nn.Module):
         std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
         self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
         self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
+        if self.clip:  # a column without a value in training: its range is its mean
+            low = np.nanmin(X, axis=0) if len(X) else mean
+            high = np.nanmax(X, axis=0) if len(X) else mean
+            self.low.copy_(torch.as_tensor(np.where(np.isfinite(low), low, mean), dtype=torch.float32))
+            self.high.copy_(torch.as_tensor(np.where(np.isfinite(high), high, mean), dtype=torch.float32))
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.clip:  # NaN stays NaN here (torch.maximum propagates it) and becomes the mean below
+            x = torch.minimum(torch.maximum(x, self.low), self.high)
         return torch.nan_to_num((x - self.mean) / self.std)
 
 
-def input_block(n_in: int, input_shape: list[int] | None, layers: list[int] | None) -> tuple[nn.Module, int]:
+def input_block(n_in: int, input_shape: list[int] | None, layers: list[int] | None,
+                clip: bool = False) -> tuple[nn.Module, int]:
     """Scaler (+ LayerMix for layered input); returns the module and its output width."""
     if input_shape is not None and len(input_shape) == 2:
         if int(np.prod(input_shape)) != n_in:
             raise ValueError(f"input_shape {input_shape} does not match {n_in} features")
-        return nn.Sequential(Scaler(n_in), LayerMix(input_shape, layers)), int(input_shape[1])
+        return nn.Sequential(Scaler(n_in, clip), LayerMix(input_shape, layers)), int(input_shape[1])
     if layers is not None:
         raise ValueError("layers: needs a layered feature set (frames of shape (layers, dim), e.g. MERT)")
-    return Scaler(n_in), n_in
+    return Scaler(n_in, clip), n_in
 
 
 def split_validation(n: int, groups: np.ndarray | None, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -185,33 +195,8 @@ def save_network(folder: Path, net: nn.Module, config: dict[str, Any]) -> None:
 
 
 MAX_CONFIG_BYTES = 1 << 20  # network.json: a few numbers and the target scaling
-_MAX_INT = 1 << 31
 _SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
                        torch.int64: "I64", torch.int32: "I32", torch.bool: "BOOL"}
-
-
-def _check_config(node: Any, where: str, depth: int = 0) -> None:
-    """JSON values of sane size: integers below 2**31, finite numbers, shallow nesting."""
-    if depth > 8:
-        raise ValueError(f"{where} is nested too deeply")
-    if isinstance(node, dict):
-        for key, value in node.items():
-            _check_config(value, f"{where}.{key}", depth + 1)
-    elif isinstance(node, list):
-        if len(node) > 1 << 16:
-            raise ValueError(f"{where} lists {len(node)} values")
-        for i, value in enumerate(node):
-            _check_config(value, f"{where}.{i}", depth + 1)
-    elif isinstance(node, bool) or node is None or isinstance(node, str):
-        return
-    elif isinstance(node, int):
-        if not -_MAX_INT < node < _MAX_INT:
-            raise ValueError(f"{where} is {node}, beyond any network moodflow trains")
-    elif isinstance(node, float):
-        if node != node or node in (float("inf"), float("-inf")):
-            raise ValueError(f"{where} is not finite")
-    else:
-        raise ValueError(f"{where} is a {type(node).__name__}")
 
 
 def _check_against_weights(folder: Path, config: dict[str, Any], build: Callable[[dict[str, Any]], nn.Module]) -> None:
@@ -246,22 +231,24 @@ def load_network(folder: Path, build: Callable[[dict[str, Any]], nn.Module]) -> 
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from moodflow.models.safe_load import UntrustedModelError
+    from moodflow.core.schema import read_json_file
+    from moodflow.models.safe_load import UntrustedModelError, weight_problem
 
     folder = Path(folder)
     for name in (WEIGHTS_FILE, CONFIG_FILE):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name}: missing (not a saved neural model?)")
     try:
-        if (folder / CONFIG_FILE).stat().st_size > MAX_CONFIG_BYTES:
-            raise ValueError(f"{CONFIG_FILE} is over {MAX_CONFIG_BYTES >> 20} MB")
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        if not isinstance(config, dict):
-            raise ValueError(f"{CONFIG_FILE} is not an object")
-        _check_config(config, "network")
+        config = read_json_file(folder / CONFIG_FILE, "network", source=CONFIG_FILE, max_bytes=MAX_CONFIG_BYTES)
         _check_against_weights(folder, config, build)
         net = build(config)
-        net.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        state = load_file(str(folder / WEIGHTS_FILE))
+        for name, tensor in state.items():  # NaN/inf/1e308 weights would predict NaN for every song
+            problem = weight_problem(f"{WEIGHTS_FILE} tensor {name!r}", tensor.detach().double().numpy()
+                                     if tensor.is_floating_point() else ())
+            if problem:
+                raise ValueError(problem)
+        net.load_state_dict(state)
         for module in net.modules():
             if isinstance(module, LayerMix) and (module.index.min() < 0 or module.index.max() >= module.n_layers):
                 raise ValueError(f"layer indices {module.index.tolist()} outside 0..{module.n_layers - 1}")
@@ -288,7 +275,7 @@ class TorchPersistence:
         super().__init__(task, config, seed, **data)
         self.net: nn.Module | None = None
         self.architecture: dict[str, Any] = {}  # what rebuilds the network (network.json)
-        self.device = resolve_device(self.config.device)
+        self.device = torch.device(resolve_device(self.config.device, f"train.{self.name}.device"))
 
     def n_inputs(self) -> int | None:
         n = self.architecture.get("n_in")

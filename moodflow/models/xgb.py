@@ -37,37 +37,38 @@ BOOSTER_FILE = "model.ubj"
 class XGBoostConfig(SklearnConfig):
     """``train.xgboost``."""
 
-    n_estimators: int = setting(300, min=1)
-    max_depth: int = setting(4, min=1)
-    learning_rate: float = setting(0.05, gt=0.0)
-    subsample: float = setting(0.8, gt=0.0, max=1.0)
-    colsample_bytree: float = setting(0.5, gt=0.0, max=1.0)
-    reg_lambda: float = setting(1.0, min=0.0)
+    n_estimators: int = setting(300, min=1)  # boosting rounds at most
+    max_depth: int = setting(4, min=1)  # depth of each tree
+    learning_rate: float = setting(0.05, gt=0.0)  # shrinkage of each round
+    subsample: float = setting(0.8, gt=0.0, max=1.0)  # training rows sampled per round
+    colsample_bytree: float = setting(0.5, gt=0.0, max=1.0)  # features sampled per tree
+    reg_lambda: float = setting(1.0, min=0.0)  # L2 penalty on leaf weights
     max_bin: int = setting(32, min=2)  # histogram bins per feature (XGBoost's default: 256)
     early_stopping_rounds: int = setting(20, min=0)  # stop after this many rounds without gain; 0 = all rounds
     validation_fraction: float = setting(0.15, gt=0.0, max=0.5)  # inner validation part of the training rows
     refit: bool = True  # after early stopping, refit on all training rows for the best number of rounds
-    device: str = setting("auto", choices=("auto", "cpu", "cuda"))
+    device: str = setting("auto", choices=("auto", "cpu", "cuda"))  # auto = CUDA when available
 
 
 MIN_ROWS_FOR_EARLY_STOPPING = 20
 
 
-@MODELS.register("xgboost")
+@MODELS.register
 class XGBoostModel(SklearnModel):
     name = "xgboost"
+    packages = ("xgboost",)
     Config = XGBoostConfig
     multioutput_native = True
     default_search = {"max_depth": [2, 4, 6], "learning_rate": [0.03, 0.1], "colsample_bytree": [0.3, 0.7]}
 
     def _xgb_kwargs(self) -> dict[str, Any]:
-        from moodflow.models.torch_common import resolve_device  # imports torch: only when used
+        from moodflow.core.device import resolve_device  # imports torch: only when used
 
         c = self.config
         return dict(
             n_estimators=c.n_estimators, max_depth=c.max_depth, learning_rate=c.learning_rate,
             subsample=c.subsample, colsample_bytree=c.colsample_bytree, reg_lambda=c.reg_lambda,
-            max_bin=c.max_bin, tree_method="hist", device=str(resolve_device(c.device)), random_state=self.seed,
+            max_bin=c.max_bin, tree_method="hist", device=resolve_device(c.device, f"train.{self.name}.device"), random_state=self.seed,
             n_jobs=self.n_jobs,
         )
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from moodflow.models.safe_load import UntrustedModelError
+from moodflow.models.safe_load import UntrustedModelError, weight_problem
 from moodflow.models.tree_check import check_tree_arrays
 
 MAX_NODES = 1 << 24  # per tree
@@ -206,6 +206,9 @@ def _check_tree(tree: Any, where: str, num_feature: int) -> None:
         values = tree.get(key)
         if not isinstance(values, np.ndarray) or values.shape != (n,):
             raise ValueError(f"{where}.{key} does not hold one number per node ({n})")
+        problem = weight_problem(f"{where}.{key}", values) if key in ("split_conditions", "base_weights") else None
+        if problem:
+            raise ValueError(problem)
     if np.any(split_type != 0) or any(len(np.atleast_1d(tree.get(k, []))) for k in (
             "categories", "categories_nodes", "categories_segments", "categories_sizes")):
         raise ValueError(f"{where} has categorical splits, which moodflow does not train")
@@ -229,6 +232,13 @@ def check_model(model: dict[str, Any], n_features: int | None) -> None:
         raise ValueError(f"the booster takes {num_feature} features but its preprocessing gives {n_features}")
     num_class = _int(param.get("num_class", 0), "num_class", 0, 1 << 16)
     num_target = _int(param.get("num_target", 1), "num_target", 1, 1 << 16)
+    base = [v for v in str(param.get("base_score", "0")).strip("[]").split(",") if v.strip()]
+    try:
+        problem = weight_problem("base_score", np.asarray([float(v) for v in base], dtype=np.float64))
+    except ValueError:
+        problem = f"base_score {str(param.get('base_score'))[:40]!r} is not a number"
+    if problem:
+        raise ValueError(problem)
     booster = _get(learner, "gradient_booster")
     if booster.get("name") != "gbtree":
         raise ValueError(f"booster {booster.get('name')!r} is not gbtree, the only kind moodflow trains")

@@ -20,7 +20,7 @@ class DatasetSettings:
     member's folder is then ``roots[<name>]`` and its split files ``dataset.<name>.split_dir``.
     """
 
-    name: str | list[str] = "demo"
+    name: str | list[str] = "demo"  # the dataset adapter; a list = a joint experiment
     root: str = ""  # where the raw dataset lives (unused by demo)
     split_dir: str = ""  # train/validation/test.txt (one id a line); "" = the dataset's own split
     roots: dict[str, str] = setting(default_factory=dict)  # joint experiments: dataset name → its folder

@@ -14,7 +14,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from moodflow.report.figures import _save  # noqa: E402
+from moodflow.report.document import Bullets, Code, Figure, Paragraph, Plain, Section  # noqa: E402
+from moodflow.report.figures import figure_file, plain, save_figure  # noqa: E402
 from moodflow.report.tables import Run  # noqa: E402
 
 TOP_FEATURES = 10
@@ -35,7 +36,7 @@ def attention_of(run: Run) -> pd.DataFrame | None:
 def _bars(ax, table: pd.DataFrame, title: str) -> None:
     table = table.iloc[::-1]
     ax.barh(np.arange(len(table)), table["mean"], xerr=table["std"], color="tab:blue", alpha=0.8, capsize=2)
-    ax.set_yticks(np.arange(len(table)), [str(n)[:34] for n in table["name"]], fontsize=7)
+    ax.set_yticks(np.arange(len(table)), [plain(n)[:34] for n in table["name"]], fontsize=7)
     ax.axvline(0, color="black", lw=0.6)
     ax.set_title(title, fontsize=9)
 
@@ -51,12 +52,12 @@ def importance_figure(run: Run, table: pd.DataFrame, path: Path) -> Path:
     what = "score drop when shuffled" if len(perm) else "mean |SHAP contribution|"
     for row, target in zip(axes, targets):
         features = source[(source["level"] == "feature") & (source["target"] == target)].head(TOP_FEATURES)
-        _bars(row[-1], features, f"{target}: top {len(features)} features ({what})")
+        _bars(row[-1], features, f"{plain(target)}: top {len(features)} features ({what})")
         if cols == 2:
-            _bars(row[0], families[families["target"] == target], f"{target}: feature families")
-    fig.suptitle(f"{run.feature_set}/{run.model}: held-out feature importance", fontsize=10)
+            _bars(row[0], families[families["target"] == target], f"{plain(target)}: feature families")
+    fig.suptitle(f"{plain(run.feature_set)}/{plain(run.model)}: held-out feature importance", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def attention_figure(run: Run, attention: pd.DataFrame, path: Path) -> Path:
@@ -70,17 +71,17 @@ def attention_figure(run: Run, attention: pd.DataFrame, path: Path) -> Path:
         rows = dyn[(dyn["track_id"] == song) & (dyn["fold"] == first_fold)]
         for k, (target, g) in enumerate(rows.groupby("target", sort=True)):
             g = g.sort_values("time_s")
-            ax.plot(g["time_s"], g["y_true"], color=colors[k], label=f"{target} (labels)")
-            ax.plot(g["time_s"], g["y_pred"], color=colors[k], ls="--", label=f"{target} (predicted)")
+            ax.plot(g["time_s"], g["y_true"], color=colors[k], label=f"{plain(target)} (labels)")
+            ax.plot(g["time_s"], g["y_pred"], color=colors[k], ls="--", label=f"{plain(target)} (predicted)")
         att = attention[(attention["track_id"] == song) & (attention["fold"] == first_fold)].sort_values("time_s")
         twin = ax.twinx()
         twin.fill_between(att["time_s"], 0, att["weight"], color="0.6", alpha=0.35, step="mid", label="attention")
         twin.set_ylabel("attention received", fontsize=8)
-        ax.set_title(f"{song} ({run.feature_set}/{run.model}, fold {first_fold})", fontsize=9)
+        ax.set_title(f"{plain(song)} ({plain(run.feature_set)}/{plain(run.model)}, fold {plain(first_fold)})", fontsize=9)
         ax.set_xlabel("time (s)")
         ax.legend(fontsize=6, loc="upper left")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def explanation_figures(runs: list[Run], fig_dir: Path) -> dict[str, Path]:
@@ -89,45 +90,59 @@ def explanation_figures(runs: list[Run], fig_dir: Path) -> dict[str, Path]:
         table = importance_of(run)
         if table is not None and len(table):
             out[f"importance_{run.feature_set}_{run.model}"] = importance_figure(
-                run, table, fig_dir / f"importance_{run.feature_set}-{run.model}.png")
+                run, table, figure_file(fig_dir, f"importance_{run.feature_set}-{run.model}"))
         attention = attention_of(run)
         if attention is not None and len(attention):
             out[f"attention_{run.feature_set}_{run.model}"] = attention_figure(
-                run, attention, fig_dir / f"attention_{run.feature_set}-{run.model}.png")
+                run, attention, figure_file(fig_dir, f"attention_{run.feature_set}-{run.model}"))
     return out
 
 
-def explanations_markdown(runs: list[Run], figs: dict[str, Path], reports_dir: Path) -> list[str]:
-    """The "Explanations" section (empty when no run saved importance or attention)."""
-    lines: list[str] = []
+def explanations_section(runs: list[Run], figs: dict[str, str]) -> list[Section]:
+    """The "Explanations" section and one sub-section per explained run (none when no run saved
+    importance or attention); ``figs``: figure name → path inside reports/ (written this run)."""
+    subsections: list[Section] = []
     for run in runs:
         table = importance_of(run)
         key = f"{run.feature_set}_{run.model}"
         if (table is None or not len(table)) and f"attention_{key}" not in figs:
             continue
-        lines += [f"### {run.feature_set}/{run.model}", ""]
+        sub = Section([f"{run.feature_set}/{run.model}"], 3)
         table = table if table is not None else pd.DataFrame(columns=["method", "level", "name", "target", "mean"])
         perm = table[table["method"] == "permutation"]
         source = perm if len(perm) else table
+        items = []
         for target, g in source.groupby("target", sort=False):
             fam = g[g["level"] == "family"].head(3)
             feat = g[g["level"] == "feature"].head(5)
-            parts = []
+            line: list = [str(target), ": "]
             if len(fam):
-                parts.append("families " + ", ".join(f"{n} ({m:.3f})" for n, m in zip(fam["name"], fam["mean"])))
-            parts.append("features " + ", ".join(f"{n} ({m:.3f})" for n, m in zip(feat["name"], feat["mean"])))
-            lines.append(f"- {target}: " + "; ".join(parts))
-        lines.append("")
+                line += ["families "] + _named(fam)
+                line.append("; ")
+            line += ["features "] + _named(feat)
+            items.append(line)
+        if items:
+            tracks = run.predictions["track_id"].nunique()
+            sub.add(Paragraph([Plain(f"Held-out importance over {tracks} tracks:")]), Bullets(items))
         for name in (f"importance_{key}", f"attention_{key}"):
             if name in figs:
-                lines += [f"![{name}]({Path(figs[name]).relative_to(reports_dir).as_posix()})", ""]
-    if not lines:
+                sub.add(Figure(name, figs[name]))
+        subsections.append(sub)
+    if not subsections:
         return []
-    intro = ["## Explanations", "",
-             "What each model listens to, measured on held-out folds only: the drop in the fold's score "
-             "(R² per target, macro F1, PR-AUC) when a feature family or a feature (for ComParE: one LLD with "
-             "its delta and all its functionals) is shuffled across the test tracks, mean ± std over folds × "
-             "repeats (`importance.csv`); XGBoost adds its exact per-feature contributions. Attention plots "
-             "show, for a `seq` model with `arch: attention`, how much each frame of a held-out song was "
-             "attended to, beside the labels and the predicted curve.", ""]
-    return intro + lines
+    intro = Section(["Explanations"], 2, [Paragraph([
+        "What each model listens to, measured on held-out folds only: the drop in the fold's score "
+        "(R² per target, macro F1, PR-AUC) when a feature family or a feature (for ComParE: one LLD with "
+        "its delta and all its functionals) is shuffled across the test tracks, mean ± std over folds × "
+        "repeats (", Code("importance.csv"), "); XGBoost adds its exact per-feature contributions. Attention plots "
+        "show, for a ", Code("seq"), " model with ", Code("arch: attention"), ", how much each frame of a held-out "
+        "song was attended to, beside the labels and the predicted curve."])])
+    return [intro, *subsections]
+
+
+def _named(rows: pd.DataFrame) -> list:
+    """``name (0.123), name (0.045)`` as parts: the names are text, the numbers ours."""
+    parts: list = []
+    for i, (name, mean) in enumerate(zip(rows["name"], rows["mean"])):
+        parts += ([Plain(", ")] if i else []) + [str(name), Plain(f" ({mean:.3f})")]
+    return parts

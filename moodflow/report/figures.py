@@ -9,8 +9,8 @@
 
 from __future__ import annotations
 
-import base64
 import math
+import re
 from pathlib import Path
 from typing import Sequence
 
@@ -26,7 +26,20 @@ from moodflow.core.atomic import atomic_path  # noqa: E402
 _SAVE = {"dpi": 100, "metadata": {"Software": None}}  # no version stamp: same data, same bytes
 
 
-def _save(fig: plt.Figure, path: str | Path) -> Path:
+def plain(text: object) -> str:
+    """A dataset string as literal figure text: one line, and no ``$`` that would start mathtext."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", str(text)).replace("$", r"\$")
+
+
+def figure_file(fig_dir: str | Path, stem: str) -> Path:
+    """``fig_dir/<stem>.png`` with every character outside ``A-Za-z0-9_.+-`` replaced: a name
+    built from set and model names never leaves the figures folder."""
+    safe = re.sub(r"[^A-Za-z0-9_.+-]", "_", stem).lstrip(".") or "figure"
+    return Path(fig_dir) / f"{safe}.png"
+
+
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG without version metadata (same data, same bytes), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -56,6 +69,7 @@ def va_plane(static: pd.DataFrame, path: str | Path, scale: Sequence[float] | No
     fig, axes = _grid(len(keys))
     for ax, (fset, model) in zip(axes, keys):
         rows = static[(static["set"] == fset) & (static["model"] == model)]
+        rows = rows.astype({"y_true": float, "y_pred": float})  # read as text beside class names
         wide = rows.pivot_table(index="track_id", columns="target", values=["y_true", "y_pred"], aggfunc="mean")
         tv, ta = wide["y_true"]["valence"], wide["y_true"]["arousal"]
         pv, pa = wide["y_pred"]["valence"], wide["y_pred"]["arousal"]
@@ -68,12 +82,12 @@ def va_plane(static: pd.DataFrame, path: str | Path, scale: Sequence[float] | No
             mid = (scale[0] + scale[1]) / 2
             ax.axhline(mid, color="0.85", lw=0.8, zorder=0)
             ax.axvline(mid, color="0.85", lw=0.8, zorder=0)
-        ax.set_title(f"{fset} / {model}")
+        ax.set_title(f"{plain(fset)} / {plain(model)}")
         ax.set_xlabel(f"valence {scale_label}".strip())
         ax.set_ylabel(f"arousal {scale_label}".strip())
         ax.legend(loc="lower right", fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def dynamic_curves(dynamic: pd.DataFrame, path: str | Path, scale_label: str = "") -> Path:
@@ -89,12 +103,12 @@ def dynamic_curves(dynamic: pd.DataFrame, path: str | Path, scale_label: str = "
                        & (dynamic["track_id"] == track) & (dynamic["target"] == target)].sort_values("time_s")
         ax.plot(rows["time_s"], rows["y_true"], label="true", color="tab:blue")
         ax.plot(rows["time_s"], rows["y_pred"], label="predicted", color="tab:orange", ls="--")
-        ax.set_title(f"{track} · {target} · {fset}/{model}", fontsize=9)
+        ax.set_title(f"{plain(track)} · {plain(target)} · {plain(fset)}/{plain(model)}", fontsize=9)
         ax.set_xlabel("time (s)")
-        ax.set_ylabel(f"{target} {scale_label}".strip())
+        ax.set_ylabel(f"{plain(target)} {scale_label}".strip())
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def confusion(counts: np.ndarray, classes: Sequence[str], path: str | Path, title: str = "") -> Path:
@@ -102,8 +116,8 @@ def confusion(counts: np.ndarray, classes: Sequence[str], path: str | Path, titl
     counts = np.asarray(counts, dtype=float)
     fig, ax = plt.subplots(figsize=(1.1 * len(classes) + 2, 1.1 * len(classes) + 1.5))
     ax.imshow(counts, cmap="Blues")
-    ax.set_xticks(range(len(classes)), classes)
-    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xticks(range(len(classes)), [plain(c) for c in classes])
+    ax.set_yticks(range(len(classes)), [plain(c) for c in classes])
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     top = counts.max() if counts.size else 0
@@ -111,9 +125,9 @@ def confusion(counts: np.ndarray, classes: Sequence[str], path: str | Path, titl
         for j in range(counts.shape[1]):
             ax.text(j, i, f"{counts[i, j]:g}", ha="center", va="center",
                     color="white" if counts[i, j] > top / 2 else "black")
-    ax.set_title(title)
+    ax.set_title(plain(title))
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def r2_bars(ours: pd.DataFrame, path: str | Path, published: pd.DataFrame | None = None) -> Path:
@@ -132,23 +146,18 @@ def r2_bars(ours: pd.DataFrame, path: str | Path, published: pd.DataFrame | None
         vals = [rows["r2"].get(lab, np.nan) for lab in labels]
         errs = [rows["r2_std"].get(lab, np.nan) for lab in labels]
         ax.bar(x + k * width - 0.4 + width / 2, vals, width, yerr=errs, capsize=3,
-               color=colors[k % len(colors)], label=f"{target} (ours)")
+               color=colors[k % len(colors)], label=f"{plain(target)} (ours)")
     if published is not None and len(published):
         styles = ["--", ":", "-.", (0, (5, 1)), (0, (1, 3))]
         for i, (ref_id, rows) in enumerate(published.groupby("id", sort=False)):
             for _, row in rows.iterrows():
                 k = targets.index(row["target"]) if row["target"] in targets else 0
                 ax.axhline(row["value"], ls=styles[i % len(styles)], lw=1, color=colors[k % len(colors)],
-                           label=f"{ref_id} {row['target']} {row['value']:.3f}")
+                           label=f"{plain(ref_id)} {plain(row['target'])} {row['value']:.3f}")
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_xticks(x, labels, rotation=20, ha="right")
+    ax.set_xticks(x, [plain(label) for label in labels], rotation=20, ha="right")
     ax.set_ylabel("R² (mean ± std over folds)")
     ax.set_title("R² by model and feature set")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
-    return _save(fig, path)
-
-
-def png_data_uri(path: str | Path) -> str:
-    """``data:image/png;base64,…`` of a PNG file, for an HTML page that opens offline."""
-    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    return save_figure(fig, path)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from moodflow.evaluation.joint import per_dataset_metrics
+from moodflow.report.document import Paragraph, Plain, Row, Section, Table
 from moodflow.report.tables import Run
 
 # (section of a dataset's metrics, target, metric, column title)
@@ -31,11 +32,11 @@ def _value(metrics: dict[str, Any], section: str, target: str, metric: str) -> f
     return float(value) if value is not None else np.nan
 
 
-def joint_markdown(runs: list[Run], refs: pd.DataFrame | None = None) -> list[str]:
-    """The "Joint training" section for the joint runs among ``runs`` (empty when none)."""
+def joint_section(runs: list[Run], refs: pd.DataFrame | None = None) -> Section | None:
+    """The "Joint training" section for the joint runs among ``runs`` (None when none)."""
     joint = [r for r in runs if r.ok and (r.manifest.get("members") or {})]
     if not joint:
-        return []
+        return None
     refs = load_joint_references() if refs is None else refs
     described = {name: m for r in joint for name, m in r.manifest["members"].items()}
     members = list(described)
@@ -50,22 +51,25 @@ def joint_markdown(runs: list[Run], refs: pd.DataFrame | None = None) -> list[st
     rows = []
     for training, group in refs[refs["dataset"].isin(members)].groupby("training", sort=False):
         by = {(g.dataset, g.target, g.metric): g.value for g in group.itertuples()}
-        rows.append([f"{group['system'].iloc[0]}, {training} (published)"]
-                    + [_cell(by.get((n, t, m), np.nan)) for n, _, t, m, _ in columns])
+        rows.append(Row([f"{group['system'].iloc[0]}, {training} (published)"]
+                        + [_cell(by.get((n, t, m), np.nan)) for n, _, t, m, _ in columns]))
     for run in joint:
         scores = _scores(run)
         label = f"ours: {run.feature_set}/{run.model}, {'+'.join(run.manifest['members'])} joint"
-        rows.append([label] + [_cell(_value(scores.get(n, {}), s, t, m), scores.get(n, {}).get("status"))
-                               for n, s, t, m, _ in columns])
-    lines = ["## Joint training", "",
-             "One model trained on every dataset of the experiment at once (labels on one training scale, "
-             "docs/datasets.md), each dataset scored alone on its own held-out tracks and on its own label "
-             "scale, beside Music2Emo's table (Kang & Herremans 2025). Published rows use Music2Emo's fixed "
-             "splits and MERT + chord/key features; ours use this run's protocol and features.", ""]
-    lines += ["| training | " + " | ".join(c[4] for c in columns) + " |",
-              "|---|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines + [""]
+        rows.append(Row([label] + [_cell(_value(scores.get(n, {}), s, t, m), scores.get(n, {}).get("status"),
+                                         _tracks(scores.get(n, {}), s, t)) for n, s, t, m, _ in columns]))
+    intro = Paragraph([
+        "One model trained on every dataset of the experiment at once (labels on one training scale, "
+        "docs/datasets.md), each dataset scored alone on its own held-out tracks and on its own label "
+        "scale, beside Music2Emo's table (Kang & Herremans 2025). Published rows use Music2Emo's fixed "
+        "splits and MERT + chord/key features; ours use this run's protocol and features, with the number "
+        "of held-out tracks in brackets (n)."])
+    return Section(["Joint training"], 2, [intro, Table(["training"] + [c[4] for c in columns], rows)])
+
+
+def _tracks(metrics: dict[str, Any], section: str, target: str) -> int:
+    m = (metrics.get(section) or {}).get(target) or {}
+    return int(m.get("n_tracks") or 0)
 
 
 def _scores(run: Run) -> dict[str, Any]:
@@ -74,7 +78,9 @@ def _scores(run: Run) -> dict[str, Any]:
                                int((run.manifest.get("train_settings") or {}).get("min_test", 5)))
 
 
-def _cell(value: float, status: str | None = None) -> str:
+def _cell(value: float, status: str | None = None, tracks: int = 0) -> list | Plain:
     if status:
-        return f"— ({status})"
-    return "—" if not np.isfinite(value) else f"{value:.3f}"
+        return ["— (", str(status), ")"]
+    if not np.isfinite(value):
+        return Plain("—")
+    return Plain(f"{value:.3f}" + (f" (n {tracks})" if tracks else ""))

@@ -19,6 +19,8 @@ from typing import Any
 
 import pandas as pd
 
+from moodflow.stores.scale import Scale, scale_text
+
 SCALE_DEPENDENT = ("rmse", "rmse_song")
 SPLIT_COVERAGE = 0.95  # share of a published test set that must have run for "same split"
 # metrics where smaller is better; every other metric is "higher is better"
@@ -60,32 +62,8 @@ def references_for(dataset: str, table: pd.DataFrame | None = None) -> pd.DataFr
     return table[table["dataset"] == dataset].reset_index(drop=True)
 
 
-def parse_scale(name: str | None) -> tuple[float, float] | None:
-    """``"1-9"`` → (1, 9), ``"0-1"`` → (0, 1), ``"-1..1"`` → (-1, 1); ``""`` → None."""
-    if not name:
-        return None
-    text = str(name).replace("–", "-").replace("−", "-").strip()
-    try:
-        if ".." in text:
-            low, high = text.split("..")
-        else:
-            low, _, high = text[1:].partition("-")
-            low = text[0] + low
-        lo, hi = float(low), float(high)
-    except ValueError:
-        raise ValueError(f"label scale {name!r} is not of the form '1-9', '0-1' or '-1..1'") from None
-    if hi <= lo:
-        raise ValueError(f"label scale {name!r}: high must exceed low")
-    return lo, hi
-
-
-def scale_name(scale: tuple[float, float] | list[float] | None) -> str:
-    """(1, 9) → ``"1-9"``, (-1, 1) → ``"-1..1"``."""
-    if scale is None:
-        return ""
-    lo, hi = (float(v) for v in scale)
-    fmt = lambda v: f"{v:g}"  # noqa: E731
-    return f"{fmt(lo)}..{fmt(hi)}" if lo < 0 else f"{fmt(lo)}-{fmt(hi)}"
+parse_scale = Scale.parse  # "1-9" → (1, 9), "-1..1" → (-1, 1), "" → None
+scale_name = scale_text  # (1, 9) or "1..9" → "1-9", (-1, 1) → "-1..1", None → ""
 
 
 def rescale(value: float, metric: str, from_scale: Any, to_scale: Any) -> float:

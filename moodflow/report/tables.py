@@ -9,15 +9,15 @@ paper's label scale, saying whether protocol and scale match.
 
 from __future__ import annotations
 
-import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from moodflow.evaluation.significance import fold_sizes
 from moodflow.evaluation.summary import metrics_from_predictions
 from moodflow.report.references import (
     LOWER_IS_BETTER, SCALE_DEPENDENT, describe_protocol, protocol_matches, rescale, same_scale, scale_name,
@@ -43,6 +43,13 @@ class Run:
     manifest: dict[str, Any]
     predictions: pd.DataFrame
     metrics: dict[str, Any]
+    baseline: pd.DataFrame | None = None  # baseline_predictions.csv: + column `baseline` (the predictor)
+    diverged: dict[tuple[str, str], list[dict[str, str]]] = field(default_factory=dict)  # (task, target) -> folds
+    fold_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # fold key -> (n_train, n_test)
+
+    @property
+    def classes(self) -> list[str] | None:
+        return [str(c) for c in (self.manifest.get("label_spec") or {}).get("classes") or []] or None
 
     @property
     def status(self) -> str:
@@ -82,13 +89,101 @@ def load_runs(feature_sets: list[str], models: list[str], models_dir: str | Path
             if not (folder / "model.json").exists() or not (folder / "predictions.csv").exists():
                 log.warning("report: %s has no model.json/predictions.csv; left out", folder)
                 continue
-            manifest = json.loads((folder / "model.json").read_text())
-            preds = pd.read_csv(folder / "predictions.csv", dtype={"track_id": str, "fold": str})
-            if "task" not in preds.columns:
-                preds["task"] = "static"
+            from moodflow.core.schema import read_json_file  # checked: it may come from `dvc pull`
+
+            manifest = read_json_file(folder / "model.json", "model")
+            preds = read_predictions(folder / "predictions.csv")
+            sizes = {**fold_sizes(preds), **_fold_sizes(manifest, "repeat" in preds.columns)}  # before any drop
+            diverged = _diverged(folder / "metrics.json")
+            preds = drop_diverged(preds, diverged)
+            baseline = _baseline(folder / "baseline_predictions.csv", diverged)
             classes = [str(c) for c in (manifest.get("label_spec") or {}).get("classes") or []] or None
-            runs.append(Run(fset, model, folder, manifest, preds, metrics_from_predictions(preds, classes)))
+            runs.append(Run(fset, model, folder, manifest, preds, metrics_from_predictions(preds, classes), baseline,
+                            diverged, sizes))
     return runs
+
+
+_KEY_COLUMNS = {"track_id": str, "fold": str, "repeat": str, "target": str, "task": str}
+
+
+def read_predictions(path: Path) -> pd.DataFrame:
+    """A predictions table (``task`` defaults to static; ``repeat`` optional)."""
+    preds = pd.read_csv(path, dtype=_KEY_COLUMNS)
+    if "task" not in preds.columns:
+        preds["task"] = "static"
+    return preds
+
+
+def _baseline(path: Path, diverged: dict) -> pd.DataFrame | None:
+    """The trivial predictors' rows (same columns as predictions.csv + ``baseline``), or None."""
+    if not path.exists():
+        return None
+    table = read_predictions(path)
+    missing = {"track_id", "fold", "target", "y_true", "y_pred", "baseline"} - set(table.columns)
+    if missing:
+        log.warning("report: %s lacks columns %s; its trivial predictors are left out", path, sorted(missing))
+        return None
+    table["baseline"] = table["baseline"].astype(str)
+    return drop_diverged(table, diverged)
+
+
+def _diverged(path: Path) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """Folds the trainer marked diverged, per (task, target): ``{"fold", "reason"}`` (``repeat``)."""
+    from moodflow.core.schema import read_json_file  # checked: it may come from `dvc pull`
+
+    raw = read_json_file(path, "model_metrics") if path.exists() else {}
+    out: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for task, per_target in (raw.items() if isinstance(raw, dict) else []):
+        if task == "datasets" or not isinstance(per_target, dict):
+            continue
+        for target, entry in per_target.items():
+            marks = entry.get("diverged") if isinstance(entry, dict) else None
+            if isinstance(marks, list):
+                folds = [{k: str(m[k]) for k in ("fold", "reason", "repeat") if k in m}
+                         for m in marks if isinstance(m, dict) and "fold" in m]
+                if folds:
+                    out[(task, str(target))] = folds
+    return out
+
+
+def drop_diverged(preds: pd.DataFrame, diverged: dict[tuple[str, str], list[dict[str, str]]]) -> pd.DataFrame:
+    """The rows of every (task, target) without its diverged folds (its numbers are over the others)."""
+    if not diverged or not len(preds):
+        return preds
+    drop = pd.Series(False, index=preds.index)
+    for (task, target), marks in diverged.items():
+        rows = (preds["task"] == task) & ((preds["target"] == target) | (task == "tagging"))
+        for mark in marks:
+            hit = rows & (preds["fold"] == mark["fold"])
+            if "repeat" in mark and "repeat" in preds.columns:
+                hit &= preds["repeat"] == mark["repeat"]
+            drop |= hit
+    return preds[~drop]
+
+
+def _fold_sizes(manifest: dict[str, Any], with_repeat: bool) -> dict[str, tuple[int, int]]:
+    """Per-fold (n_train, n_test) wherever model.json lists them (entries with fold, n_train, n_test)."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def walk(node: Any, depth: int) -> None:
+        if depth > 6:
+            return
+        if isinstance(node, dict):
+            if {"fold", "n_train", "n_test"} <= set(node):
+                try:
+                    key = f"{node['repeat']}/{node['fold']}" if with_repeat and "repeat" in node else str(node["fold"])
+                    out.setdefault(key, (int(node["n_train"]), int(node["n_test"])))
+                except (TypeError, ValueError):
+                    pass
+                return
+            for value in node.values():
+                walk(value, depth + 1)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, depth + 1)
+
+    walk(manifest, 0)
+    return out
 
 
 def protocol_of(run: Run) -> dict[str, Any]:
@@ -159,6 +254,7 @@ def comparison_rows(ours: pd.DataFrame, refs: pd.DataFrame, protocol: dict[str, 
             "paper": float(ref["value"]), "paper_std": ref["std"], "paper_scale": ref["scale"],
             "features": ref["features"], "paper_model": ref["model"], "source": ref["source"],
             "protocol": ref["protocol"], "note": ref["note"], "ours": np.nan, "ours_std": np.nan, "ours_from": "",
+            "ours_native": np.nan, "ours_low": np.nan, "ours_high": np.nan, "ours_tracks": 0,
             "closeness": "", "our_scale": "", "scales": "", "no_counterpart": "",
         }
         ok, why = protocol_matches(ref, protocol)
@@ -182,6 +278,9 @@ def comparison_rows(ours: pd.DataFrame, refs: pd.DataFrame, protocol: dict[str, 
             row["our_scale"] = best["scale"]
             row["ours"] = rescale(best["mean"], ref["metric"], best["scale"] or None, ref["scale"] or None)
             row["ours_std"] = rescale(best["std"], ref["metric"], best["scale"] or None, ref["scale"] or None)
+            row["ours_native"] = best["mean"]
+            row["ours_low"], row["ours_high"] = best.get("low", np.nan), best.get("high", np.nan)
+            row["ours_tracks"] = int(best.get("tracks", 0) or 0)
             row["scales"] = _scales(ref["metric"], ref["scale"], best["scale"], row["ours"], best["mean"])
         out.append(row)
     return pd.DataFrame(out)

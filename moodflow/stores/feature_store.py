@@ -38,6 +38,14 @@ _GZIP = dict(compression="gzip", compression_opts=4, shuffle=True)
 _FLUSH_BYTES = 8 << 20  # write buffered tracks in blocks of about this size
 
 
+def names_digest(names: list[str]) -> str:
+    """The digest of a store's feature names that a model records (``feature_names_sha`` in
+    model.json and bundle.json): same names in the same order, same digest."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]
+
+
 def _created() -> dict[str, str]:
     """``{"created": …}`` from ``SOURCE_DATE_EPOCH`` (the reproducible-builds convention), else
     nothing: a wall-clock time would make two identical runs write different bytes."""
@@ -72,6 +80,7 @@ class FeatureStoreWriter(AtomicH5Writer):
         sample_rate: int | None,
         frame_names: list[str] | None = None,
         feature_groups: list[str] | None = None,
+        packages: tuple[str, ...] = (),
     ):
         frame_shape = tuple(frame_shape)
         columns = frame_names if frame_names is not None else feature_names
@@ -87,7 +96,7 @@ class FeatureStoreWriter(AtomicH5Writer):
             extractor=extractor,
             extractor_version=extractor_version,
             config=json.dumps(config, sort_keys=True),
-            versions=json.dumps(package_versions(), sort_keys=True),
+            versions=json.dumps(package_versions(packages), sort_keys=True),
             sample_rate=int(sample_rate or 0),
             **_created(),
         )

@@ -18,8 +18,8 @@ from moodflow.core.config import setting
 class GridConfig:
     """``features.grid``: the frame grid every extractor shares (seconds)."""
 
-    win_s: float = setting(1.0, gt=0.0)
-    hop_s: float = setting(0.5, gt=0.0)
+    win_s: float = setting(1.0, gt=0.0, max=60.0)  # frame window length
+    hop_s: float = setting(0.5, gt=0.0, max=60.0)  # step between frame starts (0.5 s: the 2 Hz label grid)
 
 
 def frame_grid(duration_s: float, *, win_s: float = 1.0, hop_s: float = 0.5) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moodflow.stores.scale import scale_text
+
 
 @dataclass
 class LabelSpec:
@@ -30,7 +32,8 @@ class LabelSpec:
     ``task`` is the main kind: ``regression`` (any named targets), ``classification`` (one class
     column) or ``tagging`` (multi-label 0/1 columns); a dataset may carry several kinds at once
     (``static_targets``, ``class_column``, ``tags``), which the multitask model trains together. ``scale`` is the native (low, high) range of the
-    regression targets, kept as the dataset ships it; ``scale_name`` names it ("1-9", "0-1").
+    regression targets, kept as the dataset ships it; ``scale_name`` names it in the one spelling
+    of :class:`moodflow.stores.scale.Scale` ("1-9", "0-1", "-1..1").
     """
 
     task: str = "regression"
@@ -49,6 +52,11 @@ class LabelSpec:
     # Per-target (low, high) where a target's scale differs from ``scale`` (a folder of GEMS
     # shares on 0-1 next to tension on 1-7); targets not listed use ``scale``/``dynamic_scale``.
     target_scales: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # one spelling of every scale name ("1..9" from a folder's settings reads "1-9", as the papers')
+        self.scale_name = scale_text(self.scale_name)
+        self.dynamic_scale_name = scale_text(self.dynamic_scale_name)
 
     @property
     def has_labels(self) -> bool:
@@ -121,8 +129,10 @@ class PreparedDataset:
     @classmethod
     def read(cls, folder: str | Path) -> "PreparedDataset":
         """Read a folder written by :meth:`write`."""
+        from moodflow.core.schema import read_json_file
+
         folder = Path(folder)
-        meta = json.loads((folder / "dataset.json").read_text())
+        meta = read_json_file(folder / "dataset.json", "dataset")
         read = lambda name: read_prepared_table(folder / name) if (folder / name).exists() else None  # noqa: E731
         return cls(
             name=meta["name"],
@@ -130,7 +140,7 @@ class PreparedDataset:
             static_labels=read("labels_static.csv"),
             dynamic_labels=read("labels_dynamic.csv"),
             splits=read("splits.csv"),
-            spec=LabelSpec.from_dict(meta["spec"]),
+            spec=LabelSpec.from_dict({k: v for k, v in meta["spec"].items() if k in LabelSpec.__dataclass_fields__}),
             info=meta.get("info", {}),
         )
 

@@ -9,6 +9,7 @@ song never straddle training and test.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, NamedTuple
 
@@ -17,19 +18,22 @@ import pandas as pd
 
 from moodflow.evaluation.protocols import Fold
 from moodflow.models.base import Model, ModelRecipe
+from moodflow.train.baseline import baseline_rows
 from moodflow.train.importance import Explainer, summarise
 from moodflow.train.problems import Problem
 from moodflow.train.tuning import tune
 
 
 class CVResult(NamedTuple):
-    """Held-out predictions, every tuning candidate, the held-out feature importance and (sequence
-    models with attention) the attention each held-out frame received."""
+    """Held-out predictions, every tuning candidate, the held-out feature importance, (sequence
+    models with attention) the attention each held-out frame received, and the trivial
+    predictors' rows on the same folds (:mod:`moodflow.train.baseline`)."""
 
     predictions: pd.DataFrame
     tuning: pd.DataFrame
     importance: pd.DataFrame
     attention: pd.DataFrame
+    baseline: pd.DataFrame
 
 
 def usable_cores(jobs: int = 0) -> int:
@@ -44,14 +48,24 @@ def usable_cores(jobs: int = 0) -> int:
 
 def fit_tuned(recipe: ModelRecipe, problem: Problem, rows: np.ndarray, *, seed: int, tune_defaults: bool,
               fold: str) -> tuple[Model, list[dict[str, Any]]]:
-    """The model fitted on ``rows`` with the settings inner CV chose among them (if searching)."""
+    """The model fitted on ``rows`` with the settings inner CV chose among them (if searching),
+    and the tuning records: every candidate searched, then what the fit chose itself (ridge's
+    ``alpha: auto``, per target)."""
     chosen, records = tune(recipe, problem, rows, seed=seed, tune_defaults=tune_defaults, fold=fold)
-    return problem.fit(chosen.new(problem.kind, seed), rows), records
+    model = problem.fit(chosen.new(problem.kind, seed), rows)
+    targets = list(getattr(problem, "columns", None) or getattr(problem, "targets", None) or [])
+    for record in model.selection():
+        settings = dict(record["settings"])
+        if "target" in settings and isinstance(settings["target"], int) and settings["target"] < len(targets):
+            settings["target"] = targets[settings["target"]]
+        records.append({"fold": fold, "settings": json.dumps(settings, sort_keys=True),
+                        "inner_score": record["inner_score"], "chosen": record["chosen"]})
+    return model, records
 
 
 def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str, int], seed: int,
               tune_defaults: bool, single_thread: bool, explainer: Explainer | None = None,
-              ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], pd.DataFrame]:
     if single_thread:  # a worker process among several: no BLAS/OpenMP/torch oversubscription
         from threadpoolctl import threadpool_limits
 
@@ -65,7 +79,8 @@ def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str
     model, records = fit_tuned(recipe, problem, tr, seed=seed, tune_defaults=tune_defaults, fold=fold.name)
     explained = explainer.explain(model, problem, te, fold.name) if explainer is not None else []
     attention = problem.attention_rows(model, te, fold.name)
-    return problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention
+    trivial = baseline_rows(problem, fold.name, tr, te, seed)
+    return problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention, trivial
 
 
 def cross_validate(recipe: ModelRecipe, problem: Problem, folds: list[Fold], *, seed: int = 0,
@@ -86,7 +101,8 @@ def cross_validate(recipe: ModelRecipe, problem: Problem, folds: list[Fold], *, 
     tuning = pd.DataFrame([rec for r in results for rec in r[1]],
                           columns=["fold", "settings", "inner_score", "chosen"])
     attention = pd.DataFrame([rec for r in results for rec in r[3]], columns=["track_id", "fold", "time_s", "weight"])
-    return CVResult(predictions, tuning, summarise([rec for r in results for rec in r[2]]), attention)
+    baseline = pd.concat([r[4] for r in results], ignore_index=True)
+    return CVResult(predictions, tuning, summarise([rec for r in results for rec in r[2]]), attention, baseline)
 
 
 def dataclass_copy(recipe: ModelRecipe, **changes: Any) -> ModelRecipe:

@@ -36,7 +36,8 @@ class StaticData:
     labels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def _label_kinds(spec: LabelSpec, columns: pd.Index) -> dict[str, list[str]]:
+def label_columns(spec: LabelSpec, columns: pd.Index) -> dict[str, list[str]]:
+    """The label columns of each static kind the spec names and ``columns`` hold."""
     kinds = {}
     if spec.static_targets and all(t in columns for t in spec.static_targets):
         kinds["regression"] = list(spec.static_targets)
@@ -49,8 +50,32 @@ def _label_kinds(spec: LabelSpec, columns: pd.Index) -> dict[str, list[str]]:
 
 def label_kinds(prepared: PreparedDataset) -> list[str]:
     """The static label kinds the prepared dataset has, its main task first."""
-    kinds = list(_label_kinds(prepared.spec, prepared.static_labels.columns))
+    kinds = list(label_columns(prepared.spec, prepared.static_labels.columns))
     return sorted(kinds, key=lambda k: (k != prepared.spec.task, k))
+
+
+def track_groups(prepared: PreparedDataset, column: str) -> dict[str, str] | None:
+    """Track id → group (``train.protocol.group``: a manifest column such as emotify's genre);
+    None when no grouping is asked for."""
+    if not column:
+        return None
+    manifest = prepared.manifest
+    if column not in manifest.columns:
+        extra = [c for c in manifest.columns if c not in ("track_id", "audio_path", "duration_s")]
+        raise ValueError(f"train.protocol.group: the prepared manifest of {prepared.name!r} has no column {column!r} "
+                         f"(metadata columns: {extra or 'none'})")
+    values = manifest[column]
+    return {t: str(g) for t, g in zip(manifest["track_id"], values) if pd.notna(g) and str(g) != ""}
+
+
+def class_strata(prepared: PreparedDataset) -> dict[str, str] | None:
+    """Track id → class name from the dataset's class column (None without one): what a
+    stratified protocol stratifies every part on."""
+    column = prepared.spec.class_column
+    labels = prepared.static_labels
+    if not column or column not in labels.columns:
+        return None
+    return {str(t): str(c) for t, c in zip(labels["track_id"], labels[column]) if pd.notna(c)}
 
 
 def static_data(store: FeatureStore, prepared: PreparedDataset, all_kinds: bool = False,
@@ -62,7 +87,7 @@ def static_data(store: FeatureStore, prepared: PreparedDataset, all_kinds: bool 
     """
     spec = prepared.spec
     labels = prepared.static_labels.drop_duplicates("track_id").set_index("track_id")
-    kinds = _label_kinds(spec, labels.columns)
+    kinds = label_columns(spec, labels.columns)
     main = kind or spec.task
     if main not in kinds:
         raise ValueError(f"{prepared.name}: labels_static.csv lacks the {main} columns the label spec names")

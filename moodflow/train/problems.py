@@ -58,6 +58,11 @@ class Problem:
     track_ids: np.ndarray
     stratify: np.ndarray | None = None  # class ids for stratified inner folds
 
+    @property
+    def class_names(self) -> list[str] | None:
+        """The names of the class ids in ``stratify`` (None without classes)."""
+        return None
+
     def fit(self, model: Model, rows: np.ndarray) -> Model:
         raise NotImplementedError
 
@@ -119,6 +124,10 @@ class ClassesProblem(Problem):
 
     def __post_init__(self) -> None:
         self.stratify = self.y
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return list(self.classes)
 
     def fit(self, model, rows):
         return model.fit(self.X[rows], self.y[rows])

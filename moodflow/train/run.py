@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -42,14 +43,15 @@ from moodflow.core.atomic import atomic_path, write_json
 from moodflow.core.config import build, to_dict
 from moodflow.core.versions import package_versions
 from moodflow.evaluation.joint import per_dataset_metrics
-from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, make_folds
-from moodflow.evaluation.summary import confusion_table, metrics_from_predictions, nan_to_none
+from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, class_name, make_folds
+from moodflow.evaluation.summary import confusion_table, label_scales, metrics_from_predictions, nan_to_none
 from moodflow.models import MODELS
-from moodflow.models.base import ModelRecipe
+from moodflow.models.base import Model, ModelRecipe
+from moodflow.stores.feature_store import names_digest
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.combined import open_features
-from moodflow.train.data import StaticData, dynamic_data, label_kinds, static_data
+from moodflow.train.data import StaticData, class_strata, dynamic_data, label_kinds, static_data, track_groups
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
     ClassesProblem, ColumnsProblem, DynamicProblem, MultitaskProblem, Problem,
@@ -74,30 +76,23 @@ def static_problem(recipe: ModelRecipe, data: StaticData, spec: LabelSpec) -> Pr
     return ColumnsProblem(spec.task, data.X, data.Y, data.track_ids, data.targets)
 
 
-def track_groups(prepared: PreparedDataset, column: str) -> dict[str, str] | None:
-    """Track id → group (``train.protocol.group``: a manifest column such as emotify's genre);
-    None when no grouping is asked for."""
-    if not column:
-        return None
-    manifest = prepared.manifest
-    if column not in manifest.columns:
-        extra = [c for c in manifest.columns if c not in ("track_id", "audio_path", "duration_s")]
-        raise ValueError(f"train.protocol.group: the prepared manifest of {prepared.name!r} has no column {column!r} "
-                         f"(metadata columns: {extra or 'none'})")
-    values = manifest[column]
-    return {t: str(g) for t, g in zip(manifest["track_id"], values) if pd.notna(g) and str(g) != ""}
-
-
 def recipe_for(recipe: ModelRecipe, kind: str, spec: LabelSpec) -> ModelRecipe:
     """The recipe for another static label kind than the main one (classes: their number)."""
     return dataclasses.replace(recipe, n_classes=len(spec.classes) if kind == "classification" else None)
 
 
 def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: TrainSettings,
-                   splits: pd.DataFrame | None, classify: bool, groups: dict[str, str] | None = None) -> ProtocolRun:
+                   splits: pd.DataFrame | None, classify: bool, groups: dict[str, str] | None = None,
+                   strata: dict[str, str] | None = None) -> ProtocolRun:
     """The protocol's folds over the problem's tracks, refused (InsufficientData) when too small.
-    With ``groups`` every group's tracks stay on one side of each fold."""
+    With ``groups`` every group's tracks stay on one side of each fold. A ``stratified`` protocol
+    stratifies a part that does not learn classes on the dataset's class column (``strata``:
+    track id → class), so it works whatever the other label kinds are."""
+    classify = classify and problem.stratify is not None  # the classes it learns (not a multitask model's)
+    names = problem.class_names if classify else None
     classes = problem.stratify if classify else None
+    if classes is None and protocol.kind == "stratified" and strata is not None:
+        classes = np.array([strata.get(t, "") for t in problem.track_ids])
     group_of = None
     if groups is not None:
         ungrouped = [t for t in problem.track_ids if t not in groups]
@@ -106,11 +101,39 @@ def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: Train
                              f"{protocol.group} value in the prepared manifest (e.g. {ungrouped[0]!r})")
         group_of = np.array([groups[t] for t in problem.track_ids])
     run = make_folds(problem.track_ids, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats,
-                     seed=settings.seed, splits=splits, classes=classes, groups=group_of)
-    by_id = dict(zip(problem.track_ids, classes)) if classes is not None else None
+                     seed=settings.seed, splits=splits, classes=classes, groups=group_of, class_names=names)
+    by_id = (dict(zip(problem.track_ids, [class_name(c, names) for c in problem.stratify])) if classify else None)
     check_folds(run, min_train=settings.min_train, min_test=settings.min_test, classes=by_id,
-                min_per_class=settings.min_per_class if classes is not None else 0)
+                min_per_class=settings.min_per_class if classify else 0)
     return run
+
+
+@dataclass
+class Part:
+    """One learning problem of a training run: the static task, another static label kind, or
+    the dynamic task; ``path`` is its folder inside the model folder (``.`` for the static part)."""
+
+    name: str
+    path: str
+    problem: Problem
+    classify: bool
+    recipe: ModelRecipe
+    task_info: dict[str, Any] = field(default_factory=dict)  # extra keys of model.json's tasks[<name>]
+
+
+@dataclass
+class PartResult:
+    """A part cross-validated and refitted: what its share of the model folder holds."""
+
+    part: Part
+    final: Model  # refitted on every labelled track of the part
+    predictions: pd.DataFrame  # held-out predictions of every fold
+    tuning: list[pd.DataFrame]  # the folds' candidates, then the final model's (fold "all")
+    importance: pd.DataFrame
+    attention: pd.DataFrame
+    protocol: dict[str, Any]  # the protocol as run (ProtocolRun.describe())
+    task: dict[str, Any]  # model.json's tasks[<part>]
+    baseline: pd.DataFrame  # the trivial predictors' rows on the same folds (moodflow.train.baseline)
 
 
 def train_and_evaluate(
@@ -163,8 +186,41 @@ def train_and_evaluate(
             kind: static_data(store, prepared, kind=kind) for kind in label_kinds(prepared)[1:]
             if kind in model_cls.tasks}
         dyn = dynamic_data(store, prepared.dynamic_labels, list(spec.dynamic_targets)) if run_dynamic else None
-    manifest = {
-        "format": "moodflow.model", "format_version": FORMAT_VERSION, "status": OK, "model": model_name,
+    manifest = _manifest(model_cls, config, recipe, spec, prepared, feature_set, store_attrs, feature_names,
+                         frame_shape, s)
+    if not spec.has_labels:
+        log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)
+        return _write_refusal(out_dir, manifest, NO_LABELS)
+    parts = _parts(recipe, spec, static, extra, dyn)
+    try:
+        results, not_scored = _train_parts(parts, prepared, s, jobs, feature_set, model_name, feature_names,
+                                           feature_groups)
+    except InsufficientData as exc:
+        log.warning("%s/%s: insufficient data, nothing scored: %s", feature_set, model_name, exc)
+        return _write_refusal(out_dir, manifest, f"insufficient data: {exc}")
+    predictions = pd.concat([r.predictions for r in results], ignore_index=True)
+    cols = ["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]
+    predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
+    metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None,
+                                                   label_scales(spec)))
+    if prepared.info.get("members"):  # a joint run: every dataset scored alone, on its own scale
+        manifest["members"] = prepared.info["members"]
+        metrics["datasets"] = per_dataset_metrics(predictions, prepared.info["members"], s.min_test)
+    if not_scored:
+        manifest["not_scored"] = not_scored
+    tasks = {r.part.name: r.task for r in results}
+    manifest.update(tasks=tasks, protocol_run={r.part.name: r.protocol for r in results}, metrics=metrics,
+                    targets=tasks.get("static", tasks.get("dynamic", {})).get("targets", []))
+    _write_model_folder(out_dir, manifest, results, predictions, metrics, [str(c) for c in spec.classes])
+    return metrics
+
+
+def _manifest(model_cls: type[Model], config: Any, recipe: ModelRecipe, spec: LabelSpec, prepared: PreparedDataset,
+              feature_set: str, store_attrs: Mapping[str, Any], feature_names: list[str], frame_shape: Sequence[int],
+              s: TrainSettings) -> dict[str, Any]:
+    """model.json before training: the model, the data it learns from and the settings."""
+    return {
+        "format": "moodflow.model", "format_version": FORMAT_VERSION, "status": OK, "model": recipe.name,
         "model_class": f"{model_cls.__module__}.{model_cls.__qualname__}",
         "model_kind": "neural" if model_cls.neural else "classical",
         "params": to_dict(config), "data": {"input_shape": recipe.input_shape, "n_classes": recipe.n_classes},
@@ -172,100 +228,101 @@ def train_and_evaluate(
         "feature_extractor": store_attrs.get("extractor"),
         "feature_extractor_version": store_attrs.get("extractor_version"), "feature_config": store_attrs.get("config"),
         "feature_sample_rate": int(store_attrs.get("sample_rate", 0)),
-        "feature_names_sha": _names_digest(feature_names), "n_features": len(feature_names),
+        "feature_names_sha": names_digest(feature_names), "n_features": len(feature_names),
         "frame_shape": list(frame_shape), "protocol": to_dict(s.protocol), "seed": s.seed,
         "train_settings": {k: to_dict(v) if hasattr(v, "__dataclass_fields__") else v
                            for k, v in ((k, getattr(s, k)) for k in ("min_train", "min_test", "min_per_class", "tune",
                                                                      "importance"))},
-        "versions": package_versions(),
+        "versions": package_versions(model_cls.packages),
     }
-    if not spec.has_labels:
-        log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)
-        return _write_refusal(out_dir, manifest, NO_LABELS)
-    try:
-        parts, finals, tasks, protocols, tuning, importance, attention = [], {}, {}, {}, [], [], []
-        problems = []  # (part, folder, problem, classes?, recipe)
-        if static is not None:
-            problems.append(("static", ".", static_problem(recipe, static, spec), spec.task == "classification", recipe))
-        for kind, data in extra.items():
-            kind_recipe = recipe_for(recipe, kind, spec)
-            problems.append((kind, kind, static_problem(kind_recipe, data, dataclasses.replace(spec, task=kind)),
-                             kind == "classification", kind_recipe))
-        if dyn is not None:
-            problems.append(("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
-                             False, recipe))
-        groups = track_groups(prepared, s.protocol.group)
-        not_scored: dict[str, str] = {}
-        for part, path, problem, classify, part_recipe in problems:
-            try:
-                if len(problem.track_ids) == 0:
-                    raise InsufficientData(f"no track has both {feature_set} features and {part} labels")
-                run = protocol_folds(problem, s.protocol, s, prepared.splits, classify, groups=groups)
-            except InsufficientData as exc:
-                if part not in extra:
-                    raise
-                # another label kind too small to score (emotify's rarest dominant emotions) leaves
-                # the main task scored; model.json and the report say why this part is not
-                log.warning("%s/%s: %s not scored: insufficient data: %s", feature_set, model_name, part, exc)
-                not_scored[part] = f"insufficient data: {exc}"
-                continue
-            explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
-                         if part == "static" and s.importance.repeats else None)
-            predictions, records, explained, attended = cross_validate(
-                part_recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
-            parts.append(predictions)
-            tuning.append(records)
-            importance.append(explained)
-            attention.append(attended)
-            all_rows = np.arange(len(problem.track_ids))
-            finals[path], final_records = fit_tuned(part_recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune,
-                                                    fold="all")
-            tuning.append(pd.DataFrame(final_records, columns=records.columns))
-            protocols[part] = run.describe()
-            tasks[part] = {"task": problem.kind, "path": path, "targets": _targets(problem),
-                           "n_tracks": len(problem.track_ids)}
-            if part == "static":
-                tasks[part]["label_kinds"] = sorted(static.labels)
-            elif part != "dynamic":
-                tasks[part]["label_kinds"] = [part]
-                tasks[part]["n_classes"] = part_recipe.n_classes
-            else:
-                tasks[part]["n_frames"] = dyn.n_frames
-    except InsufficientData as exc:
-        log.warning("%s/%s: insufficient data, nothing scored: %s", feature_set, model_name, exc)
-        return _write_refusal(out_dir, manifest, f"insufficient data: {exc}")
-    predictions = pd.concat(parts, ignore_index=True)
-    cols = ["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]
-    predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
-    metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None))
-    if prepared.info.get("members"):  # a joint run: every dataset scored alone, on its own scale
-        manifest["members"] = prepared.info["members"]
-        metrics["datasets"] = per_dataset_metrics(predictions, prepared.info["members"], s.min_test)
-    tuning_table = pd.concat(tuning, ignore_index=True)
-    if not_scored:
-        manifest["not_scored"] = not_scored
-    manifest.update(tasks=tasks, protocol_run=protocols, metrics=metrics,
-                    targets=tasks.get("static", tasks.get("dynamic", {})).get("targets", []))
+
+
+def _parts(recipe: ModelRecipe, spec: LabelSpec, static: StaticData | None, extra: dict[str, StaticData],
+           dyn: Any) -> list[Part]:
+    """The parts to train, in order: the static task, the other static label kinds, the dynamic task."""
+    parts = []
+    if static is not None:
+        parts.append(Part("static", ".", static_problem(recipe, static, spec), spec.task == "classification", recipe,
+                          {"label_kinds": sorted(static.labels)}))
+    for kind, data in extra.items():
+        kind_recipe = recipe_for(recipe, kind, spec)
+        parts.append(Part(kind, kind, static_problem(kind_recipe, data, dataclasses.replace(spec, task=kind)),
+                          kind == "classification", kind_recipe,
+                          {"label_kinds": [kind], "n_classes": kind_recipe.n_classes}))
+    if dyn is not None:
+        parts.append(Part("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
+                          False, recipe, {"n_frames": dyn.n_frames}))
+    return parts
+
+
+def _train_parts(parts: list[Part], prepared: PreparedDataset, s: TrainSettings, jobs: int, feature_set: str,
+                 model_name: str, feature_names: list[str], feature_groups: Any,
+                 ) -> tuple[list[PartResult], dict[str, str]]:
+    """Every part trained on its protocol's folds, and why any other label kind is not scored;
+    InsufficientData when the main task (or the dynamic one) cannot be scored."""
+    groups = track_groups(prepared, s.protocol.group)
+    strata = class_strata(prepared)
+    explainer = (Explainer(feature_names, feature_groups, s.importance.repeats, s.importance.max_features, s.seed)
+                 if s.importance.repeats else None)
+    results: list[PartResult] = []
+    not_scored: dict[str, str] = {}
+    for part in parts:
+        try:
+            if len(part.problem.track_ids) == 0:
+                raise InsufficientData(f"no track has both {feature_set} features and {part.name} labels")
+            run = protocol_folds(part.problem, s.protocol, s, prepared.splits, part.classify, groups=groups,
+                                 strata=strata)
+        except InsufficientData as exc:
+            if part.name in ("static", "dynamic"):
+                raise
+            # another label kind too small to score (emotify's rarest dominant emotions) leaves
+            # the main task scored; model.json and the report say why this part is not
+            log.warning("%s/%s: %s not scored: insufficient data: %s", feature_set, model_name, part.name, exc)
+            not_scored[part.name] = f"insufficient data: {exc}"
+            continue
+        results.append(train_part(part, run, s, jobs, explainer if part.name == "static" else None))
+    return results, not_scored
+
+
+def train_part(part: Part, run: ProtocolRun, s: TrainSettings, jobs: int, explainer: Explainer | None) -> PartResult:
+    """Cross-validate ``part`` over the folds of ``run``, then refit it on all its tracks."""
+    problem = part.problem
+    predictions, records, explained, attended, trivial = cross_validate(
+        part.recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
+    all_rows = np.arange(len(problem.track_ids))
+    final, final_records = fit_tuned(part.recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune, fold="all")
+    task = {"task": problem.kind, "path": part.path, "targets": _targets(problem),
+            "n_tracks": len(problem.track_ids), **part.task_info}
+    return PartResult(part, final, predictions, [records, pd.DataFrame(final_records, columns=records.columns)],
+                      explained, attended, run.describe(), task, trivial)
+
+
+def _write_model_folder(out_dir: str | Path, manifest: dict[str, Any], results: list[PartResult],
+                        predictions: pd.DataFrame, metrics: dict[str, Any], classes: list[str]) -> None:
+    """The model folder, atomically: every part's weights, the held-out tables, metrics, manifest."""
+    tuning_table = pd.concat([t for r in results for t in r.tuning], ignore_index=True)
     with atomic_path(out_dir) as tmp:
         tmp.mkdir(parents=True)
-        for path, model in finals.items():
-            (tmp / path).mkdir(exist_ok=True)
-            model.save(tmp / path)
+        for r in results:
+            (tmp / r.part.path).mkdir(exist_ok=True)
+            r.final.save(tmp / r.part.path)
         predictions.to_csv(tmp / "predictions.csv", index=False)
-        importance_table = pd.concat(importance, ignore_index=True) if importance else pd.DataFrame()
+        baseline = pd.concat([r.baseline for r in results], ignore_index=True)
+        baseline.reindex(columns=[*predictions.columns, "baseline"]).to_csv(tmp / "baseline_predictions.csv",
+                                                                           index=False)
+        importance_table = pd.concat([r.importance for r in results], ignore_index=True) if results else pd.DataFrame()
         if len(importance_table):
             importance_table.to_csv(tmp / "importance.csv", index=False)
-        attention_table = pd.concat(attention, ignore_index=True) if attention else pd.DataFrame()
+        attention_table = pd.concat([r.attention for r in results], ignore_index=True) if results else pd.DataFrame()
         if len(attention_table):
             attention_table.to_csv(tmp / "attention.csv", index=False)
         if len(tuning_table):
             tuning_table.to_csv(tmp / "tuning.csv", index=False)
         if "classification" in metrics:
             rows = predictions[predictions["task"] == "classification"]
-            confusion_table(rows, [str(c) for c in spec.classes]).to_csv(tmp / "confusion.csv")
+            confusion_table(rows, classes).to_csv(tmp / "confusion.csv")
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "model.json", manifest)
-    return metrics
 
 
 def _targets(problem: Problem) -> list[str]:
@@ -287,9 +344,3 @@ def _write_refusal(out_dir: str | Path, manifest: dict[str, Any], status: str) -
         write_json(tmp / "metrics.json", {})
         write_json(tmp / "model.json", manifest)
     return {}
-
-
-def _names_digest(names: list[str]) -> str:
-    import hashlib
-
-    return hashlib.sha256("\n".join(names).encode()).hexdigest()[:16]

@@ -16,9 +16,9 @@ from moodflow.evaluation.protocols import PROTOCOLS
 class ProtocolSettings:
     """``train.protocol``: how tracks are split into training and held-out folds."""
 
-    kind: str = setting("auto", choices=PROTOCOLS)
-    folds: int = setting(5, min=2)
-    repeats: int = setting(1, min=1)
+    kind: str = setting("auto", choices=PROTOCOLS)  # auto = the dataset's published split, else k-fold
+    folds: int = setting(5, min=2)  # k of k-fold
+    repeats: int = setting(1, min=1)  # repetitions of the k-fold split, each reshuffled
     group: str = ""  # a manifest column (e.g. emotify's genre): each fold keeps whole groups out; "" = none
 
 
@@ -44,14 +44,17 @@ class CombineSettings:
 class TrainSettings:
     """``train``: the models to train on every feature set, and how they are evaluated."""
 
-    models: list[str] = field(default_factory=lambda: ["ridge", "svm"])
-    seed: int = 0
+    models: list[str] = field(default_factory=lambda: ["ridge", "svm"])  # models trained on every feature set
+    seed: int = setting(0, min=0, max=2**32 - 1)  # every random choice: folds, models, shuffles
     dynamic: bool = False  # also per-frame valence/arousal where the dataset has dynamic labels
     protocol: ProtocolSettings = field(default_factory=ProtocolSettings)
     # a fold smaller than this is not scored: the report says "insufficient data" instead
     min_train: int = setting(20, min=1)
-    min_test: int = setting(5, min=1)
+    min_test: int = setting(5, min=1)  # held-out tracks a fold needs to be scored
     min_per_class: int = setting(3, min=0)  # classification: training tracks of every class per fold
+    # the limits stage, before decoding: a run that would score nothing stops (stop) or decodes and
+    # extracts anyway (extract; the train stages then record "insufficient data")
+    on_insufficient: str = setting("stop", choices=("stop", "extract"))
     tune: bool = False  # search each model's documented default ranges inside every training fold
     jobs: int = setting(0, min=0)  # folds (and searches) in parallel on this many cores; 0 = all
     importance: ImportanceSettings = field(default_factory=ImportanceSettings)

@@ -49,11 +49,12 @@ def _interpolate(value, scope: dict):
 
 
 def _param_names(entries) -> list[str]:
+    """Declared param keys; ``*`` for a whole file (``- params.yaml:`` with no keys)."""
     names = []
     for entry in entries or []:
-        if isinstance(entry, dict):  # {file: [keys]} form
+        if isinstance(entry, dict):  # {file: [keys]} form; no keys = every key of the file
             for keys in entry.values():
-                names += list(keys or [])
+                names += list(keys) if keys else ["*"]
         else:
             names.append(str(entry))
     return names
@@ -166,4 +167,4 @@ def undeclared_imports(stage: Stage, repo: Path = REPO) -> list[str]:
 
 def undeclared_params(read: set[str], declared: list[str]) -> list[str]:
     """Keys read (dotted) that no declared param (a key or a parent section) covers."""
-    return sorted(k for k in read if not any(k == d or k.startswith(d + ".") for d in declared))
+    return sorted(k for k in read if not any(d == "*" or k == d or k.startswith(d + ".") for d in declared))

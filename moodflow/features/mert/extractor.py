@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Iterator
 
 import numpy as np
 
+from moodflow.core.device import resolve_device
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.stores.grid import GridConfig
@@ -55,7 +56,7 @@ class MertConfig:
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
     dtype: str = "auto"  # auto (bf16 where native and within bound) | float32 | bfloat16 | float16
     batch_size: int = 8  # windows per forward pass
-    window_s: float = 5.0
+    window_s: float = 5.0  # MERT input window (the model's training length)
     min_window_s: float = 1.0  # a shorter tail is dropped unless it is the only window
     max_duration_s: float | None = None  # None: the whole track
     threads: int = 0  # torch CPU threads; 0 = torch's default
@@ -63,22 +64,13 @@ class MertConfig:
     loader_workers: int | str = "auto"
 
 
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; anything else is passed through."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"features.mert.device: {device!r} asked for but CUDA is not available")
-    return device
-
-
-@EXTRACTORS.register("mert")
+@EXTRACTORS.register
 class MertExtractor(Extractor):
     """MERT-v1 layer embeddings per 5 s window (frames) and per track (static)."""
 
     name: ClassVar[str] = "mert"
+    packages: ClassVar[tuple[str, ...]] = ("transformers", "torch")
+    native_sample_rate: ClassVar[int] = MERT_SAMPLE_RATE
     version: ClassVar[str] = "1"
     Config: ClassVar[type] = MertConfig
     parallel: ClassVar[str] = "none"
@@ -149,7 +141,7 @@ class MertExtractor(Extractor):
 
         if self.config.threads:
             torch.set_num_threads(int(self.config.threads))
-        self._device = resolve_device(self.config.device)
+        self._device = resolve_device(self.config.device, f"features.{self.name}.device")
         asked = self.config.dtype
         dtype = resolve_dtype(asked, self._device)
         model = load_model(self.header, self.config.model, self.config.revision,
@@ -178,7 +170,7 @@ class MertExtractor(Extractor):
         if self._compute_dtype is None:
             if self.config.dtype != "auto":
                 return self.config.dtype
-            if resolve_dtype("auto", resolve_device(self.config.device)) == "float32":
+            if resolve_dtype("auto", resolve_device(self.config.device, f"features.{self.name}.device")) == "float32":
                 self._compute_dtype = "float32"
             else:
                 self.load()
@@ -263,4 +255,4 @@ class MertExtractor(Extractor):
         process only takes cycles from it (measured 18 % slower on 2 cores), so auto = 0 there."""
         if self.config.loader_workers != "auto":
             return int(self.config.loader_workers)
-        return 2 if resolve_device(self.config.device).startswith("cuda") else 0
+        return 2 if resolve_device(self.config.device, f"features.{self.name}.device").startswith("cuda") else 0

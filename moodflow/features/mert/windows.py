@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from moodflow.core.resample import resample
 from moodflow.features.mert.loading import MERT_SAMPLE_RATE
 from moodflow.stores.signal import Signal, rechunk, resampled_blocks, resampled_length
 
@@ -129,14 +130,6 @@ def prepare_signal(y: np.ndarray, sample_rate: int, processor: Any, *, window_s:
         bounds = bounds[:-1]  # min_window_s: 0 could leave a tail too short for one frame
     return PreparedTrack(normalize_windows(processor, [y24[a:b] for a, b in bounds]), bounds)
 
-
-def resample(y: np.ndarray, sample_rate: int, target: int = MERT_SAMPLE_RATE) -> np.ndarray:
-    """``y`` at ``target`` Hz (soxr HQ), float32; unchanged when already there."""
-    if int(sample_rate) == int(target):
-        return np.asarray(y, dtype=np.float32)
-    import soxr
-
-    return soxr.resample(y, int(sample_rate), int(target), quality="HQ").astype(np.float32)
 
 
 def window_plan(n_samples: int, sample_rate: int, *, window_s: float, min_window_s: float,

@@ -33,6 +33,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from moodflow.core.config import setting
+from moodflow.core.device import resolve_device
+from moodflow.core.resample import resample
 from moodflow.features import EXTRACTORS
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.features.musicnn.checkpoint import MODELS, PACKAGE, PACKAGE_VERSION, PackagedCheckpoint
@@ -54,8 +56,8 @@ LAYERS = {"musicnn": ("penultimate", "max_pool", "mean_pool"), "vgg": ("penultim
 class MusicnnConfig:
     """``features.musicnn`` in params.yaml."""
 
-    model: str = setting("MSD_musicnn", choices=MODELS)
-    layer: str = setting("penultimate", choices=("penultimate", "max_pool", "mean_pool"))
+    model: str = setting("MSD_musicnn", choices=MODELS)  # packaged musicnn weights
+    layer: str = setting("penultimate", choices=("penultimate", "max_pool", "mean_pool"))  # the embedding layer stored
     patch_hop_s: float | None = setting(None, gt=0.0)  # None: non-overlapping patches (the reference)
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
     batch_size: int = setting(32, min=1)  # patches per forward pass
@@ -70,27 +72,6 @@ class Patches:
     end_s: np.ndarray
     taggram: np.ndarray
     embedding: np.ndarray
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; anything else is checked and passed through."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"features.musicnn.device: {device!r} asked for but CUDA is not available")
-    return device
-
-
-def resample(y: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``y`` at 16 kHz with soxr HQ (librosa's default resampler), float32."""
-    y = np.asarray(y, dtype=np.float32)
-    if int(sample_rate) == SAMPLE_RATE:
-        return y
-    import soxr
-
-    return soxr.resample(y, int(sample_rate), SAMPLE_RATE, quality="HQ").astype(np.float32)
 
 
 def log_mel(y16: np.ndarray) -> np.ndarray:
@@ -126,11 +107,14 @@ def cut_patches(mel: np.ndarray, starts: list[int]) -> np.ndarray:
     return np.stack([mel[s:s + PATCH_FRAMES] for s in starts]).astype(np.float32)
 
 
-@EXTRACTORS.register("musicnn")
+@EXTRACTORS.register
 class MusicnnExtractor(Extractor):
     """musicnn / VGG tagger embeddings and taggram: mean/std per track (static) and per window."""
 
     name: ClassVar[str] = "musicnn"
+    packages: ClassVar[tuple[str, ...]] = ("musicnn", "librosa", "torch")
+    native_sample_rate: ClassVar[int] = SAMPLE_RATE
+    hear_default: ClassVar[bool] = True  # hear.load_model() without a name
     version: ClassVar[str] = "1"
     Config: ClassVar[type] = MusicnnConfig
     parallel: ClassVar[str] = "none"
@@ -177,7 +161,7 @@ class MusicnnExtractor(Extractor):
             if self.config.threads:
                 torch.set_num_threads(int(self.config.threads))
             ckpt = self.checkpoint
-            self._device = resolve_device(self.config.device)
+            self._device = resolve_device(self.config.device, f"features.{self.name}.device")
             self._net = build_network(self.config.model, read_bundle(ckpt.index_path, ckpt.data_path)).to(self._device)
             log.info("musicnn %s loaded on %s", self.config.model, self._device)
         return self._net
@@ -211,7 +195,7 @@ class MusicnnExtractor(Extractor):
 
         if len(y) == 0:
             raise ValueError("empty signal: musicnn needs at least one frame of audio")
-        y16 = resample(y, sample_rate)
+        y16 = resample(y, sample_rate, SAMPLE_RATE)
         mel = log_mel(y16)
         starts = patch_starts(len(mel), patch_hop_frames(self.config.patch_hop_s))
         x = cut_patches(mel, starts)

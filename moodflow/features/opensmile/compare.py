@@ -18,11 +18,11 @@ from moodflow.features.opensmile.smile import SmileExtractor
 class CompareConfig:
     """``features.compare``: which openSMILE set and which levels feed the frames."""
 
-    feature_set: str = "ComParE_2016"
+    feature_set: str = "ComParE_2016"  # openSMILE feature set
     deltas: bool = True  # frames over LLDs and their deltas (PMEmo's 260) or LLDs only (130)
 
 
-@EXTRACTORS.register("compare")
+@EXTRACTORS.register
 class CompareExtractor(SmileExtractor):
     """ComParE_2016 functionals (6373) + 260-d dynamic frames (PMEmo protocol)."""
 

@@ -17,10 +17,10 @@ from moodflow.features.opensmile.smile import SmileExtractor
 class EgemapsConfig:
     """``features.egemaps``: the openSMILE set (eGeMAPSv02 is the current revision)."""
 
-    feature_set: str = "eGeMAPSv02"
+    feature_set: str = "eGeMAPSv02"  # openSMILE feature set
 
 
-@EXTRACTORS.register("egemaps")
+@EXTRACTORS.register
 class EgemapsExtractor(SmileExtractor):
     """eGeMAPSv02 functionals (88) + 50-d dynamic frames."""
 

@@ -291,6 +291,7 @@ class SmileExtractor(Extractor):
     # into Python ~100 times per second of audio and the threads then contend for the GIL
     # (measured on 40 × 10 s: 2 processes 7.5 / 6.8 s, 2 threads 7.9 / 7.9 s, with less CPU time).
     parallel: ClassVar[str] = "processes"
+    packages: ClassVar[tuple[str, ...]] = ("opensmile",)
 
     def __init__(self, config=None, grid=None):
         super().__init__(config, grid)

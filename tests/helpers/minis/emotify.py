@@ -1,14 +1,17 @@
-"""A miniature Emotify in the authors' exact layout: ``emotifymusic/<genre>/<n>.mp3`` and
-``data.csv`` with one row per rating and a space after every comma in the header and rows."""
+"""A miniature Emotify in the authors' exact layout: ``emotifymusic/<genre>/<n>.mp3`` (n = 1…100
+within each genre, global ids 1–400 by genre) and ``data.csv`` with one row per rating and a
+space after every comma in the header and rows."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import soundfile as sf
 
-from moodflow.datasets.emotify import GEMS, GENRES, PER_GENRE
+from moodflow.datasets.emotify import CLASS_COLUMN, GEMS, GENRES, PER_GENRE
+from tests.helpers.minis import Miniature
 
 HEADER = ("track id, genre, amazement, solemnity, tenderness, nostalgia, calmness, power, joyful_activation, "
           "tension, sadness, mood, liked, disliked, age, gender, mother tongue")
@@ -38,3 +41,19 @@ def write_emotify(root: Path, per_genre: int = 8, raters: int = 6, seed: int = 0
                 lines.append(", ".join(fields))
     (root / "data.csv").write_text("\n".join(lines) + "\n")
     return shares
+
+
+def write(base: Path, per_genre: int = 2, raters: int = 3) -> Miniature:
+    """The miniature for the adapter loop (tests/test_datasets_minis.py): ``per_genre`` tracks
+    of each genre, with audio, ``raters`` ratings each."""
+    root = base / "emotify"
+    shares = write_emotify(root, per_genre=per_genre, raters=raters)
+    ids = sorted(shares, key=int)
+    static = pd.DataFrame({"track_id": ids, **{g: [shares[t][k] for t in ids] for k, g in enumerate(GEMS)},
+                           CLASS_COLUMN: [GEMS[int(np.argmax(shares[t]))] for t in ids]})
+    return Miniature(
+        root=root, config={}, track_ids=ids, audio={t: 1.0 for t in ids},
+        spec={"task": "regression", "static_targets": list(GEMS), "scale": (0.0, 1.0), "class_column": CLASS_COLUMN,
+              "classes": sorted(set(static[CLASS_COLUMN]))},
+        static=static, splits=None, durations={},
+        notes=["one row per rating, a space after every comma", "genre folders numbered 1..100"])
