@@ -20,10 +20,12 @@ import functools
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import ClassVar
+from contextlib import contextmanager
+from typing import ClassVar, Iterator
 
 import numpy as np
 
@@ -196,7 +198,8 @@ def run_smile(
             if not smile.external_audio_source_write_data(_SOURCE, to_pcm16(y).tobytes()):
                 raise RuntimeError(f"openSMILE {feature_set}: the input buffer refused {len(y)} samples")
             smile.external_audio_source_set_eoi(_SOURCE)
-            smile.run()
+            with lld_rows.catching():
+                smile.run()
         finally:
             smile.free()
     lld, idx, times, period = lld_rows.arrays(len(lld_names))
@@ -217,8 +220,11 @@ class _RowSink:
         self.idx: list[int] = []
         self.times: list[float] = []
         self.period = 0.01
+        self.caught: BaseException | None = None
 
     def __call__(self, data, n_rows: int, n_cols: int, meta, _param) -> int:
+        if self.caught is not None:
+            return 0
         m = meta[0]
         self.chunks.append(ctypes.string_at(data, n_rows * n_cols * 4))
         if not self.idx:
@@ -227,6 +233,31 @@ class _RowSink:
             self.idx.append(m.vIdx + k)
             self.times.append(m.time + k * m.period)
         return 1
+
+    @contextmanager
+    def catching(self) -> Iterator[None]:
+        """Keep what openSMILE's callbacks raise while inside, and raise it on leaving.
+
+        ctypes prints and drops an exception raised in a callback, and a signal handler's
+        exception (Slurm's scancel sends SIGTERM) is raised exactly there while openSMILE holds
+        the main thread: the track, and the task, would run on. Dropped exceptions reach
+        ``sys.unraisablehook``, so that hook keeps the first one."""
+        previous = sys.unraisablehook
+
+        def keep(unraisable) -> None:
+            if self.caught is None and unraisable.exc_value is not None \
+                    and "ctypes callback" in (unraisable.err_msg or ""):
+                self.caught = unraisable.exc_value
+            else:
+                previous(unraisable)
+
+        sys.unraisablehook = keep
+        try:
+            yield
+        finally:
+            sys.unraisablehook = previous
+        if self.caught is not None:
+            raise self.caught
 
     def arrays(self, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """(rows (n, n_cols) float32, row indices, row times, frame period)."""
