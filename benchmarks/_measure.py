@@ -17,6 +17,8 @@ class Measure:
     wall_s: float = 0.0
     cpu_s: float = 0.0
     peak_rss_mib: float = 0.0
+    peak_process_rss_mib: float = 0.0  # the largest RSS of any one process of the tree
+    peak_pss_mib: float = 0.0  # tree PSS (shared pages split between sharers); with pss=True only
 
     def utilisation(self, cores: int) -> float:
         """CPU seconds / (wall seconds x cores): 1.0 = every core busy the whole time."""
@@ -30,8 +32,9 @@ class Sampler:
     two samples loses at most ``interval`` seconds of CPU.
     """
 
-    def __init__(self, pid: int | None = None, interval: float = 0.05):
+    def __init__(self, pid: int | None = None, interval: float = 0.05, pss: bool = False):
         self.pid = pid or os.getpid()
+        self.pss = pss
         self.interval = interval
         self.result = Measure()
         self._cpu: dict[int, float] = {}
@@ -46,15 +49,19 @@ class Sampler:
             return []
 
     def _sample(self) -> None:
-        rss = 0
+        rss = pss = 0
         for proc in self._tree():
             try:
                 t = proc.cpu_times()
-                rss += proc.memory_info().rss
+                one = proc.memory_info().rss
+                pss += proc.memory_full_info().pss if self.pss else 0
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
+            rss += one
+            self.result.peak_process_rss_mib = max(self.result.peak_process_rss_mib, one / 2**20)
             self._cpu[proc.pid] = t.user + t.system
         self.result.peak_rss_mib = max(self.result.peak_rss_mib, rss / 2**20)
+        self.result.peak_pss_mib = max(self.result.peak_pss_mib, pss / 2**20)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.interval):

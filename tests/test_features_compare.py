@@ -211,3 +211,28 @@ def test_pipeline_values_equal_opensmile_process_file(shared_data, tmp_path, cli
         np.testing.assert_allclose(ours.to_numpy(), reference.to_numpy(), rtol=1e-6, atol=1e-9)
         rel = np.abs(ours - from_file) / (np.abs(from_file) + 1e-6)
         assert np.median(rel) < 5e-3  # what Smile's wrap-round of the over-full-scale samples costs
+
+
+def test_a_signal_during_opensmile_stops_the_extraction():
+    """A SIGTERM (Slurm's scancel) arrives while openSMILE holds the main thread, so its handler's
+    exception is raised inside a ctypes callback, where ctypes would print and drop it: it must
+    stop the extraction instead of letting the track (and the task) run on."""
+    import signal as signals
+
+    from moodflow.features.opensmile.smile import run_smile
+
+    class Stop(Exception):
+        pass
+
+    def stop(signum, frame):
+        raise Stop
+
+    y = music_like(30.0)
+    previous = signals.signal(signals.SIGALRM, stop)
+    try:
+        signals.setitimer(signals.ITIMER_REAL, 0.2)
+        with pytest.raises(Stop):
+            run_smile(y, SR, "ComParE_2016", ("lld",))
+    finally:
+        signals.setitimer(signals.ITIMER_REAL, 0)
+        signals.signal(signals.SIGALRM, previous)

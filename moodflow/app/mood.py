@@ -29,10 +29,18 @@ class MoodTagger:
         """Raise when the musicnn package (its weights) is not installed, naming the fix."""
         self.extractor.checkpoint  # noqa: B018 - locates and hash-checks the packaged files
 
-    def tags(self, y: np.ndarray, sample_rate: int) -> dict[str, float]:
+    def tags(self, y: np.ndarray | Any, sample_rate: int) -> dict[str, float]:
+        """Mood tags of ``y``: an array, or a :class:`~moodflow.stores.signal.Signal` (a long one
+        is read block by block)."""
         from moodflow.features.musicnn.tags import MSD_MOOD_TAGS
+        from moodflow.stores.signal import Signal
 
-        scores = self.extractor.patches(y, sample_rate).taggram.mean(axis=0)
+        if isinstance(y, Signal):
+            long = y.duration_s > self.extractor.long_audio_s
+            patches = self.extractor.patches_long(y) if long else self.extractor.patches(y.read(), y.sample_rate)
+        else:
+            patches = self.extractor.patches(y, sample_rate)
+        scores = patches.taggram.mean(axis=0)
         index = {t: i for i, t in enumerate(self.extractor.tags)}
         pairs = [(t, float(scores[index[t]])) for t in MSD_MOOD_TAGS]
         return dict(sorted(pairs, key=lambda kv: -kv[1]))

@@ -16,7 +16,8 @@ how to get valence/arousal. The demo's model is used only when named, and labell
 Each file is decoded by the pipeline's decoder at the model's feature sample rate and analysed by
 the extractor the model was trained on (its manifest's ``feature_config``), cast to float32 as
 the store holds it: the same numbers as the pipeline. A file that fails is reported with its
-problem; the others are still predicted.
+problem; the others are still predicted. Many files go through the extract stage's workers and
+per-track cache, with progress on stderr (``moodflow.app.batch``); a long file is streamed.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -35,8 +36,9 @@ from moodflow.app.which_model import (  # noqa: F401 - part of this module's API
 )
 from moodflow.core.errors import api_boundary
 from moodflow.datasets import is_synthetic
-from moodflow.decode.audio import load_audio
+from moodflow.decode.audio import open_audio
 from moodflow.features.base import TrackFeatures
+from moodflow.stores.signal import ArraySignal, Signal
 
 
 @dataclass
@@ -233,14 +235,34 @@ class Predictor:
         return out
 
     # -- predicting -------------------------------------------------------------------------
-    def features(self, y: np.ndarray) -> TrackFeatures:
-        """A signal's features as the feature store holds them (float32)."""
-        feats = self.extractor.extract(y, self.sample_rate)
+    _job: dict[str, Any] | None = None  # what moodflow.app.batch.analyse_file works from
+
+    def features(self, y: np.ndarray | Signal) -> TrackFeatures:
+        """A signal's features as the feature store holds them (float32; computed as the extract
+        stage computes them); a long :class:`~moodflow.stores.signal.Signal` block by block."""
+        from moodflow.extract.worker import one_thread
+
+        with one_thread(self.extractor):
+            feats = self.extractor.extract_signal(y, self.sample_rate)
+        return self.checked(feats)
+
+    def checked(self, feats: TrackFeatures) -> TrackFeatures:
+        """``feats`` in the store's dtypes; PredictError when its static vector is not finite."""
         static = np.asarray(feats.static, dtype=np.float32)
         if not np.all(np.isfinite(static)):
             raise PredictError(f"the {self.extractor.name} features are not finite (audio too short or silent?)")
         return TrackFeatures(static, np.asarray(feats.frames, dtype=np.float32), np.asarray(feats.start_s),
                              np.asarray(feats.end_s))
+
+    def use_cache(self, cache_dir: str | Path | bool | None = True) -> None:
+        """Keep each file's features in the extract stage's per-track cache: ``True`` = the
+        project's (``features.cache_dir`` of ./params.yaml) or ``~/.cache/moodflow``
+        (``moodflow.app.batch.default_cache_dir``); a folder; ``False``/``None`` = no cache."""
+        from moodflow.app.batch import default_cache_dir, make_job
+
+        if self.manifest:
+            folder = default_cache_dir() if cache_dir is True else (cache_dir or None)
+            self._job = make_job(self.extractor, self.sample_rate, folder)
 
     def predict_static(self, static: np.ndarray) -> dict[str, Any]:
         """Static outputs of one (F,) vector: values by target, class, class scores, tags."""
@@ -283,22 +305,27 @@ class Predictor:
         pred = self.dynamic.predict([X])[0] if self.dynamic.sequence_input else self.dynamic.predict(X)
         return times, np.asarray(pred)
 
-    def analyse(self, path: str | Path) -> tuple[np.ndarray, TrackFeatures | None]:
-        """A file decoded at the model's rate and its features (None without a model)."""
+    def analyse(self, path: str | Path) -> tuple[Signal, TrackFeatures | None]:
+        """A file decoded at the model's rate and its features (None without a model); a long
+        file is a stream read block by block (``moodflow.decode.audio.open_audio``), never held."""
         rate = self.sample_rate if self.manifest else 16000
-        y = load_audio(path, rate)
         if not self.manifest:
-            return y, None
+            return open_audio(path, rate), None
+        from moodflow.app.batch import analyse_file
+
+        if self._job is None:
+            self.use_cache(True)
+        y, feats, _ = analyse_file(self._job, str(path), self.extractor)
         try:
-            return y, self.features(y)
+            return y, self.checked(feats)
         except PredictError as exc:
             raise PredictError(f"{path}: {exc}") from exc
 
-    def mood_tags_of(self, path: str | Path, y: np.ndarray | None = None) -> dict[str, float]:
+    def mood_tags_of(self, path: str | Path, y: np.ndarray | Signal | None = None) -> dict[str, float]:
         """Zero-shot mood tags of a file (decoded as :meth:`analyse` decodes it, unless ``y``)."""
         rate = self.sample_rate if self.manifest else 16000
         if y is None:
-            y = load_audio(path, rate)
+            y = open_audio(path, rate)
         try:
             self.tagger.extractor.load()  # once: torch and the packaged weights
         except Exception as exc:
@@ -307,7 +334,7 @@ class Predictor:
         return self.tagger.tags(y, rate)
 
     def predict_file(self, path: str | Path, dynamic: bool = False,
-                     analysed: tuple[np.ndarray, TrackFeatures | None] | None = None,
+                     analysed: tuple[np.ndarray | Signal, TrackFeatures | None] | None = None,
                      mood_tags: dict[str, float] | None = None) -> Prediction:
         """Every output the model (and the mood tagger) has for one audio file; ``analysed`` and
         ``mood_tags`` are :meth:`analyse`'s and :meth:`mood_tags_of`'s results when computed elsewhere."""
@@ -316,7 +343,9 @@ class Predictor:
                                "`dvc exp run -S train.dynamic=true` on a dataset with dynamic labels)")
         rate = self.sample_rate if self.manifest else 16000
         y, feats = analysed if analysed is not None else self.analyse(path)
-        pred = Prediction(str(path), len(y) / rate)
+        if not isinstance(y, Signal):
+            y = ArraySignal(y, rate)
+        pred = Prediction(str(path), y.duration_s)
         if self.manifest:
             s = self.predict_static(feats.static)
             pred.values, pred.predicted_class, pred.class_scores = s["values"], s["class"], s["class_scores"]
@@ -330,25 +359,34 @@ class Predictor:
         return pred
 
     @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
-    def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False) -> list[dict[str, Any]]:
+    def predict(self, paths: str | Path | list[str | Path], dynamic: bool = False, *,
+                progress: Callable[[int, int, str], None] | bool | None = None,
+                cache_dir: str | Path | bool | None = True) -> list[dict[str, Any]]:
         """Plain dicts, one per readable file (folders and globs expanded); failures are in
-        ``self.errors`` as (path, problem). Each dict holds ``scale`` and ``model`` provenance."""
+        ``self.errors`` as (path, problem). Each dict holds ``scale`` and ``model`` provenance.
+
+        ``progress``: ``None`` shows a bar on stderr (a line every few seconds when stderr is
+        not a terminal); a callable is called ``progress(done, total, path)`` after every file
+        instead; ``False`` shows nothing. ``cache_dir``: see :meth:`use_cache`."""
         from moodflow.app.inputs import expand_inputs
 
         files, self.errors = expand_inputs([paths] if isinstance(paths, (str, Path)) else list(paths))
-        done, failed = predict_files(self, files, dynamic)
+        done, failed = predict_files(self, files, dynamic, progress=progress, cache_dir=cache_dir)
         self.errors += failed
         prov = self.provenance()
         return [{**p.to_dict(), "scale": self.scale_name or None, **prov} for p in done]
 
     @api_boundary(lambda self, paths, *a, **kw: f"predict {paths}", PredictError)
-    def predict_frame(self, paths: str | Path | list[str | Path]):
-        """A pandas DataFrame, one row per file: values, class, ``tag_*``, ``mood_*``, scale, model."""
+    def predict_frame(self, paths: str | Path | list[str | Path], *,
+                      progress: Callable[[int, int, str], None] | bool | None = None,
+                      cache_dir: str | Path | bool | None = True):
+        """A pandas DataFrame, one row per file: values, class, ``tag_*``, ``mood_*``, scale, model
+        (``progress``, ``cache_dir``: as :meth:`predict`)."""
         import pandas as pd
 
         from moodflow.app.output import flat_rows
 
-        self.predict(paths)
+        self.predict(paths, progress=progress, cache_dir=cache_dir)
         header, table = flat_rows(self, self.last, dynamic=False)
         return pd.DataFrame(table, columns=header)
 
@@ -370,41 +408,11 @@ def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dic
     return name, settings, dict(config.get("grid") or {})
 
 
-def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False
+def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False, **options: Any
                   ) -> tuple[list[Prediction], list[tuple[str, str]]]:
     """Predictions of every file that works, and (path, problem) of the others: one bad file
-    never stops the batch (its error names it)."""
-    done, failed = [], []
-    first_features = first_tags = None
-    if paths and predictor._models is None:
-        from moodflow.app.prefetch import start
+    never stops the batch. The extract stage's workers, its cache and progress on stderr
+    (:func:`moodflow.app.batch.predict_files`: ``progress``, ``cache_dir``, ``workers``)."""
+    from moodflow.app.batch import predict_files as run
 
-        first_features, first_tags = start(predictor, paths[0])  # the first file in children, meanwhile:
-    predictor._loaded()  # the model loads here (ModelLoadError: nothing can be predicted)
-    for i, path in enumerate(paths):
-        try:
-            analysed = tags = None
-            if i == 0:  # wait for both children before looking at either
-                results = [c.result() if c is not None else ("none", None) for c in (first_features, first_tags)]
-                analysed, tags = (_child_value(r, path) for r in results)
-            done.append(predictor.predict_file(path, dynamic, analysed, tags))
-        except ModelLoadError:
-            raise
-        except PredictError as exc:
-            failed.append((str(path), str(exc)))
-        except Exception as exc:  # noqa: BLE001 - decoder, extractor, OS: reported for this file only
-            text = str(exc)
-            failed.append((str(path), text if str(path) in text else f"{path}: {type(exc).__name__}: {text}"))
-    predictor.last = done
-    return done, failed
-
-
-def _child_value(result: tuple[str, Any], path: str | Path) -> Any:
-    """A prefetch child's value; None when there was none or it died; its error raised here."""
-    status, value = result
-    if status == "error":
-        kind, message = value
-        if kind == "ModelLoadError":
-            raise ModelLoadError(message)
-        raise PredictError(message if str(path) in message else f"{path}: {kind}: {message}")
-    return value if status == "ok" else None
+    return run(predictor, paths, dynamic, **options)

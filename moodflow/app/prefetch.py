@@ -7,6 +7,9 @@ torch and running the musicnn tagger; on two cores these overlap. The
 child is forked only where that is safe — a POSIX ``fork``, no other thread in the process and
 torch not imported — and only for the first file; anything else runs in the parent as before.
 A child that fails or dies costs nothing but the time: the parent then analyses the file itself.
+A child sends back the features and the decoded signal; for a long file the signal is a
+``FileSignal`` (the path and its checked length: it pickles without samples), so neither the
+child nor the pipe ever holds an hour of audio.
 """
 
 from __future__ import annotations

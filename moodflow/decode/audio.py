@@ -5,6 +5,13 @@ naming it when it lies: a path that is not a regular file (a folder, a FIFO, a b
 a sample rate outside 4–384 kHz, a header declaring more audio than the file's size can hold,
 an mp3 cut short (it ends inside a frame, or holds less than its Xing/Info/VBRI header or ID3
 ``TLEN`` declares: ``moodflow.decode.mp3scan``), fewer samples decoded than declared.
+
+:func:`load_audio` returns the whole signal; :func:`open_audio` returns a
+:class:`~moodflow.stores.signal.Signal`: in memory for a file up to ``LONG_AUDIO_S``, else a
+:class:`FileSignal` that decodes the file block by block, as often as it is read — an hour of
+audio never sits in memory. Its samples are bit for bit those of :func:`load_audio` (libsndfile
+reads blocks, the channels are averaged per row, soxr's streaming resampler equals its one-shot
+one); a first pass over the file makes the same checks before a sample is handed out.
 """
 
 from __future__ import annotations
@@ -14,11 +21,13 @@ import os
 import stat
 import warnings
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 
 from moodflow.core.resample import resample
-from moodflow.decode.mp3scan import scan_mp3
+from moodflow.decode.mp3scan import FileBytes, scan_mp3
+from moodflow.stores.signal import LONG_AUDIO_S, ArraySignal, Signal, rechunk
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,8 @@ _PCM_BYTES = {"PCM_S8": 1, "PCM_U8": 1, "PCM_16": 2, "PCM_24": 3, "PCM_32": 4, "
 MAX_FRAMES_PER_BYTE = 20000
 _COMPRESSED = {"FLAC", "OGG", "MP3", "MPEG"}  # containers whose PCM_* subtypes are compressed
 _SHORT_S, _SHORT_FRACTION = 1.0, 0.02  # a declared length missing more than both is a cut file
+_READ_FRAMES = 1 << 18  # frames per libsndfile read when streaming a file
+_SCAN_WINDOW = 1 << 20  # bytes of an mp3 held at a time while its frames are counted
 
 
 class AudioError(Exception):
@@ -45,6 +56,9 @@ class AudioError(Exception):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{path}: {problem}")
+
+    def __reduce__(self):  # crosses process boundaries (predict's worker pool) intact
+        return AudioError, (self.path, self.problem)
 
 
 def _sniff(path: Path) -> str | None:
@@ -110,8 +124,11 @@ def _check_proportion(path: Path, frames: int, channels: int, sr: int, size: int
 
 def _check_mp3(path: Path, size: int) -> float:
     """Refuse an mp3 cut short; returns the duration its frames hold (seconds)."""
-    data = path.read_bytes()
-    scan = scan_mp3(data)
+    if size <= 4 * _SCAN_WINDOW:
+        scan = scan_mp3(path.read_bytes())
+    else:  # a long file: scanned through a window
+        with open(path, "rb") as fh:
+            scan = scan_mp3(FileBytes(fh, size, _SCAN_WINDOW))  # type: ignore[arg-type]
     if scan is None:
         return 0.0
     if scan.declared_s is not None and scan.declared_s - scan.duration_s > max(_SHORT_S, _SHORT_FRACTION * scan.declared_s):
@@ -136,35 +153,53 @@ def _read_any(path: Path, size: int) -> tuple[np.ndarray, int]:
     """
     import soundfile as sf
 
-    not_audio = _sniff(path)
-    if not_audio:
-        raise AudioError(path, not_audio)
-    present_s = 0.0
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if path.suffix.lower() == ".mp3" or head[:3] == b"ID3" or (head[:1] == b"\xff" and head[1:2] >= b"\xe0"):
-        present_s = _check_mp3(path, size)  # before the decoder: a cut file is refused unread
+    present_s = _check_content(path, size)
     try:
         f = sf.SoundFile(str(path))
     except Exception as first:  # noqa: BLE001 - report below with the fallback's reason
         return _read_fallback(path, size, first)
     with f:  # one open: header and samples
-        declared, sr, channels = f.frames, f.samplerate, f.channels
-        _check_rate(path, sr)
-        if not 1 <= channels <= MAX_CHANNELS:
-            raise AudioError(path, f"{channels} channels (at most {MAX_CHANNELS})")
-        _check_proportion(path, max(declared, 0), channels, sr, size, f.subtype, container=f.format)
+        declared, sr = f.frames, f.samplerate
+        _check_header(path, f, size)
         data = f.read(dtype="float32", always_2d=True)
-    short = declared - data.shape[0]
+    _check_decoded(path, declared, data.shape[0], sr, present_s)
+    return data, int(sr)
+
+
+def _is_mp3(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return path.suffix.lower() == ".mp3" or head[:3] == b"ID3" or (head[:1] == b"\xff" and head[1:2] >= b"\xe0")
+
+
+def _check_content(path: Path, size: int) -> float:
+    """Refuse what is not audio or an mp3 cut short, before the decoder; the seconds an mp3's
+    frames hold (0 for other files)."""
+    not_audio = _sniff(path)
+    if not_audio:
+        raise AudioError(path, not_audio)
+    return _check_mp3(path, size) if _is_mp3(path) else 0.0  # a cut file is refused unread
+
+
+def _check_header(path: Path, f: Any, size: int) -> None:
+    """Sample rate, channels and declared length of an open ``soundfile.SoundFile``."""
+    _check_rate(path, f.samplerate)
+    if not 1 <= f.channels <= MAX_CHANNELS:
+        raise AudioError(path, f"{f.channels} channels (at most {MAX_CHANNELS})")
+    _check_proportion(path, max(f.frames, 0), f.channels, f.samplerate, size, f.subtype, container=f.format)
+
+
+def _check_decoded(path: Path, declared: int, decoded: int, sr: int, present_s: float) -> None:
+    """Refuse a decode that yields clearly less audio than the header or the mp3 frames declare."""
+    short = declared - decoded
     if declared > 0 and short > max(0.1 * declared, sr):
         raise AudioError(
             path, f"truncated or corrupt: the header declares {declared / sr:.2f} s but only "
-            f"{data.shape[0] / sr:.2f} s decode",
+            f"{decoded / sr:.2f} s decode",
         )
-    decoded_s = data.shape[0] / sr
+    decoded_s = decoded / sr
     if present_s and present_s - decoded_s > max(_SHORT_S, 0.1 * present_s):
         raise AudioError(path, f"corrupt: its mp3 frames hold {present_s:.2f} s but only {decoded_s:.2f} s decode")
-    return data, int(sr)
 
 
 def _read_fallback(path: Path, size: int, first: BaseException) -> tuple[np.ndarray, int]:
@@ -217,3 +252,114 @@ def load_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.
     if duration < min_duration_s:
         raise AudioError(path, f"too short: {duration:.3f} s < {min_duration_s} s")
     return mono
+
+
+def _mono(data: np.ndarray) -> np.ndarray:
+    """(frames, channels) → mono float32, as :func:`load_audio` mixes (row by row: the same
+    values for a block as for the whole file)."""
+    return np.ascontiguousarray(data[:, 0]) if data.shape[1] == 1 else data.mean(axis=1, dtype=np.float32)
+
+
+class FileSignal(Signal):
+    """A long audio file decoded block by block at ``sample_rate``, mono float32: the samples
+    :func:`load_audio` returns, never all in memory. Made by :func:`open_audio`, which reads the
+    file once to check it as :func:`load_audio` does (finite samples, decoded length against the
+    header and the mp3 frames, peak, minimum duration); every :meth:`blocks` decodes it again."""
+
+    def __init__(self, path: Path, sample_rate: int, n_samples: int, clip: bool):
+        self.path = Path(path)
+        self.sample_rate = int(sample_rate)
+        self.n_samples = int(n_samples)
+        self.clip = clip
+
+    def _decoded(self, size: int, counts: dict[str, int] | None = None) -> Iterator[np.ndarray]:
+        """Mono blocks resampled to ``sample_rate`` (``size`` samples each), not clipped;
+        ``counts["frames"]`` counts the file's frames read."""
+        import soundfile as sf
+        import soxr
+
+        with sf.SoundFile(str(self.path)) as f:
+            resampler = None if f.samplerate == self.sample_rate else soxr.ResampleStream(
+                f.samplerate, self.sample_rate, 1, dtype="float32", quality="HQ")
+
+            def pieces() -> Iterator[np.ndarray]:
+                while True:
+                    data = f.read(_READ_FRAMES, dtype="float32", always_2d=True)
+                    if not len(data):
+                        break
+                    if counts is not None:
+                        counts["frames"] = counts.get("frames", 0) + len(data)
+                    if not np.all(np.isfinite(data)):
+                        raise AudioError(self.path, "audio contains NaN or infinite samples")
+                    mono = _mono(data)
+                    yield mono if resampler is None else resampler.resample_chunk(mono, last=False)
+                if resampler is not None:
+                    yield resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+
+            yield from rechunk(pieces(), size)
+
+    def blocks(self, size: int) -> Iterator[np.ndarray]:
+        n = 0
+        for block in self._decoded(size):
+            if self.clip:
+                block = np.clip(block, -1.0, 1.0)
+            n += len(block)
+            if n > self.n_samples:
+                break
+            yield block
+        if n != self.n_samples:
+            raise AudioError(self.path, f"changed while being read: {n} samples decode, {self.n_samples} before")
+
+    def __reduce__(self):  # a prefetch child sends it back to its parent: the path, not the audio
+        return FileSignal, (self.path, self.sample_rate, self.n_samples, self.clip)
+
+
+def declared_seconds(path: str | Path) -> float | None:
+    """The duration the file's header declares, or None when libsndfile cannot read it."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:  # noqa: BLE001 - not for libsndfile: decoded in memory by the fallback
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 and info.frames > 0 else None
+
+
+def open_audio(path: str | Path, sample_rate: int, *, min_duration_s: float = 0.0,
+               long_audio_s: float | None = None) -> Signal:
+    """``path`` as a checked mono float32 :class:`~moodflow.stores.signal.Signal` at ``sample_rate``.
+
+    Up to ``long_audio_s`` (by the header; default ``LONG_AUDIO_S``) the file is decoded by
+    :func:`load_audio` and held
+    in memory; a longer one that libsndfile reads (wav, flac, ogg, mp3 …) becomes a
+    :class:`FileSignal`, checked now by a first pass over the file and decoded block by block
+    whenever it is read. Raises :class:`AudioError` as :func:`load_audio` does.
+    """
+    path = Path(path)
+    size = _check_path(path)
+    not_audio = _sniff(path)  # before libsndfile sees it: its mp3 decoder has crashed on text
+    if not_audio:
+        raise AudioError(path, not_audio)
+    declared = declared_seconds(path)
+    if declared is None or declared <= (LONG_AUDIO_S if long_audio_s is None else long_audio_s):
+        return ArraySignal(load_audio(path, sample_rate, min_duration_s=min_duration_s), sample_rate)
+    import soundfile as sf
+
+    present_s = _check_content(path, size)
+    with sf.SoundFile(str(path)) as f:
+        declared_frames, sr = f.frames, f.samplerate
+        _check_header(path, f, size)
+    counts: dict[str, int] = {}
+    n, peak = 0, 0.0
+    for block in FileSignal(path, sample_rate, 0, clip=False)._decoded(1 << 20, counts):  # the checking pass
+        n += len(block)
+        peak = max(peak, float(np.max(np.abs(block))))
+    _check_decoded(path, declared_frames, counts.get("frames", 0), sr, present_s)
+    if n == 0:
+        raise AudioError(path, "no audio samples decoded")
+    if peak > MAX_PEAK:
+        log.warning("%s: samples reach %.3g (far beyond full scale), clipped to [-1, 1]", path, peak)
+    if n / sample_rate < min_duration_s:
+        raise AudioError(path, f"too short: {n / sample_rate:.3f} s < {min_duration_s} s")
+    return FileSignal(path, sample_rate, n, clip=peak > MAX_PEAK)
+

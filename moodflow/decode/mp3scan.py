@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Any
 
 # kbit/s by [version is MPEG-1][layer] then bitrate index (0 = free format, 15 = invalid)
 _BITRATES = {
@@ -166,3 +167,53 @@ def scan_mp3(data: bytes) -> Mp3Scan | None:
     elif tlen:
         scan.declared_s, scan.declared_by = tlen / 1000.0, "ID3 TLEN"
     return scan
+
+
+class FileBytes:
+    """A file's bytes as :func:`scan_mp3` reads them (indexing, slicing, ``find``), a window
+    of them in memory at a time: counting the frames of a 3-hour mp3 holds 1 MB, not 400.
+    ``fh`` is the file opened for binary reading, ``size`` its length."""
+
+    def __init__(self, fh: Any, size: int, window: int = 1 << 20):
+        self.fh, self.size, self.window = fh, size, window
+        self.start, self.data = 0, b""
+
+    def __len__(self) -> int:
+        return self.size
+
+    def _load(self, pos: int, need: int) -> None:
+        if self.start <= pos and pos + need <= self.start + len(self.data):
+            return
+        if pos + need > self.start + len(self.data) or pos < self.start:
+            self.fh.seek(pos)
+            self.start, self.data = pos, self.fh.read(max(self.window, need))
+
+    def __getitem__(self, key: int | slice) -> Any:
+        if isinstance(key, slice):
+            a, b, step = key.indices(self.size)
+            if step != 1:
+                raise ValueError("only contiguous slices")
+            if b <= a:
+                return b""
+            self._load(a, b - a)
+            return self.data[a - self.start:b - self.start]
+        if key < 0:
+            key += self.size
+        if not 0 <= key < self.size:
+            raise IndexError(key)
+        self._load(key, 1)
+        return self.data[key - self.start]
+
+    def find(self, sub: bytes, start: int = 0, end: int | None = None) -> int:
+        end = self.size if end is None else min(end, self.size)
+        while start < end:
+            span = min(end - start, self.window)
+            self._load(start, min(span + len(sub) - 1, self.size - start))
+            at = self.data.find(sub, start - self.start, min(end, start + span + len(sub) - 1) - self.start)
+            if at >= 0:
+                return at + self.start
+            start += span
+        return -1
+
+    def startswith(self, prefix: bytes) -> bool:
+        return self[:len(prefix)] == prefix

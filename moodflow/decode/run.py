@@ -21,11 +21,12 @@ from tqdm import tqdm
 
 from moodflow.core.atomic import write_csv
 from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
-from moodflow.decode.audio import FILE_NOT_FOUND, AudioError, load_audio
+from moodflow.decode.audio import FILE_NOT_FOUND, AudioError, open_audio
 from moodflow.decode.cache import DecodeCache
 from moodflow.decode.settings import resolve_sample_rate
 from moodflow.stores.audio_store import AudioStoreWriter
 from moodflow.stores.prepared import PreparedDataset
+from moodflow.stores.signal import ArraySignal, Signal
 
 log = logging.getLogger(__name__)
 ERROR_COLUMNS = ["track_id", "audio_path", "error"]
@@ -69,11 +70,12 @@ def decode_dataset(
     decoded = 0
     cache = DecodeCache(cache_dir, sample_rate=sample_rate, min_duration_s=min_duration_s) if cache_dir else None
 
-    def decode(path: Path) -> np.ndarray:
-        return load_audio(path, sample_rate, min_duration_s=min_duration_s)
+    def decode(path: Path) -> np.ndarray | Signal:
+        signal = open_audio(path, sample_rate, min_duration_s=min_duration_s)
+        return signal.read() if isinstance(signal, ArraySignal) else signal  # an array is cached, a stream not
 
-    def job(path: Path) -> np.ndarray | AudioError:
-        try:
+    def job(path: Path) -> np.ndarray | Signal | AudioError:
+        try:  # a long file comes back as a stream (never cached): the writer decodes it again, block by block
             return cache.fetch(path, decode) if cache else decode(path)
         except AudioError as exc:
             return exc
@@ -102,7 +104,11 @@ def decode_dataset(
                         write_csv(errors_path, pd.DataFrame(errors, columns=ERROR_COLUMNS))
                         raise DecodeFailed(f"decode.on_error is 'stop': {result}")
                     continue
-                writer.append(track_id, result)
+                try:
+                    writer.append(track_id, result)  # a long file: decoded again block by block
+                except AudioError as exc:  # it changed since it was checked: its samples are dropped
+                    errors.append({"track_id": track_id, "audio_path": str(path), "error": exc.problem})
+                    continue
                 decoded += 1
             if paths and not decoded and not _audio_free(prepared, errors):
                 raise DecodeFailed(

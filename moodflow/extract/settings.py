@@ -29,7 +29,7 @@ class SlurmSettings:
     jobs: int = setting(1, min=1, max=10000)  # Slurm jobs kept running (each holds `cores` workers)
     cores: int = setting(1, min=1, max=1024)  # cores per job (sbatch --cpus-per-task), one worker each
     memory: str = "4GB"  # per job (sbatch --mem), e.g. 16GB
-    walltime: int | str = "01:00:00"  # per job (sbatch --time), [D-]HH:MM:SS
+    walltime: int | str = setting("01:00:00", min=1, max=366 * 86400)  # per job (sbatch --time), [D-]HH:MM:SS; a number: seconds
     queue: str = ""  # partition (sbatch --partition); "" = the cluster's default
     account: str = ""  # sbatch --account; "" = none
     job_extra_directives: list[str] = setting(default_factory=list)  # more #SBATCH options, e.g. --requeue

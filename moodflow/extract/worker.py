@@ -100,7 +100,7 @@ def extract_track(job: dict[str, Any], track_id: str) -> TrackFeatures:
     """Worker side: features of one track of the job's audio store."""
     extractor, audio, _ = _worker_state(job)
     with one_thread(extractor):
-        return extractor.extract(audio.signal(track_id), audio.sample_rate)
+        return extractor.extract_signal(audio.track_signal(track_id))
 
 
 def extract_track_to_cache(job: dict[str, Any], track_id: str, key: str) -> str | None:
@@ -132,7 +132,7 @@ def save_outcome(cache: TrackCache, key: str, outcome: TrackFeatures | BaseExcep
 def extract_into(extractor: Extractor, audio: AudioStore, cache: TrackCache, track_id: str, key: str) -> str | None:
     try:
         with one_thread(extractor):  # also on a Dask worker, which has no pool initializer
-            outcome = extractor.extract(audio.signal(track_id), audio.sample_rate)
+            outcome = extractor.extract_signal(audio.track_signal(track_id))
     except Exception as exc:  # noqa: BLE001 - sorted by save_outcome; one bad track must not stop the others
         outcome = exc
     return save_outcome(cache, key, outcome)

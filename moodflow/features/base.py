@@ -3,6 +3,12 @@
 An extractor turns one decoded mono signal into a :class:`TrackFeatures`: one static vector
 per track and one row per frame on the shared grid (``moodflow.stores.grid``). The extractor's full
 config is written into the store, so a store says exactly how it was made.
+
+Long signals (over ``long_audio_s``, 15 minutes) go through :meth:`Extractor.extract_long`,
+which reads the signal block by block (a :class:`~moodflow.stores.signal.Signal`) so that memory
+does not grow with duration; shorter ones are read whole and go through ``extract`` as always.
+Each extractor's windowed path and how far its values may differ from the in-memory ones is
+documented in docs/performance.md ("Long recordings") and tested in tests/test_long_audio.py.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import numpy as np
 from moodflow.core.config import build
 from moodflow.stores.audio_store import AudioStore
 from moodflow.stores.grid import GridConfig
+from moodflow.stores.signal import BLOCK_S, LONG_AUDIO_S, ArraySignal, Signal
 
 
 @dataclass
@@ -58,6 +65,8 @@ class Extractor(ABC):
     # True when the first call compiles code into an on-disk cache (librosa's numba functions):
     # the runner then calls it once before starting worker processes (``extraction.warm_up``).
     jit_compiled: ClassVar[bool] = False
+    # signals longer than this (seconds) go through ``extract_long``, block by block
+    long_audio_s: ClassVar[float] = LONG_AUDIO_S
 
     def __init__(self, config: Mapping[str, Any] | None = None, grid: GridConfig | Mapping[str, Any] | None = None):
         self.config = build(self.Config, config, f"features.{self.name}")
@@ -89,6 +98,20 @@ class Extractor(ABC):
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
         """Features of one mono float32 signal in [-1, 1]."""
 
+    def extract_signal(self, signal: Signal | np.ndarray, sample_rate: int | None = None) -> TrackFeatures:
+        """Features of a :class:`~moodflow.stores.signal.Signal` (or an array and its rate): in
+        memory up to ``long_audio_s``, block by block (:meth:`extract_long`) beyond."""
+        if not isinstance(signal, Signal):
+            signal = ArraySignal(signal, int(sample_rate or 0))
+        if signal.duration_s <= self.long_audio_s:
+            return self.extract(signal.read(), signal.sample_rate)
+        return self.extract_long(signal)
+
+    def extract_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> TrackFeatures:
+        """Features of a long signal read in blocks of about ``block_s`` seconds; extractors
+        override it with their windowed computation (this default reads the signal whole)."""
+        return self.extract(signal.read(), signal.sample_rate)
+
     def worker_config(self) -> dict[str, Any]:
         """The settings other processes (pool or Dask workers) build their extractor from."""
         return dataclasses.asdict(self.config)
@@ -99,7 +122,7 @@ class Extractor(ABC):
         with AudioStore(audio_path) as audio:
             for track_id in track_ids:
                 try:
-                    yield track_id, self.extract(audio.signal(track_id), audio.sample_rate)
+                    yield track_id, self.extract_signal(audio.track_signal(track_id))
                 except Exception as exc:  # noqa: BLE001 - reported per track by the runner
                     yield track_id, exc
 

@@ -37,6 +37,11 @@ Static columns (names say what they are): ``chord_share_deg<k>_<maj|min>`` / ``c
 chord); ``key_tonic_<pc>`` (one-hot), ``key_is_minor`` (1 = minor), ``key_clarity``. Frames
 (the grid): ``chord_<pc>_<maj|min>`` / ``chord_none`` (the window's chord distribution) and
 ``local_key_strength``.
+
+A long signal (``extract_long``) gets its constant-Q transform chunk by chunk, with 4 s of
+context on each side (the longest filter, at C2, spans 0.8 s); the three chromagrams are kept at
+frame rate (one frame per 2048 samples) and the chords, key and statistics computed from them as
+in memory. Values differ from the in-memory ones by float rounding only (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -51,7 +56,9 @@ from moodflow.core.config import setting
 from moodflow.core.errors import SettingsError
 from moodflow.features import EXTRACTORS, cqt_filters
 from moodflow.features.base import Extractor, TrackFeatures
+from moodflow.features.windowed import chunks
 from moodflow.stores.grid import frame_grid
+from moodflow.stores.signal import BLOCK_S, Signal
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 PROFILES = {
@@ -63,6 +70,7 @@ PROFILES = {
 N_CLASSES = 25  # 12 major, 12 minor, N
 NO_CHORD = 24
 BINS_PER_OCTAVE = 36
+CONTEXT_S = 4.0  # context on each side of a chunk of a long signal
 _NOTE = re.compile(r"^([A-G])([#b]?)(-?\d)$")
 _STEPS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 
@@ -210,10 +218,31 @@ class ChordsExtractor(Extractor):
         frame (T,); frame times (T,))."""
         import librosa
 
-        chord_chroma, bass_chroma, key_chroma = chromagrams(y, sample_rate, self.config)
+        return self._from_chromagrams(*chromagrams(y, sample_rate, self.config), sample_rate)
+
+    def _from_chromagrams(self, chord_chroma: np.ndarray, bass_chroma: np.ndarray, key_chroma: np.ndarray,
+                          sample_rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        import librosa
+
         times = librosa.frames_to_time(np.arange(chord_chroma.shape[1]), sr=sample_rate,
                                        hop_length=self.config.hop_length)
         return np.sqrt(unit_max(key_chroma)), decode_chords(chord_chroma, bass_chroma, self.config), times
+
+    def extract_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> TrackFeatures:
+        """:meth:`extract` of a long signal, its constant-Q transform computed chunk by chunk."""
+        duration, sr, hop = signal.duration_s, signal.sample_rate, self.config.hop_length
+        start, end = frame_grid(duration, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
+        parts: list[list[np.ndarray]] = [[], [], []]
+        loud = False
+        for chunk in chunks(signal, int(block_s * sr), max(int(CONTEXT_S * sr), 2 * hop), align=hop):
+            loud = loud or bool(np.any(chunk.y[chunk.core_start - chunk.start:chunk.core_end - chunk.start]))
+            for part, gram in zip(parts, chromagrams(chunk.y, sr, self.config)):
+                part.append(gram[:, chunk.frames(hop, gram.shape[1])])
+        if signal.n_samples < 2 * hop or not loud:
+            return TrackFeatures(np.full(len(self.feature_names()), np.nan, np.float32),
+                                 np.empty((0, N_CLASSES + 1), np.float32), start[:0], end[:0])
+        grams = [np.concatenate(part, axis=1) for part in parts]
+        return self.summarise(*self._from_chromagrams(*grams, sr), duration, start, end)
 
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
         duration = len(y) / sample_rate

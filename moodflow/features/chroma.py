@@ -4,6 +4,12 @@
 ``librosa.feature.chroma_stft``. A signal shorter than ``n_fft`` samples gets a NaN static
 vector and no frames. Chroma frame k is centred at ``k * hop_length / sr``
 (librosa pads the signal by default) and is counted in the grid window holding that centre.
+
+A long signal (``extract_long``) is analysed in chunks with 4 s of context on each side (more
+than the longest constant-Q filter, 1.6 s at C1), keeping each chunk's own frames; the tuning of
+the whole track is estimated first, exactly as librosa does (``windowed.estimate_tuning``). The
+values differ from the in-memory ones only by float rounding (librosa resamples each chunk
+rather than the whole signal): see docs/performance.md for the measured tolerance.
 """
 
 from __future__ import annotations
@@ -17,10 +23,13 @@ from moodflow.core.config import setting
 from moodflow.core.errors import SettingsError
 from moodflow.features import EXTRACTORS, cqt_filters
 from moodflow.features.base import Extractor, TrackFeatures
-from moodflow.stores.grid import frame_grid, window_stats
+from moodflow.features.windowed import Moments, chunks, estimate_tuning
+from moodflow.stores.grid import WindowStatsStream, frame_grid, window_stats
+from moodflow.stores.signal import BLOCK_S, Signal
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 KINDS = ("cqt", "stft")
+CONTEXT_S = 4.0  # context on each side of a chunk of a long signal (the longest CQT filter: 1.6 s)
 
 
 @dataclass
@@ -107,3 +116,26 @@ class ChromaExtractor(Extractor):
         centres = np.arange(len(chroma_)) * c.hop_length / sample_rate
         frames = window_stats(chroma_, centres, start, end).astype(np.float32)
         return TrackFeatures(static=static, frames=frames, start_s=start, end_s=end)
+
+    def extract_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> TrackFeatures:
+        """:meth:`extract` of a long signal, chunk by chunk (see the module docstring)."""
+        c = self.config
+        sr = signal.sample_rate
+        tuning = c.tuning
+        if tuning is None:  # the whole track's, as librosa estimates it inside chroma_<kind>
+            tuning = (estimate_tuning(signal, n_fft=2048, bins_per_octave=c.bins_per_octave) if c.kind == "cqt" else
+                      estimate_tuning(signal, n_fft=c.n_fft, hop_length=c.hop_length, power=2, bins_per_octave=12))
+        start, end = frame_grid(signal.duration_s, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
+        frames = WindowStatsStream(start, end, 12, dtype=np.float32)
+        moments = Moments(12)
+        margin = max(int(CONTEXT_S * sr), c.n_fft)
+        for chunk in chunks(signal, int(block_s * sr), margin, align=c.hop_length):
+            values = chroma(chunk.y, sr, kind=c.kind, hop_length=c.hop_length, n_fft=c.n_fft,
+                            bins_per_octave=c.bins_per_octave, tuning=tuning).T
+            keep = chunk.frames(c.hop_length, len(values))
+            rows = values[keep].astype(np.float64)
+            index = np.arange(keep.start, keep.stop) + chunk.start // c.hop_length
+            frames.add(rows, index * c.hop_length / sr)
+            moments.add(rows)
+        static = np.concatenate([moments.mean, moments.std()]).astype(np.float32)
+        return TrackFeatures(static=static, frames=frames.finish(), start_s=start, end_s=end)

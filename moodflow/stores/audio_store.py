@@ -14,16 +14,19 @@ import h5py
 import numpy as np
 
 from moodflow.stores.h5file import AtomicH5Writer
+from moodflow.stores.signal import ArraySignal, DatasetSignal, Signal
 from moodflow.stores.validate import check_audio_store, open_hdf5
 
 _STR = h5py.string_dtype("utf-8")
 
 
-def audio_hash(y: np.ndarray, sample_rate: int) -> str:
-    """Hex blake2b (128 bit) of the float32 samples of ``y`` and ``sample_rate``."""
+def audio_hash(y: np.ndarray | Signal, sample_rate: int) -> str:
+    """Hex blake2b (128 bit) of the float32 samples of ``y`` and ``sample_rate`` (a
+    :class:`~moodflow.stores.signal.Signal` is hashed block by block: the same digest)."""
     h = hashlib.blake2b(digest_size=16)
     h.update(np.int64(sample_rate).tobytes())
-    h.update(np.ascontiguousarray(y, dtype=np.float32).tobytes())
+    for block in y.blocks(1 << 20) if isinstance(y, Signal) else (y,):
+        h.update(np.ascontiguousarray(block, dtype=np.float32).tobytes())
     return h.hexdigest()
 
 
@@ -42,13 +45,35 @@ class AudioStoreWriter(AtomicH5Writer):
         self.offsets = [0]
         self.sample_rate = int(sample_rate)
 
-    def append(self, track_id: str, y: np.ndarray) -> None:
-        n0, n = self.offsets[-1], len(y)
-        self._samples.resize((n0 + n,))
-        self._samples[n0:] = y
+    def append(self, track_id: str, y: np.ndarray | Signal) -> None:
+        """One track's samples: an array, or a :class:`Signal` written block by block (a long
+        file never held whole; if its stream fails, the track's partial samples are dropped)."""
+        n0 = self.offsets[-1]
+        if isinstance(y, ArraySignal):
+            y = y.read()
+        if isinstance(y, Signal):
+            h = hashlib.blake2b(digest_size=16)
+            h.update(np.int64(self.sample_rate).tobytes())
+            n = 0
+            try:
+                for block in y.blocks(1 << 20):
+                    block = np.ascontiguousarray(block, dtype=np.float32)
+                    self._samples.resize((n0 + n + len(block),))
+                    self._samples[n0 + n:] = block
+                    h.update(block.tobytes())
+                    n += len(block)
+            except BaseException:
+                self._samples.resize((n0,))
+                raise
+            digest = h.hexdigest()
+        else:
+            n = len(y)
+            self._samples.resize((n0 + n,))
+            self._samples[n0:] = y
+            digest = audio_hash(y, self.sample_rate)
         self.offsets.append(n0 + n)
         self.ids.append(track_id)
-        self.hashes.append(audio_hash(y, self.sample_rate))
+        self.hashes.append(digest)
         self.durations.append(n / self.sample_rate)
 
     def _finish(self) -> None:
@@ -91,8 +116,18 @@ class AudioStore:
         return len(self.ids)
 
     def signal(self, track_id: str) -> np.ndarray:
+        """The track's samples in memory."""
         i = self._index[track_id]
         return self._h5["audio/samples"][self.offsets[i] : self.offsets[i + 1]]
+
+    def duration_s(self, track_id: str) -> float:
+        """The track's duration in seconds."""
+        return float(self.durations[self._index[track_id]])
+
+    def track_signal(self, track_id: str) -> DatasetSignal:
+        """The track as a :class:`~moodflow.stores.signal.Signal`, read block by block on demand."""
+        i = self._index[track_id]
+        return DatasetSignal(self._h5["audio/samples"], self.offsets[i], self.offsets[i + 1], self.sample_rate)
 
     def close(self) -> None:
         self._h5.close()

@@ -63,3 +63,51 @@ def align_to_frames(
     pos = np.where(np.abs(centres[left] - label_times) <= np.abs(centres[right] - label_times), left, right)
     dist = np.abs(centres[pos] - label_times)
     return np.where(dist <= tol_s, pos, -1).astype(np.int64)
+
+
+class WindowStatsStream:
+    """:func:`window_stats` over rows that arrive in time order, holding only the rows of the
+    windows not yet complete: the same numbers (each window's rows form the same C-ordered
+    float64 block) without the whole (n, F) matrix of a long track in memory."""
+
+    def __init__(self, start_s: np.ndarray, end_s: np.ndarray, n_features: int, dtype: type = np.float64):
+        """``dtype``: of the result; each window's float64 statistics are cast into it as they
+        are computed (float32: what the stores keep, half the memory of an hour's frames)."""
+        self.start_s, self.end_s = np.asarray(start_s, dtype=np.float64), np.asarray(end_s, dtype=np.float64)
+        self.n_features = int(n_features)
+        self.out = np.full((len(self.start_s), 2 * self.n_features), np.nan, dtype=dtype)
+        self._next = 0  # first window not yet computed
+        self._values: list[np.ndarray] = []
+        self._times: list[np.ndarray] = []
+
+    def add(self, values: np.ndarray, times: np.ndarray) -> None:
+        """Rows (n, F) with their times (n,), later than every row added before."""
+        if len(times):
+            self._values.append(np.asarray(values, dtype=np.float64).reshape(len(times), self.n_features))
+            self._times.append(np.asarray(times, dtype=np.float64))
+            self._emit(final=False)
+
+    def finish(self) -> np.ndarray:
+        """(T, 2F): every window's means then stds (NaN where a window got no row)."""
+        self._emit(final=True)
+        self._values, self._times = [], []
+        return self.out
+
+    def _emit(self, final: bool) -> None:
+        if self._next >= len(self.start_s):
+            return
+        times = np.concatenate(self._times) if self._times else np.empty(0)
+        values = np.concatenate(self._values) if len(self._values) > 1 else (
+            self._values[0] if self._values else np.empty((0, self.n_features)))
+        last = times[-1] if len(times) else -np.inf
+        k = self._next
+        while k < len(self.start_s) and (final or self.end_s[k] <= last):
+            a, b = np.searchsorted(times, self.start_s[k], side="left"), np.searchsorted(times, self.end_s[k], side="left")
+            if b > a:
+                block = values[a:b]
+                self.out[k, :self.n_features] = block.mean(axis=0)
+                self.out[k, self.n_features:] = block.std(axis=0)
+            k += 1
+        self._next = k
+        keep = np.searchsorted(times, self.start_s[k], side="left") if k < len(self.start_s) else len(times)
+        self._values, self._times = ([values[keep:]], [times[keep:]]) if keep < len(times) else ([], [])

@@ -37,7 +37,10 @@ from moodflow.features.mert.loading import (
 )
 from moodflow.features.mert.precision import reduce_precision, resolve_dtype
 from moodflow.features.mert.stream import stream_tracks
-from moodflow.features.mert.windows import PreparedTrack, forward_windows, layer_feature_names, prepare_signal
+from moodflow.features.mert.windows import (
+    PreparedTrack, forward_windows, layer_feature_names, prepare_signal, windows_of,
+)
+from moodflow.stores.signal import BLOCK_S, Signal
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +212,27 @@ class MertExtractor(Extractor):
         model = self.load()
         frames = forward_windows(model, track.windows, batch_size=int(self.config.batch_size),
                                  device=self._device)
-        bounds = track.bounds
+        return self._features(frames, track.bounds)
+
+    def extract_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> TrackFeatures:
+        """:meth:`extract`'s values, the windows cut, normalised and batched as they are read
+        (the same batches of equal-length windows as in memory)."""
+        model = self.load()
+        bounds, windows = windows_of(signal, self.header.processor, **self.windowing)
+        frames = np.empty((len(bounds), *self.frame_shape()), dtype=np.float32)
+        bs = int(self.config.batch_size)
+        batch: list[np.ndarray] = []
+        first = 0
+        for i, window in enumerate(windows):
+            if batch and (len(window) != len(batch[0]) or len(batch) == bs):
+                frames[first:i] = forward_windows(model, batch, batch_size=bs, device=self._device)
+                batch, first = [], i
+            batch.append(window)
+        if batch:
+            frames[first:first + len(batch)] = forward_windows(model, batch, batch_size=bs, device=self._device)
+        return self._features(frames, bounds)
+
+    def _features(self, frames: np.ndarray, bounds: np.ndarray) -> TrackFeatures:
         lengths = (bounds[:, 1] - bounds[:, 0]).astype(np.float64)
         static = np.tensordot(lengths / lengths.sum(), frames.astype(np.float64), axes=1)
         return TrackFeatures(

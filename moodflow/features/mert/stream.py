@@ -3,7 +3,8 @@
 The DataLoader's worker processes read each track from the audio store, resample it to
 24 kHz, cut its windows and normalise them (``MertExtractor.prepare``); the main process only
 runs the model. Tracks come back in order; a track that cannot be prepared or embedded comes
-back with its exception, and the others go on.
+back with its exception, and the others go on. A long track (over ``long_audio_s``) is not
+prepared whole: the main process streams it through ``MertExtractor.extract_long``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any, Iterator
 
 from moodflow.features.mert.windows import prepare_signal
 from moodflow.stores.audio_store import AudioStore
+from moodflow.stores.signal import LONG_AUDIO_S
+
+LONG = "long"  # what a worker sends for a track the main process streams itself
 
 
 class PreparedTracks:
@@ -21,7 +25,9 @@ class PreparedTracks:
     settings (``window_s``, ``min_window_s``, ``max_duration_s``).
     """
 
-    def __init__(self, processor: Any, windowing: dict[str, Any], audio_path: str, track_ids: list[str]):
+    def __init__(self, processor: Any, windowing: dict[str, Any], audio_path: str, track_ids: list[str],
+                 long_audio_s: float = LONG_AUDIO_S):
+        self.long_audio_s = long_audio_s
         self.processor = processor
         self.windowing = dict(windowing)
         self.audio_path = str(audio_path)
@@ -36,6 +42,8 @@ class PreparedTracks:
             self._audio = AudioStore(self.audio_path)
         track_id = self.track_ids[i]
         try:
+            if self._audio.duration_s(track_id) > self.long_audio_s:
+                return track_id, LONG, None
             signal = self._audio.signal(track_id)
             return track_id, prepare_signal(signal, self._audio.sample_rate, self.processor, **self.windowing), None
         except Exception as exc:  # noqa: BLE001 - sent back and reported for this track only
@@ -64,19 +72,25 @@ def stream_tracks(extractor: Any, audio_path: str, track_ids: list[str], *,
         for track_id in track_ids:
             yield track_id, exc
         return
-    dataset = PreparedTracks(extractor.header.processor, extractor.windowing, audio_path, track_ids)
+    dataset = PreparedTracks(extractor.header.processor, extractor.windowing, audio_path, track_ids,
+                             long_audio_s=extractor.long_audio_s)
     workers = min(int(loader_workers), len(track_ids))
     loader = DataLoader(
         dataset, batch_size=None, shuffle=False, num_workers=workers, collate_fn=_as_is,
         prefetch_factor=2 if workers else None, pin_memory=False,
     )
     batches = iter(loader)
+    audio: AudioStore | None = None
     try:
         for track_id, prepared, error in batches:
             if error is not None:
                 yield track_id, error
                 continue
             try:
+                if isinstance(prepared, str) and prepared == LONG:
+                    audio = audio or AudioStore(audio_path)
+                    yield track_id, extractor.extract_long(audio.track_signal(track_id))
+                    continue
                 yield track_id, extractor.embed_prepared(prepared)
             except Exception as exc:  # noqa: BLE001 - one bad track must not stop the others
                 yield track_id, exc
@@ -84,3 +98,5 @@ def stream_tracks(extractor: Any, audio_path: str, track_ids: list[str], *,
         shutdown = getattr(batches, "_shutdown_workers", None)
         if shutdown is not None:
             shutdown()
+        if audio is not None:
+            audio.close()

@@ -15,6 +15,7 @@ import numpy as np
 
 from moodflow.core.resample import resample
 from moodflow.features.mert.loading import MERT_SAMPLE_RATE
+from moodflow.stores.signal import Signal, rechunk, resampled_blocks, resampled_length
 
 # Shortest input that yields one MERT frame: the feature encoder's receptive field.
 MIN_SAMPLES = 400
@@ -128,3 +129,60 @@ def prepare_signal(y: np.ndarray, sample_rate: int, processor: Any, *, window_s:
     if len(bounds) > 1 and bounds[-1, 1] - bounds[-1, 0] < MIN_SAMPLES:
         bounds = bounds[:-1]  # min_window_s: 0 could leave a tail too short for one frame
     return PreparedTrack(normalize_windows(processor, [y24[a:b] for a, b in bounds]), bounds)
+
+
+
+def window_plan(n_samples: int, sample_rate: int, *, window_s: float, min_window_s: float,
+                max_duration_s: float | None = None) -> tuple[int, int, np.ndarray]:
+    """(input samples used, 24 kHz samples, window bounds) of :func:`prepare_signal` for a
+    signal of ``n_samples``, without its samples."""
+    used = n_samples if max_duration_s is None else min(n_samples, int(round(max_duration_s * sample_rate)))
+    n24 = resampled_length(used, sample_rate, MERT_SAMPLE_RATE)
+    if max_duration_s is not None:
+        n24 = min(n24, int(round(max_duration_s * MERT_SAMPLE_RATE)))
+    if n24 < MIN_SAMPLES:
+        raise ValueError(
+            f"MERT: signal too short ({n24 / MERT_SAMPLE_RATE * 1000:.1f} ms; "
+            f"needs ≥ {MIN_SAMPLES / MERT_SAMPLE_RATE * 1000:.1f} ms at 24 kHz)"
+        )
+    bounds = window_bounds(n24, MERT_SAMPLE_RATE, window_s=window_s, min_window_s=min_window_s)
+    if len(bounds) > 1 and bounds[-1, 1] - bounds[-1, 0] < MIN_SAMPLES:
+        bounds = bounds[:-1]
+    return used, n24, bounds
+
+
+def windows_of(signal: Signal, processor: Any, *, window_s: float, min_window_s: float,
+               max_duration_s: float | None = None) -> tuple[np.ndarray, Any]:
+    """(bounds, iterator of normalised 24 kHz windows in order) of a signal read block by block:
+    the windows :func:`prepare_signal` cuts, one at a time."""
+    used, n24, bounds = window_plan(signal.n_samples, signal.sample_rate, window_s=window_s,
+                                    min_window_s=min_window_s, max_duration_s=max_duration_s)
+    size = int(bounds[0, 1] - bounds[0, 0])
+
+    def checked() -> Any:
+        left = used
+        for block in signal.blocks(signal.block_size(30.0)):
+            block = block[:left]
+            left -= len(block)
+            if not np.all(np.isfinite(block)):
+                raise ValueError("MERT: signal contains NaN or infinite samples")
+            yield block
+            if left <= 0:
+                break
+
+    class _Cropped(Signal):
+        sample_rate, n_samples = signal.sample_rate, used
+
+        def blocks(self, n: int) -> Any:
+            return rechunk(checked(), n)
+
+    def windows() -> Any:
+        pos = 0
+        for block in resampled_blocks(_Cropped(), MERT_SAMPLE_RATE, size):
+            for a, b in bounds[(bounds[:, 0] >= pos) & (bounds[:, 0] < pos + len(block))]:
+                yield normalize_windows(processor, [block[a - pos:b - pos]])[0]
+            pos += len(block)
+            if pos >= bounds[-1, 1]:
+                break
+
+    return bounds, windows()

@@ -16,6 +16,11 @@ The PyTorch port of the network (``network``) runs the patches in batches on the
   ``tag_<tag>__mean`` …, ``tag_<tag>__std`` …
 - frames: the same columns for each window of the grid (``features.grid``), over the patches
   that overlap the window (unweighted; a window inside one patch has std 0).
+
+A long signal (``extract_long``) is resampled, turned into mel rows and cut into patches block by
+block (``resampled_blocks``, ``mel_power_blocks``), the patches going through the network in the
+same batches as in memory: the values are identical, and memory holds a few batches of patches
+instead of the whole spectrogram.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.features.musicnn.checkpoint import MODELS, PACKAGE, PACKAGE_VERSION, PackagedCheckpoint
 from moodflow.features.musicnn.tags import column_name, labels
 from moodflow.stores.grid import GridConfig, frame_grid
+from moodflow.stores.signal import BLOCK_S, Signal, resampled_blocks, resampled_length
 
 log = logging.getLogger(__name__)
 
@@ -206,11 +212,57 @@ class MusicnnExtractor(Extractor):
         end = np.minimum(start + PATCH_FRAMES * FFT_HOP / SAMPLE_RATE, max(duration, start[-1]))
         return Patches(start, end, np.concatenate(tag_rows), np.concatenate(emb_rows))
 
+    def patches_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> Patches:
+        """:meth:`patches` of a signal read block by block: the same patches in the same batches."""
+        import torch
+
+        from moodflow.features.musicnn.melspec import mel_power_blocks
+
+        n16 = resampled_length(signal.n_samples, signal.sample_rate, SAMPLE_RATE)
+        n_frames = 1 + n16 // FFT_HOP
+        if n_frames < PATCH_FRAMES:  # shorter than one patch: padded in memory, as :meth:`patches` does
+            return self.patches(signal.read(), signal.sample_rate)
+        starts = patch_starts(n_frames, patch_hop_frames(self.config.patch_hop_s))
+        net = self.load()
+        bs = int(self.config.batch_size)
+        y16 = resampled_blocks(signal, SAMPLE_RATE, int(block_s * SAMPLE_RATE))
+        mel_rows = mel_power_blocks(y16, n16)
+        held: list[np.ndarray] = []  # log-mel rows from frame `first` on
+        first = have = 0
+        tag_rows, emb_rows = [], []
+        with torch.inference_mode():
+            for i in range(0, len(starts), bs):
+                batch = starts[i:i + bs]
+                while have < batch[-1] + PATCH_FRAMES:
+                    rows = next(mel_rows)
+                    held.append(np.log10(np.float32(10000) * rows + np.float32(1)).astype(np.float32))
+                    have += len(rows)
+                mel = np.concatenate(held) if len(held) > 1 else held[0]
+                x = np.stack([mel[s - first:s - first + PATCH_FRAMES] for s in batch]).astype(np.float32)
+                out = net(torch.from_numpy(x).to(self._device))
+                tag_rows.append(out["taggram"].float().cpu().numpy())
+                emb_rows.append(out[self.config.layer].float().cpu().numpy())
+                nxt = starts[i + bs] if i + bs < len(starts) else have
+                held, first = [mel[nxt - first:]], nxt
+        for _ in mel_rows:  # the rest of the stream (checks its length)
+            pass
+        duration = n16 / SAMPLE_RATE
+        start = np.asarray(starts, dtype=np.float64) * FFT_HOP / SAMPLE_RATE
+        end = np.minimum(start + PATCH_FRAMES * FFT_HOP / SAMPLE_RATE, max(duration, start[-1]))
+        return Patches(start, end, np.concatenate(tag_rows), np.concatenate(emb_rows))
+
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
-        p = self.patches(y, sample_rate)
+        return self.summarise(self.patches(y, sample_rate), len(y) / sample_rate)
+
+    def extract_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> TrackFeatures:
+        """:meth:`extract`'s values, the signal read block by block (:meth:`patches_long`)."""
+        return self.summarise(self.patches_long(signal, block_s=block_s), signal.duration_s)
+
+    def summarise(self, p: Patches, duration_s: float) -> TrackFeatures:
+        """Static and grid features of a track's patches."""
         values = np.concatenate([p.embedding, p.taggram], axis=1).astype(np.float64)
         static = _mean_std(values)
-        start, end = frame_grid(len(y) / sample_rate, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
+        start, end = frame_grid(duration_s, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
         frames = np.empty((len(start), static.size), dtype=np.float32)
         for k, (a, b) in enumerate(zip(start, end)):
             hit = (p.start_s < b) & (p.end_s > a)

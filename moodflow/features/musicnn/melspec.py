@@ -11,6 +11,7 @@ compares both the filter bank and the spectrogram with librosa's.
 from __future__ import annotations
 
 import functools
+from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -60,3 +61,50 @@ def mel_power(y16: np.ndarray) -> np.ndarray:
     spectrum = np.fft.rfft(frames * _window(), axis=1).astype(np.complex64)
     power = np.abs(spectrum) ** 2
     return power @ mel_basis().T
+
+
+
+# BLAS multiplies a few rows with other kernels than many (measured: up to 12 rows give other
+# float32 roundings than the same rows inside a long matrix): every product here has this many rows.
+MIN_ROWS = 256
+
+
+def mel_power_blocks(blocks: Iterable[np.ndarray], n_samples: int) -> Iterator[np.ndarray]:
+    """:func:`mel_power` of a 16 kHz signal of ``n_samples`` that arrives in ``blocks``: its rows
+    in order, a few thousand at a time, each computed from the same 512 samples in the same way
+    (and in products of at least :data:`MIN_ROWS` rows), so they equal :func:`mel_power`'s rows."""
+    n_frames = 1 + n_samples // FFT_HOP
+    half = FFT_SIZE // 2
+    pending = [np.zeros(half, dtype=np.float32)]  # the padded signal from frame `base` on
+    base = done = 0
+
+    def rows(buf: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        offset = (lo - base) * FFT_HOP
+        frames = np.lib.stride_tricks.sliding_window_view(buf[offset:offset + (hi - lo - 1) * FFT_HOP + FFT_SIZE],
+                                                          FFT_SIZE)[::FFT_HOP]
+        spectrum = np.fft.rfft(frames * _window(), axis=1).astype(np.complex64)
+        return (np.abs(spectrum) ** 2) @ mel_basis().T
+
+    def ready(final: bool) -> Iterator[np.ndarray]:
+        nonlocal pending, base, done
+        buf = np.concatenate(pending) if len(pending) > 1 else pending[0]
+        available = base + ((len(buf) - FFT_SIZE) // FFT_HOP + 1 if len(buf) >= FFT_SIZE else 0)
+        hi = min(n_frames, available)
+        if hi - done >= (1 if final else MIN_ROWS):
+            lo = max(0, min(done, hi - MIN_ROWS))
+            yield rows(buf, lo, hi)[done - lo:]
+            done = hi
+        if final and done != n_frames:
+            raise ValueError(f"mel frames: {done} computed, {n_frames} expected")
+        keep = max(0, done - MIN_ROWS)  # frames a last short product recomputes
+        pending, base = [buf[(keep - base) * FFT_HOP:]], keep
+
+    held = 0
+    for block in blocks:
+        pending.append(np.asarray(block, dtype=np.float32))
+        held += len(block)
+        if held >= 4 * MIN_ROWS * FFT_HOP:
+            held = 0
+            yield from ready(False)
+    pending.append(np.zeros(half, dtype=np.float32))
+    yield from ready(True)

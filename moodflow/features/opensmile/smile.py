@@ -6,22 +6,33 @@ same ``.conf`` files ``Smile`` uses) is loaded once with two external sinks — 
 LLD level(s), one on ``func`` — so every descriptor is computed once. The signal is fed
 exactly as ``Smile`` feeds it (16-bit PCM through ``cExternalAudioSource``), which keeps the
 values identical to ``Smile``'s (tests/test_features_compare.py checks this).
+
+A long signal goes through ``twopass.long_functionals``: the samples streamed into openSMILE
+block by block, the LLD rows reduced to window statistics as they arrive, the functionals
+computed from LLDs spilled to disk; the values are identical to :func:`run_smile`'s.
 """
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import os
 import re
+import shutil
+import sys
+import tempfile
+import threading
 from dataclasses import dataclass
-from typing import ClassVar
+from contextlib import contextmanager
+from typing import ClassVar, Iterator
 
 import numpy as np
 
 from moodflow.features.base import Extractor, TrackFeatures
 from moodflow.features.opensmile.families import feature_group
-from moodflow.stores.grid import frame_grid, window_stats
+from moodflow.stores.grid import WindowStatsStream, frame_grid, window_stats
+from moodflow.stores.signal import BLOCK_S, Signal
 
 _SOURCE = "extsource"
 _SINK_LLD = "extsinklld"
@@ -112,6 +123,32 @@ def _open(feature_set: str, lld_levels: tuple[str, ...], sample_rate: int):
     return smile
 
 
+# openSMILE's standard_external_wave_input.conf.inc with a ring buffer as the `wave` level
+_RING_SOURCE = """[componentInstances:cComponentManager]
+instance[extsource].type=cExternalAudioSource
+
+[extsource:cExternalAudioSource]
+writer.dmLevel=wave
+sampleRate=\\cm[sampleRate{16000}:sample rate]
+nBits=\\cm[nBits{16}:sample bits]
+channels=\\cm[channels{1}:channel size]
+writer.levelconf.growDyn=0
+writer.levelconf.isRb=1
+writer.levelconf.nT=\\cm[waveRingFrames{441000}:frames of the input ring buffer]
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _ring_source_config() -> str:
+    """Path of the ring-buffer input config (written once per process, removed at exit)."""
+    folder = tempfile.mkdtemp(prefix="moodflow-smile-")
+    atexit.register(shutil.rmtree, folder, True)
+    path = os.path.join(folder, "ring_wave_input.conf.inc")
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(_RING_SOURCE)
+    return path
+
+
 @functools.lru_cache(maxsize=None)
 def smile_names(feature_set: str, lld_levels: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(LLD names, functional names) exactly as openSMILE names them."""
@@ -161,7 +198,8 @@ def run_smile(
             if not smile.external_audio_source_write_data(_SOURCE, to_pcm16(y).tobytes()):
                 raise RuntimeError(f"openSMILE {feature_set}: the input buffer refused {len(y)} samples")
             smile.external_audio_source_set_eoi(_SOURCE)
-            smile.run()
+            with lld_rows.catching():
+                smile.run()
         finally:
             smile.free()
     lld, idx, times, period = lld_rows.arrays(len(lld_names))
@@ -182,8 +220,11 @@ class _RowSink:
         self.idx: list[int] = []
         self.times: list[float] = []
         self.period = 0.01
+        self.caught: BaseException | None = None
 
     def __call__(self, data, n_rows: int, n_cols: int, meta, _param) -> int:
+        if self.caught is not None:
+            return 0
         m = meta[0]
         self.chunks.append(ctypes.string_at(data, n_rows * n_cols * 4))
         if not self.idx:
@@ -193,10 +234,56 @@ class _RowSink:
             self.times.append(m.time + k * m.period)
         return 1
 
+    @contextmanager
+    def catching(self) -> Iterator[None]:
+        """Keep what openSMILE's callbacks raise while inside, and raise it on leaving.
+
+        ctypes prints and drops an exception raised in a callback, and a signal handler's
+        exception (Slurm's scancel sends SIGTERM) is raised exactly there while openSMILE holds
+        the main thread: the track, and the task, would run on. Dropped exceptions reach
+        ``sys.unraisablehook``, so that hook keeps the first one."""
+        previous = sys.unraisablehook
+
+        def keep(unraisable) -> None:
+            if self.caught is None and unraisable.exc_value is not None \
+                    and "ctypes callback" in (unraisable.err_msg or ""):
+                self.caught = unraisable.exc_value
+            else:
+                previous(unraisable)
+
+        sys.unraisablehook = keep
+        try:
+            yield
+        finally:
+            sys.unraisablehook = previous
+        if self.caught is not None:
+            raise self.caught
+
     def arrays(self, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         """(rows (n, n_cols) float32, row indices, row times, frame period)."""
         rows = np.frombuffer(b"".join(self.chunks), dtype=np.float32).reshape(-1, n_cols).copy()
         return rows, np.asarray(self.idx, dtype=np.int64), np.asarray(self.times), self.period
+
+
+class _StreamRowSink(_RowSink):
+    """A :class:`_RowSink` the feeding thread drains while openSMILE runs in another."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+
+    def __call__(self, data, n_rows: int, n_cols: int, meta, _param) -> int:
+        with self.lock:
+            return super().__call__(data, n_rows, n_cols, meta, _param)
+
+    def drain(self, n_cols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+        """The rows that arrived since the last drain (as :meth:`_RowSink.arrays`), removed."""
+        with self.lock:
+            chunks, idx, times = self.chunks, self.idx, self.times
+            self.chunks, self.idx, self.times = [], [], []
+            period = self.period
+        rows = np.frombuffer(b"".join(chunks), dtype=np.float32).reshape(-1, n_cols).copy()
+        return rows, np.asarray(idx, dtype=np.int64), np.asarray(times), period
 
 
 def _set_row_sink(smile, sink: str, rows: _RowSink) -> None:
@@ -214,11 +301,15 @@ def _row_starts(idx: np.ndarray, times: np.ndarray, period: float, sample_rate: 
     """Frame start times from row indices and the step openSMILE actually used."""
     if len(idx) == 0:
         return np.empty(0)
+    return idx.astype(np.float64) * _frame_step(idx, times, period, sample_rate)
+
+
+def _frame_step(idx: np.ndarray, times: np.ndarray, period: float, sample_rate: int) -> float:
+    """The LLD frame step in seconds, a whole number of samples, from rows' indices and times."""
     good = (idx > 0) & (np.diff(times, prepend=-1.0) > 0)
     step = float(np.median(times[good] / idx[good])) if good.any() else period
     # the step is a whole number of samples
-    step = round(step * sample_rate) / sample_rate
-    return idx.astype(np.float64) * step
+    return round(step * sample_rate) / sample_rate
 
 
 class SmileExtractor(Extractor):
@@ -267,3 +358,13 @@ class SmileExtractor(Extractor):
         start, end = frame_grid(len(y) / sample_rate, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
         frames = window_stats(out.lld, out.lld_start_s, start, end).astype(np.float32)
         return TrackFeatures(static=out.functionals, frames=frames, start_s=start, end_s=end)
+
+    def extract_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> TrackFeatures:
+        """:meth:`extract`'s values in bounded memory: LLDs streamed, functionals from a disk
+        spill (``moodflow.features.opensmile.twopass``)."""
+        from moodflow.features.opensmile.twopass import long_functionals
+
+        start, end = frame_grid(signal.duration_s, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
+        frames = WindowStatsStream(start, end, len(self.lld_names()), dtype=np.float32)
+        static = long_functionals(signal, self.config.feature_set, self.lld_levels(), frames.add, block_s=block_s)
+        return TrackFeatures(static=static, frames=frames.finish(), start_s=start, end_s=end)
