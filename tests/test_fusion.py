@@ -90,3 +90,178 @@ def test_block_weight_is_applied_inside_training_and_recorded(pair, tmp_path):
     none, equal = (pd.read_csv(out["svm", w] / "predictions.csv") for w in ("none", "equal"))
     assert list(none["track_id"]) == list(equal["track_id"]) and not np.allclose(none["y_pred"], equal["y_pred"])
 
+
+
+# --- stacking (the ``stack`` model) ---------------------------------------------------------
+
+def _stack_problem(n=60, seed=0):
+    """Two stores, each with half of the signal; targets unique per track (they identify the
+    rows a fit received)."""
+    from moodflow.train.problems import ColumnsProblem
+
+    rng = np.random.default_rng(seed)
+    A, B = rng.normal(size=(n, 12)), rng.normal(size=(n, 3))
+    Y = np.column_stack([A[:, 0] + B[:, 0], A[:, 1] - B[:, 1]]) + 0.01 * rng.normal(size=(n, 2))
+    ids = np.array([f"t{i:03d}" for i in range(n)])
+    return ColumnsProblem("regression", np.hstack([A, B]), Y, ids, ["valence", "arousal"])
+
+
+def _stack_recipe(blocks=(12, 3), **settings):
+    from moodflow.core.config import build
+    from moodflow.models.base import ModelRecipe
+
+    return ModelRecipe("stack", build(MODELS.get("stack").Config, settings, "train.stack"), blocks=list(blocks))
+
+
+def test_held_out_tracks_never_reach_a_base_or_the_meta_fit(monkeypatch):
+    """Leak detector (as tuning's): every fit a fold makes — each store's base on every inner
+    split and refitted, and the meta-model — sees only that fold's training tracks, all of them
+    together, and the meta-model learns from out-of-fold predictions."""
+    from moodflow.models.ridge import RidgeModel
+    from moodflow.train import crossval
+    from moodflow.train.crossval import cross_validate
+
+    problem = _stack_problem()
+    by_target = {round(float(y), 9): t for y, t in zip(problem.Y[:, 0], problem.track_ids)}
+    folds = make_folds(problem.track_ids, kind="kfold", folds=4, seed=0).folds
+    fits: dict[str, list[tuple[int, set]]] = {}
+    current = {}
+    real_fold, real_fit = crossval._one_fold, RidgeModel.fit
+
+    def one_fold(recipe, prob, fold, *args):
+        current["fold"] = fold
+        return real_fold(recipe, prob, fold, *args)
+
+    def fit(self, X, Y, groups=None):
+        ids = {by_target[round(float(y), 9)] for y in np.asarray(Y)[:, 0]}
+        fits.setdefault(current["fold"].name, []).append((X.shape[1], ids))
+        return real_fit(self, X, Y, groups)
+
+    monkeypatch.setattr(crossval, "_one_fold", one_fold)
+    monkeypatch.setattr(RidgeModel, "fit", fit)
+    predictions, tuning, *_ = cross_validate(_stack_recipe(inner_folds=3), problem, folds, seed=0, jobs=1)
+    for fold in folds:
+        made = fits[fold.name]
+        assert len(made) == 2 * (3 + 1) + 1  # per store: 3 inner fits + the refit; then the meta-model
+        assert [w for w, _ in made] == [12] * 4 + [3] * 4 + [4]  # each base its own store; meta: 2 stores × 2 targets
+        train = set(fold.train)
+        assert all(ids <= train for _, ids in made) and not set().union(*(i for _, i in made)) & set(fold.test)
+        inner = [ids for _, ids in made[:3]]
+        assert set().union(*inner) == train and sum(map(len, inner)) == 2 * len(train)  # each row held out once
+        assert made[3][1] == train and made[-1][1] == train
+    assert set(predictions["track_id"]) == set(problem.track_ids)
+    assert (tuning["settings"].str.contains("meta_alpha")).any()
+
+
+def test_stacking_combines_the_halves_and_reproduces_itself(tmp_path):
+    from moodflow.train.crossval import cross_validate
+
+    problem = _stack_problem(n=80)
+    folds = make_folds(problem.track_ids, kind="kfold", folds=4, seed=0).folds
+    runs = [cross_validate(_stack_recipe(), problem, folds, seed=0, jobs=j).predictions for j in (1, 2)]
+    assert runs[0].to_csv(index=False) == runs[1].to_csv(index=False)  # same bytes on one core or two
+    stacked = runs[0]
+    base = cross_validate(_stack_recipe(blocks=(12,)), _sub(problem, slice(0, 12)), folds, seed=0).predictions
+    r2 = {name: 1 - ((p.y_true - p.y_pred) ** 2).sum() / ((p.y_true - p.y_true.mean()) ** 2).sum()
+          for name, p in (("stack", stacked), ("first store", base))}
+    assert r2["stack"] > 0.8 and r2["stack"] > r2["first store"] + 0.3, r2
+    mean = cross_validate(_stack_recipe(meta="mean"), problem, folds, seed=0).predictions
+    assert not np.allclose(mean["y_pred"], stacked["y_pred"])
+
+
+def _sub(problem, cols):
+    from moodflow.train.problems import ColumnsProblem
+
+    return ColumnsProblem(problem.kind, problem.X[:, cols], problem.Y, problem.track_ids, problem.columns)
+
+
+def test_stack_refuses_a_base_that_cannot_be_one():
+    from moodflow.core.errors import SettingsError
+
+    with pytest.raises((ValueError, SettingsError), match="base"):
+        MODELS.get("stack")("regression", {"base": "seq"}, 0)
+
+
+@pytest.mark.parametrize("base, settings", [("ridge", {}), ("svm", {"C": 4.0})])
+def test_a_stack_trains_saves_and_loads_on_every_task(pair, tmp_path, base, settings):
+    """Regression, classes, tags and dynamic frames of a combined pair: twice the same bytes, and
+    the saved model (bases + meta, each in its own format) predicts what the trained one did."""
+    from moodflow.models.io import load_model
+
+    a, b, prepared = pair
+    runs = []
+    for i in range(2):
+        out = tmp_path / f"run{i}" / "synthetic+extra" / "stack"
+        train_and_evaluate(**FEW_TRACKS, store_path=[a, b], prepared_dir=prepared, feature_set="synthetic+extra",
+                           model_name="stack", model_config={"base": base, "base_settings": settings,
+                                                             "inner_folds": 3},
+                           protocol=PROTOCOL, seed=0, out_dir=out, dynamic=True, importance=NO_IMPORTANCE)
+        runs.append(out)
+    files = sorted(p.relative_to(runs[0]) for p in runs[0].rglob("*") if p.is_file())
+    assert {"stack.json", "base0/model.skops", "base1/model.skops", "meta/model.skops"} <= {str(f) for f in files}
+    for f in files:
+        assert (runs[0] / f).read_bytes() == (runs[1] / f).read_bytes(), f
+    manifest = json.loads((runs[0] / "model.json").read_text())
+    assert set(manifest["tasks"]) >= {"static", "dynamic"}
+    from moodflow.train.combined import open_features
+    from moodflow.train.data import static_data
+    from moodflow.stores.prepared import PreparedDataset
+
+    with open_features([a, b], "synthetic+extra") as store:
+        data = static_data(store, PreparedDataset.read(prepared))
+    model = load_model(runs[0])
+    assert model.blocks == [4, 3] and model.n_inputs() == 7
+    again = load_model(runs[1])
+    np.testing.assert_array_equal(model.predict(data.X), again.predict(data.X))
+    for part, info in manifest["tasks"].items():
+        if part != "dynamic":
+            assert load_model(runs[0], part).predict(data.X).shape[0] == len(data.X)
+
+
+def test_a_stack_on_classes_and_tags(tmp_path):
+    """Classes (logistic meta on the stores' class probabilities) and tags, beside regression."""
+    a, prepared = make_run(tmp_path / "c", n_tracks=40, n_feat=4, task="multitask", dynamic=False, seed=1)
+    ids = [f"t{i:03d}" for i in range(40)]
+    b = extra_store(tmp_path / "extra.h5", ids)
+    out = tmp_path / "m"
+    metrics = train_and_evaluate(**{**FEW_TRACKS, "min_per_class": 3}, store_path=[a, b], prepared_dir=prepared,
+                                 feature_set="synthetic+extra", model_name="stack",
+                                 model_config={"inner_folds": 3, "base_settings": {"alpha": 1.0}},
+                                 protocol={"kind": "stratified", "folds": 3, "repeats": 1}, seed=0, out_dir=out,
+                                 importance=NO_IMPORTANCE)
+    assert {"static", "classification", "tagging"} <= set(metrics)
+    predictions = pd.read_csv(out / "predictions.csv")
+    tags = predictions[predictions["task"] == "tagging"]
+    assert set(tags["target"]) == {"happy", "calm"} and pd.to_numeric(tags["y_pred"]).between(0, 1).all()
+    scores = predictions[predictions["task"] == "classification"].filter(like="score_")
+    np.testing.assert_allclose(scores.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_a_stack_stage_declares_what_it_reads(pair, tmp_path):
+    """``stack`` in train.models: dvc.yaml's train_combined@<base>-<add>-stack runs it on the two
+    stores; every key its script reads (train.stack, train.combine.block_weight …) is declared."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.helpers.contract import REPO, stages, undeclared_imports, undeclared_params
+
+    a, b, prepared = pair
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["models"] = ["stack"]
+    params["train"]["combine"].update(base=["compare"], add=["chords"])
+    stage = next(s for s in stages(REPO, params) if s.name == "train_combined@compare-chords-stack")
+    assert undeclared_imports(stage) == []
+    params["train"].update(min_train=2, min_test=1, min_per_class=1, protocol=PROTOCOL, importance=NO_IMPORTANCE)
+    params["train"]["stack"].update(inner_folds=2)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    env = dict(os.environ, PYTHONPATH=str(REPO), MOODFLOW_TRACE_PARAMS=str(tmp_path / "traces"))
+    subprocess.run([sys.executable, str(REPO / "stages" / "train.py"), "synthetic+extra", "stack", str(prepared),
+                    str(a), str(tmp_path / "m"), "--join", str(b)], cwd=tmp_path, env=env, check=True,
+                   capture_output=True)
+    read = set().union(*(json.loads(p.read_text())["read"] for p in (tmp_path / "traces").glob("*.json")))
+    assert "train.stack" in read and "train.combine.block_weight" in read
+    assert undeclared_params(read, stage.params) == []
+    assert (tmp_path / "m" / "stack.json").exists()
