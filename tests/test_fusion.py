@@ -265,3 +265,34 @@ def test_a_stack_stage_declares_what_it_reads(pair, tmp_path):
     assert "train.stack" in read and "train.combine.block_weight" in read
     assert undeclared_params(read, stage.params) == []
     assert (tmp_path / "m" / "stack.json").exists()
+
+
+def test_the_report_tests_fusion_against_its_best_base_and_the_concatenation(pair, tmp_path):
+    """Each store alone, the concatenation and the stack on the same folds, beside the trivial
+    predictors; significance.csv holds the fused runs' tests against their best base and the stack's
+    against the concatenation."""
+    from moodflow.report.run import write_report
+
+    a, b, prepared = pair
+    models = tmp_path / "models"
+    common = dict(**FEW_TRACKS, prepared_dir=prepared, protocol=PROTOCOL, seed=0, importance=NO_IMPORTANCE)
+    for paths, fset, model, config in (([a], "synthetic", "ridge", {}), ([b], "extra", "ridge", {}),
+                                       ([a, b], "synthetic+extra", "ridge", {}),
+                                       ([a, b], "synthetic+extra", "stack", {"inner_folds": 2})):
+        train_and_evaluate(store_path=paths, feature_set=fset, model_name=model, model_config=config,
+                           out_dir=models / fset / model, **common)
+    params = {"dataset": {"name": "synthetic"}, "features": {"sets": ["synthetic", "extra"]},
+              "train": {"models": ["ridge", "stack"], "protocol": PROTOCOL, "seed": 0,
+                        "combine": {"base": ["synthetic"], "add": ["extra"]}}}
+    write_report(params, models, tmp_path / "reports")
+    table = pd.read_csv(tmp_path / "reports" / "significance.csv")
+    fusion = table[(table["role"] == "fusion") & (table["target"] == "valence")]
+    pairs = set(zip(fusion["model"], fusion["versus"]))
+    best_base = max(("synthetic", "extra"), key=lambda s: json.loads(
+        (models / s / "ridge" / "metrics.json").read_text())["static"]["valence"]["r2"])
+    assert pairs == {("synthetic+extra/ridge", f"{best_base}/ridge (best base)"),
+                     ("synthetic+extra/stack", f"{best_base}/ridge (best base)"),
+                     ("synthetic+extra/stack", "synthetic+extra/ridge (concatenation)")}
+    assert fusion["p"].notna().all() and (fusion["method"] == "corrected t").all()
+    text = (tmp_path / "reports" / "comparison.md").read_text()
+    assert "best base" in text and "synthetic+extra" in text and "baseline (mean)" in text
