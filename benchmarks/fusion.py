@@ -4,7 +4,7 @@
 (moodflow.evaluation.significance) of the stack against every other row.
 
     python benchmarks/fusion.py [--seeds 0,1,2] [--tracks 400] [--model svm] [--out results.jsonl]
-    python benchmarks/fusion.py --fourq SHARED_DATA        # the 4Q top-100 features, split in two
+    python benchmarks/fusion.py --fourq SHARED_DATA --seeds 0   # 4Q top-100: standard vs novel features
 
 The generated task (:func:`complementary_task`): quadrants (4 classes) from a latent valence and
 arousal. A wide store (``wide``, 600 columns: arousal in 10 of them, the rest noise — ComParE's
@@ -89,23 +89,23 @@ def complementary_task(folder: Path, n: int = 400, seed: int = 0, wide: int = 60
 
 
 def fourq_task(shared: Path, folder: Path) -> tuple[dict[str, Path], Path]:
-    """The 4Q authors' top-100 features of the 900 clips, split in two stores (the first 50
-    columns and the last 50): a real corpus whose two halves are not designed to complement."""
-    from moodflow.datasets.fourq import FourQ  # noqa: F401  (import check: the adapter exists)
+    """The 4Q authors' top-100 features of the 900 clips (benchmarks/reproduce_4q.py), split in
+    two stores: the standard features (``F0525`` …, from MIR toolboxes) and the authors' novel
+    ones (``ORIGINAL-…``: texture, expressive techniques), the split the paper credits."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from reproduce_4q import FEATURES, load_4q
 
-    root = shared / "4Q"
-    table = next(root.rglob("*top100*.csv"), None) or next(root.rglob("*features*.csv"))
-    frame = pd.read_csv(table)
-    label = next(c for c in frame.columns if c.lower() in ("quadrant", "class", "label"))
-    ident = next(c for c in frame.columns if c.lower() in ("song", "id", "track_id", "songid", "name"))
-    X = frame.drop(columns=[label, ident]).select_dtypes("number").to_numpy(float)
-    ids = [str(i) for i in frame[ident]]
-    y = np.array([f"Q{str(q)[-1]}" for q in frame[label]])
+    X, y, ids, classes = load_4q(shared)
+    names = [c for c in pd.read_csv(shared / FEATURES, nrows=0).columns if c not in ("SongID", "Quadrant")]
+    if len(names) != X.shape[1]:
+        raise ValueError(f"{shared / FEATURES}: {len(names)} names for {X.shape[1]} columns")
+    novel = np.array([n.startswith("ORIGINAL-") for n in names])
     folder.mkdir(parents=True, exist_ok=True)
-    half = X.shape[1] // 2
-    stores = {"first": write_store(folder / "first.h5", "first", ids, X[:, :half]),
-              "second": write_store(folder / "second.h5", "second", ids, X[:, half:])}
-    return stores, write_prepared(folder / "prepared", ids, y)
+    ids = [str(i) for i in ids]
+    stores = {"standard": write_store(folder / "standard.h5", "standard", ids, X[:, ~novel]),
+              "novel": write_store(folder / "novel.h5", "novel", ids, X[:, novel])}
+    labels = np.array([f"Q{str(classes[k])[-1]}" for k in y])
+    return stores, write_prepared(folder / "prepared", ids, labels)
 
 
 def run_rows(stores: dict[str, Path], prepared: Path, out: Path, model: str, seed: int, folds: int = 5,
