@@ -315,3 +315,22 @@ def test_on_complementary_stores_the_stack_beats_each_store_and_the_concatenatio
     assert table["stack"]["n_folds"] == 10
     for row in ("wide", "narrow", "concatenation", "chance (mean)"):
         assert table[row]["stack_gain"] > 0 and table[row]["p"] < 0.05, (row, table[row])
+
+
+def test_a_tampered_stack_folder_is_refused(tmp_path):
+    """stack.json comes from others too: its blocks must be small positive counts that match each
+    base's input width, and its base/meta those model.json names."""
+    X, _, _ = _two_blocks(n=40, big=6, small=3)
+    model = MODELS.get("stack")("regression", {}, 0, blocks=[6, 3]).fit(X, X[:, :1] + X[:, -1:])
+    model.save(tmp_path)
+    cls = MODELS.get("stack")
+    np.testing.assert_array_equal(cls.load(tmp_path, "regression", {}).predict(X), model.predict(X))
+    good = (tmp_path / "stack.json").read_text()
+    for text, message in ((good.replace('"blocks": [6, 3]', '"blocks": [3, 6]'), "takes 6 columns"),
+                          (good.replace('"blocks": [6, 3]', '"blocks": [6, -3]'), "positive column counts"),
+                          (good.replace('"blocks": [6, 3]', '"blocks": "6"'), "positive column counts"),
+                          (good.replace('"meta": "linear"', '"meta": "mean"'), "differ from model.json"),
+                          ("{not json", "not JSON"), ("x" * 70000, "larger than 64 KiB")):
+        (tmp_path / "stack.json").write_text(text)
+        with pytest.raises(ValueError, match=message):
+            cls.load(tmp_path, "regression", {})

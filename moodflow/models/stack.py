@@ -48,6 +48,7 @@ class StackConfig(SearchSettings):
 class StackModel(Model):
     name = "stack"
     Config = StackConfig
+    default_search = {"meta": ["linear", "mean"]}  # train.tune: learned weights or a plain average
     tasks = frozenset({"regression", "classification", "tagging", "dynamic"})
 
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, **data: Any):
