@@ -22,6 +22,8 @@ def main() -> None:
     args = parser.parse_args()
     train = load_params()["train"]
     settings = build_from(TrainSettings, train, "train", only=STAGE_KEYS)
+    if args.join:  # a combined set: how its stores are weighted (train.combine.block_weight)
+        settings.combine.block_weight = train.get("combine", {}).get("block_weight", "none")
     train_and_evaluate(
         store_path=[args.store, *args.join], prepared_dir=args.prepared, feature_set=args.set, model_name=args.model,
         model_config=train[args.model].to_dict(), settings=settings, out_dir=args.out,

@@ -151,7 +151,8 @@ def test_predict_refuses_a_combined_model_in_one_line(pair, tmp_path):
     train_and_evaluate(**FEW_TRACKS, store_path=[a, b], prepared_dir=prepared, feature_set="synthetic+extra",
                        model_name="ridge", model_config={}, protocol=PROTOCOL, seed=0, out_dir=out,
                        importance={"repeats": 0, "max_features": 300})
-    with pytest.raises(PredictError, match=r"combined set 'synthetic\+extra' \(train.combine\)"):
+    # predict runs every part's extractor (tests/test_fusion_predict.py); these are made up: one line naming it
+    with pytest.raises(PredictError, match=r"synthetic\+extra/ridge: features.sets: unknown feature set 'synthetic'"):
         Predictor(out, mood_tags=False)
 
 

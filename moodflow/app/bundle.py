@@ -81,19 +81,24 @@ def feature_record(manifest: dict[str, Any]) -> dict[str, Any]:
     """What reproducing the model's features needs, from this machine's extractor."""
     from moodflow.core.versions import package_versions
     from moodflow.stores.feature_store import names_digest
-    from moodflow.features import EXTRACTORS, build_extractor
-    from moodflow.app.predict import feature_settings
+    from moodflow.app.predict import model_extractor
 
-    name, settings, grid = feature_settings(manifest)
-    extractor = build_extractor(name, settings, grid)
+    extractor = model_extractor(manifest)  # a combined set's: every part's, joined
     versions = package_versions(extractor.packages)
     return {
-        "extractor": name,
-        "extractor_version": str(EXTRACTORS.get(name).version),
+        "extractor": extractor.name,
+        "extractor_version": str(extractor_version(extractor.name)),
         "config": _normal(extractor.config_dict()),
         "feature_names_sha": names_digest(extractor.feature_names()),
         "packages": {p: versions.get(p) for p in extractor.packages},
     }
+
+
+def extractor_version(name: str) -> str:
+    """The registered version of extractor ``name`` (a combined set's ``a+b``: ``1+2``)."""
+    from moodflow.features import EXTRACTORS
+
+    return "+".join(str(EXTRACTORS.get(part).version) for part in name.split("+"))
 
 
 def _normal(obj: Any) -> Any:
@@ -298,10 +303,12 @@ def check_reproducible(path: Path, meta: dict[str, Any], manifest: dict[str, Any
 
     want = meta.get("features") or {}
     name = want.get("extractor")
-    if name not in EXTRACTORS.names():
-        raise BundleError(f"{path}: refused: its features come from extractor {name!r}, which this moodflow does "
+    parts = name.split("+") if isinstance(name, str) else [name]
+    unknown = [part for part in parts if part not in EXTRACTORS.names()]
+    if unknown:  # a combined set's features come from every part's extractor (a+b)
+        raise BundleError(f"{path}: refused: its features come from extractor {unknown[0]!r}, which this moodflow does "
                           f"not have (has {', '.join(EXTRACTORS.names())})")
-    have_version = str(EXTRACTORS.get(name).version)
+    have_version = extractor_version(name)
     if have_version != str(want.get("extractor_version")):
         raise BundleError(f"{path}: refused: made with {name} extractor version {want.get('extractor_version')}, "
                           f"this moodflow has version {have_version}")

@@ -122,7 +122,7 @@ class Predictor:
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
-        from moodflow.features import audio_feature_sets, build_extractor
+        from moodflow.features import audio_feature_sets
         from moodflow.models.io import read_manifest
 
         if path.is_file():
@@ -139,12 +139,11 @@ class Predictor:
         except (OSError, ValueError) as exc:
             raise PredictError(str(exc)) from exc
         self.spec = self.manifest.get("label_spec") or {}
-        name, settings, grid = feature_settings(self.manifest)
-        if "+" in str(self.manifest.get("feature_set") or ""):
-            raise PredictError(
-                f"{self.source}: trained on the combined set {self.manifest['feature_set']!r} (train.combine), which "
-                "predict cannot compute from audio yet; pass --model with a model of a single feature set")
-        self.extractor = build_extractor(name, settings, grid)
+        try:
+            self.extractor = model_extractor(self.manifest)
+        except ValueError as exc:
+            raise PredictError(f"{self.source}: {exc}") from exc
+        name = self.extractor.name
         if not self.extractor.needs_audio:
             raise PredictError(
                 f"{self.source}: feature set {name!r} is imported from the dataset's files, so the model "
@@ -389,6 +388,18 @@ class Predictor:
         self.predict(paths, progress=progress, cache_dir=cache_dir)
         header, table = flat_rows(self, self.last, dynamic=False)
         return pd.DataFrame(table, columns=header)
+
+
+def model_extractor(manifest: dict[str, Any]) -> Any:
+    """The extractor that made the model's training features; for a combined set (``a+b``) every
+    part's, joined (:mod:`moodflow.app.joined`)."""
+    from moodflow.app.joined import JoinedExtractor, is_joined, part_manifests
+    from moodflow.features import build_extractor
+
+    if not is_joined(manifest):
+        return build_extractor(*feature_settings(manifest))
+    parts = part_manifests(manifest)
+    return JoinedExtractor([s for s, _ in parts], [build_extractor(*feature_settings(m)) for _, m in parts])
 
 
 def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:

@@ -17,6 +17,7 @@ _MODULES = {
     "mlp": "mlp",
     "seq": "seq",
     "multitask": "multitask",
+    "stack": "stack",
 }
 
 MODELS: Registry = Registry("model", __name__, _MODULES, key="train.models")

@@ -43,6 +43,9 @@ class ModelRecipe:
     input_shape: list[int] | None = None
     n_classes: int | None = None
     n_jobs: int = 1  # threads a single fit may use (folds in parallel use 1 each)
+    blocks: list[int] | None = None  # a combined set's column count per store, in order
+    block_weight: str = "none"  # train.combine.block_weight: equal = each store weighs the same
+
 
     @property
     def cls(self) -> type["Model"]:
@@ -51,8 +54,9 @@ class ModelRecipe:
         return MODELS.get(self.name)
 
     def new(self, task: str, seed: int = 0) -> "Model":
+        extra = {"blocks": self.blocks, "block_weight": self.block_weight} if self.blocks else {}
         return self.cls(task, self.config, seed, input_shape=self.input_shape, n_classes=self.n_classes,
-                        n_jobs=self.n_jobs)
+                        n_jobs=self.n_jobs, **extra)
 
 
 class Model(ABC):
@@ -73,9 +77,12 @@ class Model(ABC):
     neural: ClassVar[bool] = False  # a torch network (TorchPersistence): "model_kind" in model.json
     # Python distributions beyond the base ones whose versions model.json records (torch, xgboost)
     packages: ClassVar[tuple[str, ...]] = ()
+    # applies train.combine.block_weight (scales its standardised inputs per store)
+    block_weighting: ClassVar[bool] = False
 
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, *,
-                 input_shape: list[int] | None = None, n_classes: int | None = None, n_jobs: int = 1):
+                 input_shape: list[int] | None = None, n_classes: int | None = None, n_jobs: int = 1,
+                 blocks: list[int] | None = None, block_weight: str = "none"):
         if task not in self.tasks:
             raise ValueError(f"model {self.name!r} does not do {task}; it does {sorted(self.tasks)}")
         self.task = task
@@ -84,6 +91,8 @@ class Model(ABC):
         self.input_shape = list(input_shape) if input_shape else None
         self.n_classes = n_classes
         self.n_jobs = max(1, int(n_jobs))
+        self.blocks = [int(b) for b in blocks] if blocks else None  # columns per store (combined sets)
+        self.block_weight = block_weight
 
     @property
     def kind(self) -> str:

@@ -24,6 +24,7 @@ class RandomForestConfig(SklearnConfig):
 @MODELS.register
 class RandomForestModel(SklearnModel):
     name = "random_forest"
+    block_weighting = False  # a tree does not see a column's scale
     Config = RandomForestConfig
     multioutput_native = True
     default_search = {"max_features": [0.33, 1.0, "sqrt"], "min_samples_leaf": [1, 3, 5]}

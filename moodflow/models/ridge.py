@@ -36,7 +36,6 @@ from typing import Any, Literal
 import numpy as np
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.multiclass import OneVsRestClassifier
-from sklearn.pipeline import Pipeline
 
 from moodflow.core.config import setting
 from moodflow.models import MODELS
@@ -83,7 +82,7 @@ class RidgeModel(SklearnModel):
         if self.config.alpha != "auto":
             return super().fit(X, Y, groups)
         pipeline = self.build()
-        Xt = Pipeline(pipeline.steps[:-1]).fit_transform(X, Y)  # fits the pipeline's own steps
+        Xt = self.fit_preprocessing(pipeline, X, Y)  # fits the pipeline's own steps
         if self.kind == "regression":
             alpha, scores = (grouped_alphas(Xt, Y, groups, self.config.search_folds) if groups is not None
                              else loo_alphas(Xt, Y))

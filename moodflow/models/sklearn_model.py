@@ -38,6 +38,7 @@ class SklearnModel(Model):
 
     Config: ClassVar[type] = SklearnConfig
     multioutput_native: ClassVar[bool] = False
+    block_weighting: ClassVar[bool] = True
 
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, **data: Any):
         super().__init__(task, config, seed, **data)
@@ -68,8 +69,37 @@ class SklearnModel(Model):
         return Pipeline([*self.preprocessing(), ("model", est)])
 
     def fit(self, X: np.ndarray, Y: np.ndarray, groups: np.ndarray | None = None) -> "SklearnModel":
-        self.pipeline = self.build().fit(X, Y)
+        if not self.weights_blocks():
+            self.pipeline = self.build().fit(X, Y)
+            return self
+        pipeline = self.build()
+        pipeline.steps[-1][1].fit(self.fit_preprocessing(pipeline, X, Y), Y)
+        self.pipeline = pipeline
         return self
+
+    def weights_blocks(self) -> bool:
+        """Whether this fit scales each store's standardised columns (``block_weight: equal``)."""
+        return (type(self).block_weighting and self.block_weight == "equal" and bool(self.blocks)
+                and len(self.blocks) > 1)
+
+    def fit_preprocessing(self, pipeline: Pipeline, X: np.ndarray, Y: Any = None) -> np.ndarray:
+        """Fit every step before the estimator on (X, Y) and return what the estimator receives.
+        With block weighting the fitted scaler's ``scale_`` is multiplied by √(columns of the
+        column's store) before the later steps are fitted: a plain StandardScaler that outputs
+        each store's standardised columns times 1/√(its columns), fitted on these rows only."""
+        if not self.weights_blocks():
+            return Pipeline(pipeline.steps[:-1]).fit_transform(X, Y)
+        from moodflow.models.blocks import block_scale
+
+        names = [name for name, _ in pipeline.steps]
+        at = names.index("scale") + 1
+        upto = Pipeline(pipeline.steps[:at])
+        upto.fit(X, Y)
+        scaler = pipeline.steps[at - 1][1]
+        scaler.scale_ = scaler.scale_ * block_scale(self.blocks, X.shape[1])
+        Xt = upto.transform(X)
+        rest = pipeline.steps[at:-1]
+        return Pipeline(rest).fit_transform(Xt, Y) if rest else Xt
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         assert self.pipeline is not None, "fit or load first"

@@ -56,6 +56,7 @@ MIN_ROWS_FOR_EARLY_STOPPING = 20
 @MODELS.register
 class XGBoostModel(SklearnModel):
     name = "xgboost"
+    block_weighting = False  # a tree does not see a column's scale
     packages = ("xgboost",)
     Config = XGBoostConfig
     multioutput_native = True

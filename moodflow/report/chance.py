@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from moodflow.evaluation.significance import Comparison
+from moodflow.report.fusion import fusion_pairs
 from moodflow.report.scoring import HEADLINE, Key, Scores, compare, score_predictions
 from moodflow.report.tables import Run
 
@@ -65,7 +66,7 @@ class Verdict:
     metric: str
     a: str  # set/model
     b: str  # "baseline (kind)" or "set/model (best)"
-    role: str  # "chance" | "best"
+    role: str  # "chance" | "best" | "fusion" (a combined set's run against its best base, moodflow.report.fusion)
     comparison: Comparison | None
     reason: str = ""
     tracks: int = 0
@@ -143,6 +144,10 @@ def judge(scored: list[Scored], task: str) -> Judgement:
             tests = _chance_tests(s, key)
             j.chance[(s.run.feature_set, s.run.model, task_key, target)] = tests
             j.verdicts += tests
+        for a, b, why in fusion_pairs(runs, key):  # a fused run against its best base (and the concatenation)
+            comp, reason = compare(a.scores, b.scores, key)
+            j.verdicts.append(Verdict(task_key, target, metric, a.name, f"{b.name} ({why})", "fusion", comp, reason,
+                                      a.scores.tracks.get((task_key, target), 0)))
         eligible = [s for s in runs if j.beats_chance(s.run.feature_set, s.run.model, task_key, target) is not False]
         if not eligible:
             continue

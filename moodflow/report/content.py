@@ -211,6 +211,12 @@ def _results(doc: Document, judgement: Judgement, sets: list[str]) -> None:
     doc.sections.append(Section(["Significance"], 2, _significance_blocks(judgement)))
 
 
+FUSION_NOTE = ("Fusion: a model on a combined set (<base>+<add>) is also tested against its best base — the same "
+               "model (for a per-store fusion such as stack: its base model) on one of the stores alone — and a "
+               "per-store fusion against the concatenation of the stores with its base model (\"best base\", "
+               "\"concatenation\" in the versus column).")
+
+
 def _significance_blocks(judgement: Judgement) -> list:
     if not judgement.verdicts:
         return [Paragraph(["No comparison: one run and no trivial predictors."])]
@@ -221,6 +227,8 @@ def _significance_blocks(judgement: Judgement) -> list:
         "a single split: a paired bootstrap over the test tracks. The difference is A − B with its 95 % interval; "
         "\"A is better than B\" is said only when the interval excludes 0. All rows: reports/significance.csv."])]
     table = judgement.table()
+    if (table["role"] == "fusion").any():
+        blocks.append(Paragraph([FUSION_NOTE]))
     for (task, target), g in table.groupby(["task", "target"], sort=False):
         rows = [Row([r.model, r.versus, Plain(f"{r.difference:+.3f} [{r.low:+.3f}, {r.high:+.3f}]")
                      if pd.notna(r.difference) else Plain("—"), p_text(r.p) if pd.notna(r.p) else Plain("—"),

@@ -13,6 +13,7 @@ selection does not apply to it. Nothing is written: the join happens when a mode
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,6 +22,7 @@ import numpy as np
 from moodflow.stores.feature_store import FeatureStore, StoreMismatchError
 
 SEPARATOR = "+"
+log = logging.getLogger(__name__)
 
 
 def parts(feature_set: str) -> list[str]:
@@ -51,6 +53,8 @@ class CombinedStore:
         self.feature_groups: list[str] = [
             f"{name}/{g}" for name, s in zip(self.sets, self.stores) for g in (s.feature_groups or s.feature_names)]
         self.frame_names: list[str] | None = None
+        self.block_widths: list[int] = [len(s.feature_names) for s in self.stores]  # static columns per store
+        self.frame_widths: list[int] = [int(np.prod(s.frame_shape)) for s in self.stores]  # flat frame widths
 
     def check(self, feature_set: str) -> None:
         """Refuse stores that are not, in order, the parts of ``feature_set``."""
@@ -119,3 +123,17 @@ def open_features(paths: str | Path | Sequence[str | Path], feature_set: str) ->
         store.close()
         raise
     return store
+
+
+def combined_blocks(store: Any, model_cls: Any, block_weight: str, where: str) -> dict[str, dict[str, Any]]:
+    """The recipe's ``blocks`` / ``block_weight`` for the static and dynamic parts of a combined
+    set ({} for a plain set). A model that does not scale its inputs (trees, neural heads) gets
+    ``block_weight: none`` (said in the log and in model.json)."""
+    if not isinstance(store, CombinedStore):
+        return {}
+    applied = block_weight if getattr(model_cls, "block_weighting", False) else "none"
+    if applied != block_weight:
+        log.warning("%s: train.combine.block_weight %s does not apply to this model (it does not scale its "
+                    "inputs per column); its stores are joined unweighted", where, block_weight)
+    return {"static": {"blocks": list(store.block_widths), "block_weight": applied},
+            "dynamic": {"blocks": list(store.frame_widths), "block_weight": applied}}

@@ -50,7 +50,7 @@ from moodflow.models.base import Model, ModelRecipe
 from moodflow.stores.feature_store import names_digest
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
-from moodflow.train.combined import open_features
+from moodflow.train.combined import combined_blocks, open_features
 from moodflow.train.data import StaticData, class_strata, dynamic_data, label_kinds, static_data, track_groups
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
@@ -176,9 +176,11 @@ def train_and_evaluate(
     with open_features(store_path, feature_set) as store:  # refuses a store made by another extractor
         store_attrs, feature_names, frame_shape = store.attrs, store.feature_names, store.frame_shape
         feature_groups = store.feature_groups
+        blocks = combined_blocks(store, model_cls, s.combine.block_weight, f"{feature_set}/{model_name}")
         recipe = ModelRecipe(
             model_name, config, input_shape=list(frame_shape) if len(frame_shape) == 2 else None,
             n_classes=len(spec.classes) if spec.task == "classification" else None, n_jobs=jobs,
+            **blocks.get("static", {}),
         )
         static = static_data(store, prepared, all_kinds=model_cls.multitask) if run_static else None
         # a single-task model also learns the dataset's other static label kinds, each its own part
@@ -188,10 +190,12 @@ def train_and_evaluate(
         dyn = dynamic_data(store, prepared.dynamic_labels, list(spec.dynamic_targets)) if run_dynamic else None
     manifest = _manifest(model_cls, config, recipe, spec, prepared, feature_set, store_attrs, feature_names,
                          frame_shape, s)
+    if s.combine.block_weight != "none" and recipe.blocks:
+        manifest["block_weight"] = recipe.block_weight  # what the model applied (none: it does not scale)
     if not spec.has_labels:
         log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)
         return _write_refusal(out_dir, manifest, NO_LABELS)
-    parts = _parts(recipe, spec, static, extra, dyn)
+    parts = _parts(recipe, spec, static, extra, dyn, blocks.get("dynamic"))
     try:
         results, not_scored = _train_parts(parts, prepared, s, jobs, feature_set, model_name, feature_names,
                                            feature_groups)
@@ -238,7 +242,7 @@ def _manifest(model_cls: type[Model], config: Any, recipe: ModelRecipe, spec: La
 
 
 def _parts(recipe: ModelRecipe, spec: LabelSpec, static: StaticData | None, extra: dict[str, StaticData],
-           dyn: Any) -> list[Part]:
+           dyn: Any, frame_blocks: dict[str, Any] | None = None) -> list[Part]:
     """The parts to train, in order: the static task, the other static label kinds, the dynamic task."""
     parts = []
     if static is not None:
@@ -251,7 +255,7 @@ def _parts(recipe: ModelRecipe, spec: LabelSpec, static: StaticData | None, extr
                           {"label_kinds": [kind], "n_classes": kind_recipe.n_classes}))
     if dyn is not None:
         parts.append(Part("dynamic", "dynamic", DynamicProblem(dyn.X, dyn.Y, dyn.times, dyn.track_ids, dyn.targets),
-                          False, recipe, {"n_frames": dyn.n_frames}))
+                          False, dataclasses.replace(recipe, **(frame_blocks or {})), {"n_frames": dyn.n_frames}))
     return parts
 
 

@@ -37,6 +37,10 @@ class CombineSettings:
 
     base: list[str] = field(default_factory=list)  # e.g. [compare, mert]
     add: list[str] = field(default_factory=list)  # e.g. [chords]: compare+chords, mert+chords
+    # none = the stores' standardised columns side by side (the larger store dominates); equal =
+    # each standardised store scaled by 1/sqrt(its columns), inside the fitted pipeline, so every
+    # store weighs the same (models that scale their inputs: ridge, svm, knn; docs/models.md)
+    block_weight: str = setting("none", choices=("none", "equal"))
 
 
 
