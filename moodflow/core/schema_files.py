@@ -109,8 +109,8 @@ def _check_metrics(value: Any, where: str = "") -> None:
                 if isinstance(member, dict) and "status" not in member:
                     _check_metrics(member, f"{where}datasets.{name}.")
             continue
-        if targets is None or task in ("status", "best"):
-            continue
+        if targets is None or task in ("status", "best") or (task == "scale" and isinstance(targets, str)):
+            continue  # a joint run's member names its own scale: datasets.<member>.scale "0-1"
         if not isinstance(targets, dict):
             raise ValueError(f"{where}{task}: must be an object (got {_kind(targets)})")
         for target, scores in targets.items():

@@ -77,7 +77,7 @@ def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str
     tr = np.array([index[t] for t in fold.train], dtype=np.int64)
     te = np.array([index[t] for t in fold.test], dtype=np.int64)
     model, records = fit_tuned(recipe, problem, tr, seed=seed, tune_defaults=tune_defaults, fold=fold.name)
-    explained = explainer.explain(model, problem, te, fold.name) if explainer is not None else []
+    explained = explainer.explain(model, problem, problem.scored_rows(te), fold.name) if explainer is not None else []
     attention = problem.attention_rows(model, te, fold.name)
     trivial = baseline_rows(problem, fold.name, tr, te, seed)
     return problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention, trivial

@@ -57,6 +57,13 @@ class Problem:
     kind: str  # the Model task: regression | classification | tagging | dynamic
     track_ids: np.ndarray
     stratify: np.ndarray | None = None  # class ids for stratified inner folds
+    # (n,) True where a track's regression targets are derived (moodflow.stores.derived): trained
+    # on, never scored — left out of score() and of the held-out rows importance is measured on
+    unscored: np.ndarray | None = None
+
+    def scored_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` without the tracks whose targets are derived."""
+        return rows if self.unscored is None else rows[~self.unscored[rows]]
 
     @property
     def class_names(self) -> list[str] | None:
@@ -103,7 +110,10 @@ class ColumnsProblem(Problem):
 
     def score(self, rows, pred):
         if self.kind == "regression":
-            return _r2(self.Y[rows], pred)
+            if self.unscored is None:
+                return _r2(self.Y[rows], pred)
+            keep = ~self.unscored[rows]
+            return _r2(self.Y[rows][keep], np.asarray(pred)[keep]) if keep.sum() >= 2 else 0.0
         from sklearn.metrics import average_precision_score
 
         Y = self.Y[rows]
@@ -195,6 +205,10 @@ class MultitaskProblem(Problem):
                                  self.names["classification"][0])
             return sub.score(np.arange(int(ok.sum())), pred["classification"][ok])
         ok = ~np.any(np.isnan(labels), axis=1)
+        if self.main == "regression" and self.unscored is not None:
+            ok &= ~self.unscored[rows]
+        if self.main == "regression" and self.unscored is not None and ok.sum() < 2:
+            return 0.0
         sub = ColumnsProblem(self.main, self.X[rows][ok], labels[ok], self.track_ids[rows][ok], [])
         return sub.score(np.arange(int(ok.sum())), pred[self.main][ok])
 

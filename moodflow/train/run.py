@@ -51,6 +51,7 @@ from moodflow.stores.feature_store import names_digest
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.combined import open_features
+from moodflow.train.derived import drop_derived, mark_derived
 from moodflow.train.data import StaticData, class_strata, dynamic_data, label_kinds, static_data, track_groups
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
@@ -192,12 +193,14 @@ def train_and_evaluate(
         log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)
         return _write_refusal(out_dir, manifest, NO_LABELS)
     parts = _parts(recipe, spec, static, extra, dyn)
+    mark_derived(parts, prepared)  # derived targets (dataset.<name>.derive_va) train, never score
     try:
         results, not_scored = _train_parts(parts, prepared, s, jobs, feature_set, model_name, feature_names,
                                            feature_groups)
     except InsufficientData as exc:
         log.warning("%s/%s: insufficient data, nothing scored: %s", feature_set, model_name, exc)
         return _write_refusal(out_dir, manifest, f"insufficient data: {exc}")
+    results = drop_derived(results, prepared)
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     cols = ["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]
     predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
