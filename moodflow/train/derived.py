@@ -28,4 +28,17 @@ def drop_derived(results: list[Any], prepared: PreparedDataset) -> list[Any]:
         return results
     targets = derived_targets(prepared.info)
     return [dataclasses.replace(r, predictions=drop_derived_rows(r.predictions, ids, targets),
-                                baseline=drop_derived_rows(r.baseline, ids, targets)) for r in results]
+                                baseline=drop_derived_rows(r.baseline, ids, targets),
+                                teachers=None if r.teachers is None else drop_derived_rows(r.teachers, ids, targets))
+            for r in results]
+
+
+def mark_members(parts: list[Any], prepared: PreparedDataset) -> None:
+    """In a joint run, tell every static part which dataset each of its tracks comes from."""
+    if not prepared.info.get("members"):
+        return
+    from moodflow.stores.labelspace import member_of
+
+    for part in parts:
+        if part.name != "dynamic" and hasattr(part.problem, "members"):
+            part.problem.members = member_of(part.problem.track_ids)

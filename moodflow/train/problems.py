@@ -87,6 +87,10 @@ class Problem:
         """Per held-out frame, the attention a sequence model gave it (none for other problems)."""
         return []
 
+    def teacher_rows(self, model: Model, rows: np.ndarray, fold: str) -> pd.DataFrame | None:
+        """Held-out rows of a distilled model's teachers (moodflow.models.distill); None for others."""
+        return None
+
 
 @dataclass
 class ColumnsProblem(Problem):
@@ -172,11 +176,30 @@ class MultitaskProblem(Problem):
     def kind(self) -> str:  # type: ignore[override]
         return self.main
 
+    members: np.ndarray | None = None  # a joint run: each track's dataset (teachers of distillation)
+
     def fit(self, model, rows):
-        return model.fit(self.X[rows], {k: v[rows] for k, v in self.labels.items()})
+        labels = {k: v[rows] for k, v in self.labels.items()}
+        if self.members is not None:
+            return model.fit(self.X[rows], labels, members=self.members[rows])
+        return model.fit(self.X[rows], labels)
 
     def predict(self, model, rows):
         return model.predict_all(self.X[rows])
+
+    def teacher_rows(self, model, rows, fold):
+        if self.members is None or not getattr(model, "teachers", None):
+            return None
+        pred = model.predict_teachers(self.X[rows], self.members[rows])
+        full = {k: pred[k] if k in pred else np.full((len(rows), (len(self.names["classification"][1])
+                                                                  if k == "classification" else v.shape[1])), np.nan)
+                for k, v in self.labels.items()}
+        table = self.rows(fold, rows, full)
+        scores = [c for c in table.columns if c.startswith("score_")]
+        numeric = table["task"] != "classification"
+        have = np.where(numeric, pd.to_numeric(table["y_pred"], errors="coerce").notna(),
+                        table[scores].notna().all(axis=1) if scores else False)
+        return table[have].reset_index(drop=True)
 
     def rows(self, fold, rows, pred):
         ids, out = self.track_ids[rows], []
