@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 from moodflow.core.errors import SettingsError, did_you_mean
 from moodflow.datasets import DATASETS
+from moodflow.evaluation.cross import check_cross_settings
 from moodflow.features import EXTRACTORS
 from moodflow.models import MODELS
 
@@ -44,6 +45,7 @@ def check_names(params: Mapping[str, Any]) -> None:
                 raise SettingsError(f"{where}.{key} lists {name!r} but params.yaml has no {where}.{name} section: "
                                     f"add `{name}: {{}}` under `{where}:` (defaults apply)")
     _check_combine(train.get("combine") or {}, features["sets"])
+    check_cross_settings(train.get("protocol") or {}, params["dataset"]["name"])
 
 
 def _check_combine(combine: Mapping[str, Any], sets: list[str]) -> None:

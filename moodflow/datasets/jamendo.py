@@ -82,12 +82,17 @@ class JamendoConfig(AdapterConfig):
     split: int = setting(0, min=0, max=4)  # which of MTG's five published splits
     tags: str = setting("split", choices=("split", "all"))  # the 56 tags of the splits, or every tag
     audio_dir: str = ""  # "" = <root>/audio
+    # tags: valence/arousal targets (1-9) derived from each track's tags, the mean of a tag table's
+    # scores (Music2Emo's); marked derived in the prepared dataset, trained on, never scored
+    derive_va: str = setting("none", choices=("none", "tags"))
+    va_table: str = ""  # CSV MoodTag,Valence,Arousal (1-9) for derive_va; "" = Music2Emo's table shipped with moodflow
 
 
 @DATASETS.register
 class Jamendo(DatasetAdapter):
     """MTG-Jamendo mood/theme. Config: ``split`` (0-4, default 0), ``tags`` (split | all),
-    ``audio_dir`` (default ``<root>/audio``). ``dataset.root`` is the repository checkout
+    ``audio_dir`` (default ``<root>/audio``), ``derive_va`` (none | tags: valence/arousal from the
+    tags, :mod:`moodflow.datasets.derive`) and ``va_table``. ``dataset.root`` is the repository checkout
     (the folder holding ``data/``) or its ``data`` folder itself.
     """
 
@@ -149,7 +154,12 @@ class Jamendo(DatasetAdapter):
         spec = LabelSpec(task="tagging", tags=names)
         info = dataset_info(sys.modules[__name__], base, audio_dir=str(audio_dir.absolute()), split_source=split_source,
                             tag_prefix=TAG_PREFIX, tag_mode=mode)
-        return PreparedDataset(self.name, manifest, labels, spec, splits=splits, info=info)
+        prepared = PreparedDataset(self.name, manifest, labels, spec, splits=splits, info=info)
+        if self.config.derive_va == "tags":
+            from moodflow.datasets.derive import derive_va_from_tags
+
+            prepared = derive_va_from_tags(prepared, self.config.va_table or None)
+        return prepared
 
     def verification_index(self) -> tuple[Path, pd.DataFrame] | None:
         """The mood/theme audio to have under ``audio_dir``: MTG's own

@@ -104,10 +104,11 @@ def _size_problems(shown: str, sizes: FoldSizes, minima: Minima) -> str:
 
 
 def _folds(part: PartTracks, kind: str, folds: int, repeats: int, seed: int, splits: pd.DataFrame | None,
-           groups: np.ndarray | None) -> FoldSizes:
-    """The fold sizes of the protocol (InsufficientData / ValueError when it cannot be made)."""
+           groups: np.ndarray | None, sides: tuple = ((), ())) -> FoldSizes:
+    """The fold sizes of the protocol (InsufficientData / ValueError when it cannot be made);
+    ``sides``: kind cross's (train_on, test_on)."""
     run = make_folds(part.track_ids, kind=kind, folds=folds, repeats=repeats, seed=seed, splits=splits,
-                     classes=part.classes, groups=groups)
+                     classes=part.classes, groups=groups, train_on=list(sides[0]), test_on=list(sides[1]))
     trains = [len(f.train) for f in run.folds]
     tests = [len(f.test) for f in run.folds]
     per_class: dict[str, int] = {}
@@ -131,7 +132,7 @@ def _resolved_kind(kind: str, part: PartTracks, splits: pd.DataFrame | None) -> 
 
 def _max_folds(part: PartTracks, kind: str, groups: np.ndarray | None) -> int | None:
     """The most folds these tracks allow (None for a published split)."""
-    if kind == "split":
+    if kind in ("split", "cross"):
         return None
     if groups is not None:
         return len(set(groups.tolist()))
@@ -142,7 +143,7 @@ def _max_folds(part: PartTracks, kind: str, groups: np.ndarray | None) -> int | 
 
 def _tracks_needed(part: PartTracks, kind: str, folds: int, minima: Minima, grouped: bool) -> str:
     """How many tracks (of every class) ``folds`` folds need under ``minima``."""
-    if kind == "split":
+    if kind in ("split", "cross"):
         return ""
     n = max(folds * minima.test, math.ceil(minima.train * folds / (folds - 1)))
     while n - math.ceil(n / folds) < minima.train or n // folds < minima.test:
@@ -160,25 +161,27 @@ def _tracks_needed(part: PartTracks, kind: str, folds: int, minima: Minima, grou
 
 
 def part_limits(part: PartTracks, *, kind: str, folds: int, repeats: int, seed: int, minima: Minima,
-                splits: pd.DataFrame | None = None, groups: np.ndarray | None = None) -> PartLimits:
+                splits: pd.DataFrame | None = None, groups: np.ndarray | None = None,
+                sides: tuple = ((), ())) -> PartLimits:
     """Every limit ``part`` hits under the protocol and the minima, and what would avoid them."""
     resolved = _resolved_kind(kind, part, splits)
     problems: list[str] = []
     sizes = None
     try:
-        sizes = _folds(part, kind, folds, repeats, seed, splits, groups)
+        sizes = _folds(part, kind, folds, repeats, seed, splits, groups, sides)
     except InsufficientData as exc:
         problems.append(str(exc))
     except ValueError as exc:  # a protocol that cannot apply (split without split files, …): its own fix
         return PartLimits(part, resolved, [str(exc).removeprefix("train.protocol.kind: ")], None, [], None)
-    shown = "the published split" if resolved == "split" else f"{folds} folds of {len(part.track_ids)} tracks"
+    shown = ("the published split" if resolved == "split" else "the cross-corpus folds" if resolved == "cross"
+             else f"{folds} folds of {len(part.track_ids)} tracks")
     if sizes is not None and not sizes.fits(minima):
         problems.append(_size_problems(shown, sizes, minima))
     most = _max_folds(part, resolved, groups)
     fallback = None  # the most folds the tracks allow, when the asked number cannot be made
     if sizes is None and most is not None and 2 <= most < folds:
         try:
-            fallback = (most, _folds(part, kind, most, repeats, seed, splits, groups))
+            fallback = (most, _folds(part, kind, most, repeats, seed, splits, groups, sides))
         except (InsufficientData, ValueError):
             fallback = None
         if fallback is not None and not fallback[1].fits(minima):
@@ -189,7 +192,7 @@ def part_limits(part: PartTracks, *, kind: str, folds: int, repeats: int, seed: 
     if problems and most is not None:
         for k in range(2, min(most, max(folds, MAX_SCANNED_FOLDS)) + 1):
             try:
-                if _folds(part, kind, k, repeats, seed, splits, groups).fits(minima):
+                if _folds(part, kind, k, repeats, seed, splits, groups, sides).fits(minima):
                     working.append(k)
             except (InsufficientData, ValueError):
                 continue
@@ -218,7 +221,8 @@ class Plan:
 
 
 def plan_limits(parts: list[PartTracks], *, kind: str, folds: int, repeats: int, seed: int, minima: Minima,
-                splits: pd.DataFrame | None = None, groups: dict[str, str] | None = None) -> Plan:
+                splits: pd.DataFrame | None = None, groups: dict[str, str] | None = None,
+                sides: tuple = ((), ())) -> Plan:
     """The limits of every part, and one set of settings that lets all of them be scored: the
     most folds (≤ ``folds``) every part's tracks allow, and the minima lowered to what those
     folds give (never raised)."""
@@ -226,7 +230,7 @@ def plan_limits(parts: list[PartTracks], *, kind: str, folds: int, repeats: int,
         return None if groups is None else np.array([groups.get(t, "") for t in part.track_ids])
 
     found = [part_limits(p, kind=kind, folds=folds, repeats=repeats, seed=seed, minima=minima, splits=splits,
-                         groups=group_array(p)) for p in parts]
+                         groups=group_array(p), sides=sides) for p in parts]
     plan = Plan(found, folds, repeats, minima)
     if plan.ok:
         return plan
@@ -237,7 +241,7 @@ def plan_limits(parts: list[PartTracks], *, kind: str, folds: int, repeats: int,
     sizes = []
     for p in found:
         try:
-            sizes.append(_folds(p.part, kind, k, repeats, seed, splits, group_array(p.part)))
+            sizes.append(_folds(p.part, kind, k, repeats, seed, splits, group_array(p.part), sides))
         except (InsufficientData, ValueError):
             return plan
     best = Minima(min([minima.train, *(s.train[0] for s in sizes)]), min([minima.test, *(s.test[0] for s in sizes)]),

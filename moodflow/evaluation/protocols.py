@@ -3,7 +3,9 @@
 - ``split``: the dataset's published split files (train+validation train, test held out);
 - ``kfold``: (repeated) k-fold over tracks — frames of one song never straddle train and test
   because folds are made of track ids;
-- ``stratified``: repeated stratified k-fold over tracks, for class labels.
+- ``stratified``: repeated stratified k-fold over tracks, for class labels;
+- ``cross``: a joint run's members trained on and tested on across datasets
+  (:mod:`moodflow.evaluation.cross`, with ``train_on`` / ``test_on``).
 ``auto`` picks ``split`` when the dataset ships one, ``stratified`` for classification and
 ``kfold`` otherwise. With ``groups`` (``train.protocol.group``: a column of the manifest such as
 a genre, an artist or an album) ``kfold``/``stratified`` keep each group whole on one side of
@@ -28,7 +30,7 @@ import pandas as pd
 
 from moodflow.core.errors import MoodflowError
 
-PROTOCOLS = ("auto", "split", "kfold", "stratified")
+PROTOCOLS = ("auto", "split", "kfold", "stratified", "cross")
 # repeat r shuffles with random state seed + REPEAT_STRIDE * r: repeat 0 is the seed itself, and
 # seeds less than a million apart share no repeat (with seed + r, seeds 1 and 2 shared 19 of 20)
 REPEAT_STRIDE = 1_000_003
@@ -108,6 +110,8 @@ def make_folds(
     classes: np.ndarray | None = None,
     groups: np.ndarray | None = None,
     class_names: list[str] | None = None,
+    train_on: list[str] | None = None,
+    test_on: list[str] | None = None,
 ) -> ProtocolRun:
     """The folds of a protocol over ``track_ids`` (strings); InsufficientData when the tracks
     cannot fill them (see the module docstring). ``classes`` (stratified) are class ids into
@@ -117,6 +121,13 @@ def make_folds(
         kind = "split" if splits is not None and len(splits) else ("stratified" if classes is not None else "kfold")
     if kind not in PROTOCOLS:
         raise ValueError(f"train.protocol.kind: unknown protocol {kind!r} ({' | '.join(PROTOCOLS)})")
+    if kind == "cross":
+        from moodflow.evaluation.cross import cross_folds
+
+        if groups is not None:
+            raise ValueError("train.protocol.group: the cross protocol holds out whole datasets; leave group empty")
+        return cross_folds(track_ids, train_on=train_on or [], test_on=test_on or [], folds=folds, repeats=repeats,
+                           seed=seed)
     if kind == "split":
         if groups is not None:
             raise ValueError("train.protocol.group: the published split has its own partition; "

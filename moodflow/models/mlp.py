@@ -79,7 +79,10 @@ class NeuralHeads(TorchPersistence, Model):
 
     network_builder = staticmethod(build_headnet)
 
-    def _fit_heads(self, X: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray | None) -> None:
+    def _fit_heads(self, X: np.ndarray, labels: dict[str, np.ndarray], groups: np.ndarray | None,
+                   soft: dict[str, np.ndarray] | None = None, kd: tuple[float, float] | None = None) -> None:
+        """Fit the heads; with ``soft`` (teacher outputs per kind, NaN where none) and ``kd`` (weight,
+        temperature) the loss is w·KD + (1 − w)·task loss (:mod:`moodflow.models.distill`)."""
         gen = seed_everything(self.seed)
         X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
         heads, targets, y_stats = {}, {}, {}
@@ -96,6 +99,8 @@ class NeuralHeads(TorchPersistence, Model):
                     std = np.where(std > 1e-8, std, 1.0)
                     y_stats = {"y_mean": mean.tolist(), "y_std": std.tolist()}
                     Y = (Y - mean) / std
+                    if soft is not None and kind in soft:  # the teacher's values on the same standard scale
+                        soft = {**soft, kind: (np.asarray(soft[kind], dtype=np.float64) - mean) / std}
                 heads[kind] = Y.shape[1]
                 targets[kind] = torch.as_tensor(Y)
         c = self.config
@@ -111,9 +116,17 @@ class NeuralHeads(TorchPersistence, Model):
         Xt = torch.as_tensor(X)
         weights = dict(getattr(c, "loss_weights", None) or {})
 
+        teach = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in (soft or {}).items() if k in heads}
+
         def loss_on(idx: np.ndarray) -> torch.Tensor:
             out = net(Xt[idx].to(self.device))
-            return sum(weights.get(k, 1.0) * head_loss(k, out[k], targets[k][idx].to(self.device)) for k in heads)
+            task = sum(weights.get(k, 1.0) * head_loss(k, out[k], targets[k][idx].to(self.device)) for k in heads)
+            if not kd or not teach:
+                return task
+            from moodflow.models.distill import kd_loss
+
+            w, tau = kd
+            return w * sum(kd_loss(k, out[k], teach[k][idx].to(self.device), tau) for k in teach) + (1 - w) * task
 
         self.history = train_loop(net, loss_on, tr, va, device=self.device, generator=gen, **train_settings(c))
         self.net = net

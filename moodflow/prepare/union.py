@@ -75,6 +75,7 @@ def _member(part: PreparedDataset) -> dict[str, Any]:
         "tags": list(spec.tags), "class_column": spec.class_column, "classes": [str(c) for c in spec.classes],
         "n_tracks": len(part.manifest), "n_static_labels": len(part.static_labels),
         "has_splits": part.splits is not None and len(part.splits) > 0,
+        **({"derived": part.info["derived"]} if part.info.get("derived") else {}),
     }
 
 

@@ -19,6 +19,7 @@ from moodflow.evaluation.significance import Interval
 from moodflow.report.chance import HEADLINE, Judgement, Scored
 from moodflow.report.document import Bullets, Code, Document, Figure, Paragraph, Plain, Row, Section, Table
 from moodflow.report.explanations import explanations_section
+from moodflow.report.cross import cross_section
 from moodflow.report.joint import joint_section
 from moodflow.report.references import describe_protocol, references_for, rescale, scale_name
 from moodflow.report.tables import TASK_METRICS, Run, comparison_rows, protocol_of
@@ -305,6 +306,9 @@ def build_document(params: dict[str, Any], runs: list[Run], judgement: Judgement
     joint = joint_section([s.run for s in judgement.scored])
     if joint is not None:
         doc.sections.append(joint)
+    crossed = cross_section([s.run for s in judgement.scored])
+    if crossed is not None:
+        doc.sections.append(crossed)
     _published(doc, str(dataset), our_table(judgement), refs, runs)
     doc.sections += explanations_section([s.run for s in judgement.scored], explained)
     if figures:

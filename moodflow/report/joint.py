@@ -13,7 +13,7 @@ import pandas as pd
 
 from moodflow.evaluation.joint import per_dataset_metrics
 from moodflow.report.document import Paragraph, Plain, Row, Section, Table
-from moodflow.report.tables import Run
+from moodflow.report.tables import Run, read_predictions
 
 # (section of a dataset's metrics, target, metric, column title)
 _COLUMNS = [("static", "valence", "r2", "V R²"), ("static", "arousal", "r2", "A R²"),
@@ -34,7 +34,8 @@ def _value(metrics: dict[str, Any], section: str, target: str, metric: str) -> f
 
 def joint_section(runs: list[Run], refs: pd.DataFrame | None = None) -> Section | None:
     """The "Joint training" section for the joint runs among ``runs`` (None when none)."""
-    joint = [r for r in runs if r.ok and (r.manifest.get("members") or {})]
+    joint = [r for r in runs if r.ok and (r.manifest.get("members") or {})
+             and (r.manifest.get("protocol") or {}).get("kind") != "cross"]  # cross runs: their own section
     if not joint:
         return None
     refs = load_joint_references() if refs is None else refs
@@ -58,6 +59,13 @@ def joint_section(runs: list[Run], refs: pd.DataFrame | None = None) -> Section 
         label = f"ours: {run.feature_set}/{run.model}, {'+'.join(run.manifest['members'])} joint"
         rows.append(Row([label] + [_cell(_value(scores.get(n, {}), s, t, m), scores.get(n, {}).get("status"),
                                          _tracks(scores.get(n, {}), s, t)) for n, s, t, m, _ in columns]))
+        taught = run.folder / "teacher_predictions.csv"
+        if taught.exists():  # distillation: the per-dataset teachers of the same folds, beside the student
+            scores = per_dataset_metrics(read_predictions(taught), run.manifest["members"],
+                                         int((run.manifest.get("train_settings") or {}).get("min_test", 5)))
+            rows.append(Row([f"ours: {run.feature_set}/{run.model}, teachers (one per dataset, same folds)"]
+                            + [_cell(_value(scores.get(n, {}), s, t, m), scores.get(n, {}).get("status"),
+                                     _tracks(scores.get(n, {}), s, t)) for n, s, t, m, _ in columns]))
     intro = Paragraph([
         "One model trained on every dataset of the experiment at once (labels on one training scale, "
         "docs/datasets.md), each dataset scored alone on its own held-out tracks and on its own label "

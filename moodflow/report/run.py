@@ -87,6 +87,9 @@ def collect_metrics(runs: list[Run], judgement: Judgement | None = None) -> dict
         if isinstance(raw.get("datasets"), dict):
             entry["datasets"] = {name: {"status": m["status"]} if "status" in m else _entry(m)
                                  for name, m in raw["datasets"].items()}
+        if isinstance(raw.get("teachers"), dict):  # distillation: each dataset's teacher, beside the student
+            entry["teachers"] = {name: {"status": m["status"]} if "status" in m else _entry(m)
+                                 for name, m in raw["teachers"].items() if isinstance(m, dict)}
         out.setdefault(run.feature_set, {})[run.model] = entry
     for fset in dict.fromkeys(r.feature_set for r in runs):
         first = next((r for r in runs if r.ok and r.feature_set == fset and r.baseline is not None), None)

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moodflow.evaluation.cross import CROSS
 from moodflow.evaluation.significance import fold_sizes
 from moodflow.evaluation.summary import metrics_from_predictions
 from moodflow.report.references import (
@@ -93,10 +94,14 @@ def load_runs(feature_sets: list[str], models: list[str], models_dir: str | Path
 
             manifest = read_json_file(folder / "model.json", "model")
             preds = read_predictions(folder / "predictions.csv")
+            if (manifest.get("protocol") or {}).get("kind") == "cross":  # headline: the cross folds only
+                preds = preds[preds["fold"].astype(str).str.startswith(CROSS)].reset_index(drop=True)
             sizes = {**fold_sizes(preds), **_fold_sizes(manifest, "repeat" in preds.columns)}  # before any drop
             diverged = _diverged(folder / "metrics.json")
             preds = drop_diverged(preds, diverged)
             baseline = _baseline(folder / "baseline_predictions.csv", diverged)
+            if baseline is not None and (manifest.get("protocol") or {}).get("kind") == "cross":
+                baseline = baseline[baseline["fold"].astype(str).str.startswith(CROSS)].reset_index(drop=True)
             classes = [str(c) for c in (manifest.get("label_spec") or {}).get("classes") or []] or None
             runs.append(Run(fset, model, folder, manifest, preds, metrics_from_predictions(preds, classes), baseline,
                             diverged, sizes))

@@ -27,13 +27,15 @@ from moodflow.train.tuning import tune
 class CVResult(NamedTuple):
     """Held-out predictions, every tuning candidate, the held-out feature importance, (sequence
     models with attention) the attention each held-out frame received, and the trivial
-    predictors' rows on the same folds (:mod:`moodflow.train.baseline`)."""
+    predictors' rows on the same folds (:mod:`moodflow.train.baseline`), and a distilled model's
+    teachers' held-out rows (:mod:`moodflow.models.distill`)."""
 
     predictions: pd.DataFrame
     tuning: pd.DataFrame
     importance: pd.DataFrame
     attention: pd.DataFrame
     baseline: pd.DataFrame
+    teachers: pd.DataFrame  # a distilled multitask model's teachers' held-out rows (empty otherwise)
 
 
 def usable_cores(jobs: int = 0) -> int:
@@ -65,7 +67,8 @@ def fit_tuned(recipe: ModelRecipe, problem: Problem, rows: np.ndarray, *, seed: 
 
 def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str, int], seed: int,
               tune_defaults: bool, single_thread: bool, explainer: Explainer | None = None,
-              ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], pd.DataFrame]:
+              ) -> tuple[pd.DataFrame, list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], pd.DataFrame,
+           pd.DataFrame | None]:
     if single_thread:  # a worker process among several: no BLAS/OpenMP/torch oversubscription
         from threadpoolctl import threadpool_limits
 
@@ -77,10 +80,12 @@ def _one_fold(recipe: ModelRecipe, problem: Problem, fold: Fold, index: dict[str
     tr = np.array([index[t] for t in fold.train], dtype=np.int64)
     te = np.array([index[t] for t in fold.test], dtype=np.int64)
     model, records = fit_tuned(recipe, problem, tr, seed=seed, tune_defaults=tune_defaults, fold=fold.name)
-    explained = explainer.explain(model, problem, te, fold.name) if explainer is not None else []
+    explained = explainer.explain(model, problem, problem.scored_rows(te), fold.name) if explainer is not None else []
     attention = problem.attention_rows(model, te, fold.name)
     trivial = baseline_rows(problem, fold.name, tr, te, seed)
-    return problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention, trivial
+    teachers = problem.teacher_rows(model, te, fold.name)
+    return (problem.rows(fold.name, te, problem.predict(model, te)), records, explained, attention, trivial,
+            teachers)
 
 
 def cross_validate(recipe: ModelRecipe, problem: Problem, folds: list[Fold], *, seed: int = 0,
@@ -102,7 +107,10 @@ def cross_validate(recipe: ModelRecipe, problem: Problem, folds: list[Fold], *, 
                           columns=["fold", "settings", "inner_score", "chosen"])
     attention = pd.DataFrame([rec for r in results for rec in r[3]], columns=["track_id", "fold", "time_s", "weight"])
     baseline = pd.concat([r[4] for r in results], ignore_index=True)
-    return CVResult(predictions, tuning, summarise([rec for r in results for rec in r[2]]), attention, baseline)
+    taught = [r[5] for r in results if r[5] is not None]
+    teachers = pd.concat(taught, ignore_index=True) if taught else pd.DataFrame()
+    return CVResult(predictions, tuning, summarise([rec for r in results for rec in r[2]]), attention, baseline,
+                    teachers)
 
 
 def dataclass_copy(recipe: ModelRecipe, **changes: Any) -> ModelRecipe:

@@ -107,7 +107,8 @@ def plan_for(prepared_dir: str | Path, settings: TrainSettings, feature_sets: It
     groups = track_groups(prepared, protocol.group)
     minima = Minima(settings.min_train, settings.min_test, settings.min_per_class)
     plan = plan_limits(parts, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats, seed=settings.seed,
-                       minima=minima, splits=prepared.splits, groups=groups)
+                       minima=minima, splits=prepared.splits, groups=groups,
+                       sides=(protocol.train_on, protocol.test_on))
     main = next((p for p in parts if p.main), None)
     counts = None
     if main is not None and main.classify:

@@ -57,6 +57,13 @@ class Problem:
     kind: str  # the Model task: regression | classification | tagging | dynamic
     track_ids: np.ndarray
     stratify: np.ndarray | None = None  # class ids for stratified inner folds
+    # (n,) True where a track's regression targets are derived (moodflow.stores.derived): trained
+    # on, never scored — left out of score() and of the held-out rows importance is measured on
+    unscored: np.ndarray | None = None
+
+    def scored_rows(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` without the tracks whose targets are derived."""
+        return rows if self.unscored is None else rows[~self.unscored[rows]]
 
     @property
     def class_names(self) -> list[str] | None:
@@ -79,6 +86,10 @@ class Problem:
     def attention_rows(self, model: Model, rows: np.ndarray, fold: str) -> list[dict[str, Any]]:
         """Per held-out frame, the attention a sequence model gave it (none for other problems)."""
         return []
+
+    def teacher_rows(self, model: Model, rows: np.ndarray, fold: str) -> pd.DataFrame | None:
+        """Held-out rows of a distilled model's teachers (moodflow.models.distill); None for others."""
+        return None
 
 
 @dataclass
@@ -103,7 +114,10 @@ class ColumnsProblem(Problem):
 
     def score(self, rows, pred):
         if self.kind == "regression":
-            return _r2(self.Y[rows], pred)
+            if self.unscored is None:
+                return _r2(self.Y[rows], pred)
+            keep = ~self.unscored[rows]
+            return _r2(self.Y[rows][keep], np.asarray(pred)[keep]) if keep.sum() >= 2 else 0.0
         from sklearn.metrics import average_precision_score
 
         Y = self.Y[rows]
@@ -162,11 +176,30 @@ class MultitaskProblem(Problem):
     def kind(self) -> str:  # type: ignore[override]
         return self.main
 
+    members: np.ndarray | None = None  # a joint run: each track's dataset (teachers of distillation)
+
     def fit(self, model, rows):
-        return model.fit(self.X[rows], {k: v[rows] for k, v in self.labels.items()})
+        labels = {k: v[rows] for k, v in self.labels.items()}
+        if self.members is not None:
+            return model.fit(self.X[rows], labels, members=self.members[rows])
+        return model.fit(self.X[rows], labels)
 
     def predict(self, model, rows):
         return model.predict_all(self.X[rows])
+
+    def teacher_rows(self, model, rows, fold):
+        if self.members is None or not getattr(model, "teachers", None):
+            return None
+        pred = model.predict_teachers(self.X[rows], self.members[rows])
+        full = {k: pred[k] if k in pred else np.full((len(rows), (len(self.names["classification"][1])
+                                                                  if k == "classification" else v.shape[1])), np.nan)
+                for k, v in self.labels.items()}
+        table = self.rows(fold, rows, full)
+        scores = [c for c in table.columns if c.startswith("score_")]
+        numeric = table["task"] != "classification"
+        have = np.where(numeric, pd.to_numeric(table["y_pred"], errors="coerce").notna(),
+                        table[scores].notna().all(axis=1) if scores else False)
+        return table[have].reset_index(drop=True)
 
     def rows(self, fold, rows, pred):
         ids, out = self.track_ids[rows], []
@@ -195,6 +228,10 @@ class MultitaskProblem(Problem):
                                  self.names["classification"][0])
             return sub.score(np.arange(int(ok.sum())), pred["classification"][ok])
         ok = ~np.any(np.isnan(labels), axis=1)
+        if self.main == "regression" and self.unscored is not None:
+            ok &= ~self.unscored[rows]
+        if self.main == "regression" and self.unscored is not None and ok.sum() < 2:
+            return 0.0
         sub = ColumnsProblem(self.main, self.X[rows][ok], labels[ok], self.track_ids[rows][ok], [])
         return sub.score(np.arange(int(ok.sum())), pred[self.main][ok])
 

@@ -42,6 +42,7 @@ import pandas as pd
 from moodflow.core.atomic import atomic_path, write_json
 from moodflow.core.config import build, to_dict
 from moodflow.core.versions import package_versions
+from moodflow.evaluation.cross import cross_matrix, cross_rows, cross_table
 from moodflow.evaluation.joint import per_dataset_metrics
 from moodflow.evaluation.protocols import InsufficientData, ProtocolRun, check_folds, class_name, make_folds
 from moodflow.evaluation.summary import confusion_table, label_scales, metrics_from_predictions, nan_to_none
@@ -51,6 +52,7 @@ from moodflow.stores.feature_store import names_digest
 from moodflow.stores.prepared import LabelSpec, PreparedDataset
 from moodflow.train.crossval import cross_validate, fit_tuned, usable_cores
 from moodflow.train.combined import combined_blocks, open_features
+from moodflow.train.derived import drop_derived, mark_derived, mark_members
 from moodflow.train.data import StaticData, class_strata, dynamic_data, label_kinds, static_data, track_groups
 from moodflow.train.importance import Explainer
 from moodflow.train.problems import (
@@ -101,7 +103,8 @@ def protocol_folds(problem: Problem, protocol: ProtocolSettings, settings: Train
                              f"{protocol.group} value in the prepared manifest (e.g. {ungrouped[0]!r})")
         group_of = np.array([groups[t] for t in problem.track_ids])
     run = make_folds(problem.track_ids, kind=protocol.kind, folds=protocol.folds, repeats=protocol.repeats,
-                     seed=settings.seed, splits=splits, classes=classes, groups=group_of, class_names=names)
+                     seed=settings.seed, splits=splits, classes=classes, groups=group_of, class_names=names,
+                     train_on=protocol.train_on, test_on=protocol.test_on)
     by_id = (dict(zip(problem.track_ids, [class_name(c, names) for c in problem.stratify])) if classify else None)
     check_folds(run, min_train=settings.min_train, min_test=settings.min_test, classes=by_id,
                 min_per_class=settings.min_per_class if classify else 0)
@@ -134,6 +137,7 @@ class PartResult:
     protocol: dict[str, Any]  # the protocol as run (ProtocolRun.describe())
     task: dict[str, Any]  # model.json's tasks[<part>]
     baseline: pd.DataFrame  # the trivial predictors' rows on the same folds (moodflow.train.baseline)
+    teachers: pd.DataFrame | None = None  # distillation: the teachers' held-out rows (moodflow.models.distill)
 
 
 def train_and_evaluate(
@@ -196,20 +200,31 @@ def train_and_evaluate(
         log.warning("%s/%s: %s (the dataset is extraction-only)", feature_set, model_name, NO_LABELS)
         return _write_refusal(out_dir, manifest, NO_LABELS)
     parts = _parts(recipe, spec, static, extra, dyn, blocks.get("dynamic"))
+    mark_derived(parts, prepared)  # derived targets (dataset.<name>.derive_va) train, never score
+    mark_members(parts, prepared)  # a joint run: each track's dataset (distillation's teachers)
     try:
         results, not_scored = _train_parts(parts, prepared, s, jobs, feature_set, model_name, feature_names,
                                            feature_groups)
     except InsufficientData as exc:
         log.warning("%s/%s: insufficient data, nothing scored: %s", feature_set, model_name, exc)
         return _write_refusal(out_dir, manifest, f"insufficient data: {exc}")
+    results = drop_derived(results, prepared)
     predictions = pd.concat([r.predictions for r in results], ignore_index=True)
     cols = ["task", "track_id", "time_s", "fold", "target", "y_true", "y_pred"]
     predictions = predictions.reindex(columns=cols + [c for c in predictions.columns if c not in cols])
-    metrics = nan_to_none(metrics_from_predictions(predictions, [str(c) for c in spec.classes] or None,
+    scored = cross_rows(predictions) if s.protocol.kind == "cross" else predictions  # headline: cross folds
+    metrics = nan_to_none(metrics_from_predictions(scored, [str(c) for c in spec.classes] or None,
                                                    label_scales(spec)))
     if prepared.info.get("members"):  # a joint run: every dataset scored alone, on its own scale
         manifest["members"] = prepared.info["members"]
-        metrics["datasets"] = per_dataset_metrics(predictions, prepared.info["members"], s.min_test)
+        metrics["datasets"] = per_dataset_metrics(scored, prepared.info["members"], s.min_test)
+    taught = [r.teachers for r in results if r.teachers is not None and len(r.teachers)]
+    if taught and prepared.info.get("members"):  # distillation: each dataset's teacher, on its own scale
+        metrics["teachers"] = per_dataset_metrics(pd.concat(taught, ignore_index=True), prepared.info["members"],
+                                                  s.min_test)
+    if s.protocol.kind == "cross":  # the matrix: rows trained on, columns tested on (cross.csv)
+        metrics["cross"] = cross_matrix(predictions, prepared.info["members"], s.protocol.train_on,
+                                        s.protocol.test_on)
     if not_scored:
         manifest["not_scored"] = not_scored
     tasks = {r.part.name: r.task for r in results}
@@ -291,14 +306,14 @@ def _train_parts(parts: list[Part], prepared: PreparedDataset, s: TrainSettings,
 def train_part(part: Part, run: ProtocolRun, s: TrainSettings, jobs: int, explainer: Explainer | None) -> PartResult:
     """Cross-validate ``part`` over the folds of ``run``, then refit it on all its tracks."""
     problem = part.problem
-    predictions, records, explained, attended, trivial = cross_validate(
+    predictions, records, explained, attended, trivial, teachers = cross_validate(
         part.recipe, problem, run.folds, seed=s.seed, jobs=jobs, tune_defaults=s.tune, explainer=explainer)
     all_rows = np.arange(len(problem.track_ids))
     final, final_records = fit_tuned(part.recipe, problem, all_rows, seed=s.seed, tune_defaults=s.tune, fold="all")
     task = {"task": problem.kind, "path": part.path, "targets": _targets(problem),
             "n_tracks": len(problem.track_ids), **part.task_info}
     return PartResult(part, final, predictions, [records, pd.DataFrame(final_records, columns=records.columns)],
-                      explained, attended, run.describe(), task, trivial)
+                      explained, attended, run.describe(), task, trivial, teachers)
 
 
 def _write_model_folder(out_dir: str | Path, manifest: dict[str, Any], results: list[PartResult],
@@ -325,6 +340,11 @@ def _write_model_folder(out_dir: str | Path, manifest: dict[str, Any], results: 
         if "classification" in metrics:
             rows = predictions[predictions["task"] == "classification"]
             confusion_table(rows, classes).to_csv(tmp / "confusion.csv")
+        if "cross" in metrics:
+            cross_table(metrics["cross"]).to_csv(tmp / "cross.csv", index=False)
+        taught = [r.teachers for r in results if r.teachers is not None and len(r.teachers)]
+        if taught:
+            pd.concat(taught, ignore_index=True).to_csv(tmp / "teacher_predictions.csv", index=False)
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "model.json", manifest)
 

@@ -20,6 +20,10 @@ class ProtocolSettings:
     folds: int = setting(5, min=2)  # k of k-fold
     repeats: int = setting(1, min=1)  # repetitions of the k-fold split, each reshuffled
     group: str = ""  # a manifest column (e.g. emotify's genre): each fold keeps whole groups out; "" = none
+    # kind cross (a joint run): each of these members trains a model on all its tracks …
+    train_on: list[str] = field(default_factory=list)
+    # … tested on all tracks of each of these (own scale, own metrics); their own k-fold CV on the diagonal
+    test_on: list[str] = field(default_factory=list)
 
 
 @dataclass
