@@ -52,8 +52,27 @@ class JoinedExtractor:
     def feature_names(self) -> list[str]:
         return [f"{s}/{f}" for s, e in zip(self.sets, self.parts) for f in e.feature_names()]
 
+    parallel = "none"  # the parts run one after another in this process, on the same decoded signal
+
+    @property
+    def grid(self) -> Any:
+        return self.parts[0].grid
+
+    def frame_shape(self) -> tuple[int, ...]:
+        return (int(sum(np.prod(e.frame_shape()) for e in self.parts)),)
+
+    def worker_config(self) -> dict[str, Any]:
+        return self.config_dict()
+
     def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
-        got = [e.extract(y, sample_rate) for e in self.parts]
+        return self._join([e.extract(y, sample_rate) for e in self.parts])
+
+    def extract_signal(self, signal: Any, sample_rate: int | None = None) -> TrackFeatures:
+        """As :meth:`Extractor.extract_signal`: every part on the same signal (a long one in blocks)."""
+        return self._join([e.extract_signal(signal, sample_rate) for e in self.parts])
+
+    @staticmethod
+    def _join(got: list[TrackFeatures]) -> TrackFeatures:
         static = np.concatenate([np.asarray(g.static, dtype=np.float32).ravel() for g in got])
         rows = [{t: i for i, t in enumerate(np.round(np.asarray(g.start_s), 6).tolist())} for g in got]
         common = [t for t in rows[0] if all(t in r for r in rows[1:])]
