@@ -120,6 +120,7 @@ class Predictor:
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
+        from moodflow.app.bundle import feature_settings
         from moodflow.features import audio_feature_sets, build_extractor
         from moodflow.models.io import read_manifest
 
@@ -351,23 +352,6 @@ class Predictor:
         self.predict(paths)
         header, table = flat_rows(self, self.last, dynamic=False)
         return pd.DataFrame(table, columns=header)
-
-
-def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(extractor name, its settings, grid) that made the model's training features."""
-    config = manifest.get("feature_config") or {}
-    if isinstance(config, str):
-        from moodflow.core.schema import parse_json
-
-        config = parse_json(config, "model.json: feature_config")
-    if not isinstance(config, dict) or not isinstance(config.get("extractor") or {}, dict) \
-            or not isinstance(config.get("grid") or {}, dict):
-        raise PredictError("model.json: feature_config: must be an object with 'extractor' and 'grid' objects")
-    name = manifest.get("feature_extractor") or manifest.get("feature_set")
-    settings = dict(config.get("extractor") or {})
-    if settings.get("dtype") == "auto" and config.get("compute_dtype"):
-        settings["dtype"] = config["compute_dtype"]  # the precision the training features had
-    return name, settings, dict(config.get("grid") or {})
 
 
 def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False
