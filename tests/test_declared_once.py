@@ -196,7 +196,7 @@ def test_predict_names_every_audio_feature_set_read_off_the_classes(tmp_path):
     from moodflow.features import audio_feature_sets
 
     (tmp_path / "model.json").write_text(json.dumps({
-        "format": "moodflow.model", "feature_extractor": "provided", "feature_set": "provided",
+        "format": "moodflow.model", "model": "ridge", "feature_extractor": "provided", "feature_set": "provided",
         "feature_config": {"extractor": {}, "grid": {}}}))
     with pytest.raises(PredictError) as info:
         Predictor(tmp_path, mood_tags=False)

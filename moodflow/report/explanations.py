@@ -135,7 +135,7 @@ def explanations_section(runs: list[Run], figs: dict[str, str]) -> list[Section]
         "(R² per target, macro F1, PR-AUC) when a feature family or a feature (for ComParE: one LLD with "
         "its delta and all its functionals) is shuffled across the test tracks, mean ± std over folds × "
         "repeats (", Code("importance.csv"), "); XGBoost adds its exact per-feature contributions. Attention plots "
-        "show, for a ", Code("seq"), " model with ", Code("arch: attention"), ", how much each frame of a held-out "
+        "show, for a sequence model with ", Code("arch: attention"), ", how much each frame of a held-out "
         "song was attended to, beside the labels and the predicted curve."])])
     return [intro, *subsections]
 
