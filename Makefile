@@ -1,5 +1,7 @@
 # make run: install into .venv, then reproduce the pipeline (embedded demo dataset by default).
 # make test: install the same way, then run the test suite.
+# make test-fast: the edit loop, everything not marked slow (make test still runs every test).
+# make coverage: the whole suite under coverage.py, then the line coverage of moodflow/.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,13 +11,23 @@ REF := $(VENV)/reference
 REF_STAMP := $(REF)/.installed
 PURELIB = -c "import sysconfig; print(sysconfig.get_paths()['purelib'])"
 
-.PHONY: run test install reference clean exps check
+.PHONY: run test test-fast coverage install reference clean exps check
 
 run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 
 test: $(STAMP) $(REF_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile -q
+
+test-fast: $(STAMP) $(REF_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+# the processes the tests start (dvc's stages, the CLI) are measured too ([tool.coverage.*] in pyproject.toml)
+coverage: $(STAMP) $(REF_STAMP)
+	rm -f .coverage .coverage.*
+	PATH="$(CURDIR)/$(BIN):$$PATH" COVERAGE_FILE="$(CURDIR)/.coverage" $(BIN)/python -m coverage run -m pytest -n 2 --dist loadfile -q
+	$(BIN)/python -m coverage combine -q
+	$(BIN)/python -m coverage report --include='moodflow/*' --skip-covered --sort=cover
 
 # experiments side by side: what changed, and always the best model and its score (--keep: also
 # when nothing differs yet, right after `make run`); code hashes, counts, stds and texts left out

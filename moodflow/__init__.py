@@ -11,7 +11,7 @@ import os as _os
 __version__ = "0.1.0"
 # The parent process when moodflow was first imported: a stage whose `dvc repro` is killed while
 # it still imports its libraries knows it was orphaned (moodflow.core.orphans).
-_STARTED_BY = _os.getppid()
+STARTED_BY = _os.getppid()
 
 _LAZY = {"Predictor": "moodflow.app.predict", "PredictError": "moodflow.app.predict",
          # the errors the API raises (each one line naming what it worked on; never a library's own)

@@ -386,8 +386,10 @@ def _subject(args: argparse.Namespace) -> str:
 def error_exit(exc: BaseException, subject: str) -> int:
     """Print ``exc`` as one line and return the exit status: 75 for a failure of the machine,
     2 for an input or setting moodflow refused, 1 for anything unexpected."""
-    from moodflow.core.errors import EnvironmentFailure, is_environment_error, unexpected_message, working_on
-    from moodflow.core.stage import EX_TEMPFAIL, environment_message
+    from moodflow.core.errors import (
+        EnvironmentFailure, environment_message, is_environment_error, unexpected_message, working_on,
+    )
+    from moodflow.core.stage import EX_TEMPFAIL
     from moodflow.core.terminal import for_terminal
 
     if isinstance(exc, EnvironmentFailure):  # already names what failed

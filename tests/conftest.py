@@ -4,6 +4,7 @@ tree that every pipeline test reads or copies (built once per test run, in the b
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -70,10 +71,32 @@ def demo_repo(demo_tree, tmp_path) -> Path:
     return copy_tree(demo_tree / "repo", tmp_path / "repo")
 
 
+# What makes a test file long, read off its source: DVC runs in fresh clones, the Slurm cluster,
+# a demo project of its own, tests marked slow.
+_HEAVY = re.compile(r'make_clone\(|"repro"|"exp", "run"|slurm_cluster|mark\.slow|shared_project\(')
+
+
+def _file_weight(path: str, cache: dict[str, int] = {}) -> int:  # noqa: B006 - a per-run cache
+    if path not in cache:
+        cache[path] = len(_HEAVY.findall(Path(path).read_text())) if Path(path).is_file() else 0
+    return cache[path]
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests that need the shared demo tree run last, so that no worker waits for its build."""
+    """Long files first, so that two workers end together (``--dist loadfile`` sends whole files,
+    in this order: see ``pytest_configure``); the files that need the shared demo tree after the
+    long ones, so that no worker waits for its build; the short files last, filling the gaps.
+    Within a file, tests that need the tree still come last."""
     uses_tree = lambda item: bool({"demo_tree", "demo_repo"} & set(getattr(item, "fixturenames", ())))  # noqa: E731
-    items.sort(key=uses_tree)
+    tree_files = {str(item.path) for item in items if uses_tree(item)}
+
+    def order(item) -> tuple:
+        path = str(item.path)
+        weight = _file_weight(path)
+        group = 1 if path in tree_files else (0 if weight >= 2 else 2)
+        return group, -weight if group < 2 else 0, path if group < 2 else "", uses_tree(item)
+
+    items.sort(key=order)
 
 
 def pytest_configure(config):
@@ -81,6 +104,8 @@ def pytest_configure(config):
     (workers compiling it at the same moment can corrupt numba's on-disk cache), then start
     building the shared demo tree in the background while the first tests run."""
     global _builder
+    if hasattr(config, "option") and hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False  # xdist keeps the order of pytest_collection_modifyitems
     if hasattr(config, "workerinput"):
         # the shared demo tree is built meanwhile at normal priority: the tests that need it wait
         # for it, the others only take the CPU it leaves

@@ -30,7 +30,7 @@ def project(tmp_path_factory) -> Path:
 # -- case 7: environment failures, wherever they surface -----------------------------------------
 def _with_file_size_limit(limit: int, *command: str) -> list[str]:
     """``command`` (a script and its arguments) run where writing past ``limit`` bytes fails with EFBIG."""
-    return [sys.executable, "-c", "import resource, runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+    return [sys.executable, "-c", "import resource, runpy, signal, sys; sys.dont_write_bytecode = True; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
             f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY)); "
             "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')", *command]
 

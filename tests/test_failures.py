@@ -159,6 +159,7 @@ _WRITE_STORES = textwrap.dedent("""
     from moodflow.stores.feature_store import FeatureStoreWriter
     folder, limit = sys.argv[1], int(sys.argv[2])
     if limit:  # no mountable disk: a per-file size limit makes the same writes fail (EFBIG)
+        sys.dont_write_bytecode = True  # a .pyc cut short at the limit would break later imports
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
     rng = np.random.default_rng(0)
@@ -208,7 +209,7 @@ def test_decode_stage_on_a_full_disk_exits_75_with_one_line_and_no_outputs(tmp_p
         command = [sys.executable, str(REPO / "stages/decode.py"), "prepared", str(out / "audio.h5"),
                    str(out / "decode_errors.csv")]
         if disk is None:  # the same failed write, by a size limit on each file
-            command = [sys.executable, "-c", "import resource, runpy, signal, sys; "
+            command = [sys.executable, "-c", "import resource, runpy, signal, sys; sys.dont_write_bytecode = True; "
                        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
                        "resource.setrlimit(resource.RLIMIT_FSIZE, (300 << 10, resource.RLIM_INFINITY)); "
                        "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')", *command[1:]]

@@ -103,8 +103,10 @@ def test_experiment_reshapes_the_dag_and_trains_dynamic_models(demo_repo):
     """One `dvc exp run`: a changed ridge setting, a model added to the list and the dynamic
     switch (a declared param of every train stage) re-run the train stages and reuse the stores;
     metrics, the experiment table and the plots compare it with the baseline."""
+    # importance off (about a quarter of a demo train stage's CPU time): all six train stages run
+    # here, and held-out importance is tested on the shared tree (test_report) and in test_explanations
     out = dvc(demo_repo, "exp", "run", "-n", "lowalpha", "-S", "train.ridge.alpha=0.001",
-              "-S", "train.models=[ridge,svm,knn]", "-S", "train.dynamic=true").stdout
+              "-S", "train.models=[ridge,svm,knn]", "-S", "train.dynamic=true", "-S", "train.importance.repeats=0").stdout
     for stage in ("train@chroma-ridge", "train@compare-knn", "train@chroma-svm"):
         assert f"Running stage '{stage}'" in out
     assert "Running stage 'extract@chroma'" not in out and "Running stage 'decode'" not in out

@@ -115,7 +115,7 @@ def _report_stage(tmp_path: Path, reports: Path, limit: int = 0) -> subprocess.C
     (tmp_path / "params.yaml").write_text(json.dumps(report_params(["synthetic"], ["ridge", "svm"])))
     command = [sys.executable, str(REPO / "stages/report.py"), str(tmp_path / "models"), str(reports)]
     if limit:  # no mountable disk here: the same failed writes, by a per-file size limit (EFBIG)
-        command = [sys.executable, "-c", "import resource, runpy, signal, sys; "
+        command = [sys.executable, "-c", "import resource, runpy, signal, sys; sys.dont_write_bytecode = True; "
                    "signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
                    f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, resource.RLIM_INFINITY)); "
                    "sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], run_name='__main__')", *command[1:]]

@@ -113,8 +113,8 @@ def test_a_full_disk_fails_the_shard_with_75_keeping_nothing_partial(tmp_path):
     def small_files() -> None:  # writes past 3 kB fail with EFBIG, as on a full disk (Python ignores SIGXFSZ)
         resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
 
-    res = subprocess.run(shard_cmd(params, audio, "0/1"), env=ENV, capture_output=True, text=True, timeout=120,
-                         preexec_fn=small_files)
+    res = subprocess.run(shard_cmd(params, audio, "0/1"), env={**ENV, "PYTHONDONTWRITEBYTECODE": "1"},
+                         capture_output=True, text=True, timeout=120, preexec_fn=small_files)
     assert res.returncode == 75, res.stderr
     assert "failure of the machine" in res.stderr and "run the same part again" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -36,6 +36,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from moodflow.app.errors import PredictError
 from moodflow.core.errors import EnvironmentFailure, MoodflowError, SettingsError, context
 
 FORMAT = "moodflow.bundle"
@@ -77,11 +78,39 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """(extractor name, its settings, grid) that made the model's training features."""
+    config = manifest.get("feature_config") or {}
+    if isinstance(config, str):
+        from moodflow.core.schema import parse_json
+
+        config = parse_json(config, "model.json: feature_config")
+    if not isinstance(config, dict) or not isinstance(config.get("extractor") or {}, dict) \
+            or not isinstance(config.get("grid") or {}, dict):
+        raise PredictError("model.json: feature_config: must be an object with 'extractor' and 'grid' objects")
+    name = manifest.get("feature_extractor") or manifest.get("feature_set")
+    settings = dict(config.get("extractor") or {})
+    if settings.get("dtype") == "auto" and config.get("compute_dtype"):
+        settings["dtype"] = config["compute_dtype"]  # the precision the training features had
+    return name, settings, dict(config.get("grid") or {})
+
+
+def model_extractor(manifest: dict[str, Any]) -> Any:
+    """The extractor that made the model's training features; for a combined set (``a+b``) every
+    part's, joined (:mod:`moodflow.app.joined`)."""
+    from moodflow.app.joined import JoinedExtractor, is_joined, part_manifests
+    from moodflow.features import build_extractor
+
+    if not is_joined(manifest):
+        return build_extractor(*feature_settings(manifest))
+    parts = part_manifests(manifest)
+    return JoinedExtractor([s for s, _ in parts], [build_extractor(*feature_settings(m)) for _, m in parts])
+
+
 def feature_record(manifest: dict[str, Any]) -> dict[str, Any]:
     """What reproducing the model's features needs, from this machine's extractor."""
     from moodflow.core.versions import package_versions
     from moodflow.stores.feature_store import names_digest
-    from moodflow.app.predict import model_extractor
 
     extractor = model_extractor(manifest)  # a combined set's: every part's, joined
     versions = package_versions(extractor.packages)

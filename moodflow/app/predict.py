@@ -122,6 +122,7 @@ class Predictor:
 
     # -- loading ----------------------------------------------------------------------------
     def _load(self, path: Path) -> None:
+        from moodflow.app.bundle import model_extractor
         from moodflow.features import audio_feature_sets
         from moodflow.models.io import read_manifest
 
@@ -388,35 +389,6 @@ class Predictor:
         self.predict(paths, progress=progress, cache_dir=cache_dir)
         header, table = flat_rows(self, self.last, dynamic=False)
         return pd.DataFrame(table, columns=header)
-
-
-def model_extractor(manifest: dict[str, Any]) -> Any:
-    """The extractor that made the model's training features; for a combined set (``a+b``) every
-    part's, joined (:mod:`moodflow.app.joined`)."""
-    from moodflow.app.joined import JoinedExtractor, is_joined, part_manifests
-    from moodflow.features import build_extractor
-
-    if not is_joined(manifest):
-        return build_extractor(*feature_settings(manifest))
-    parts = part_manifests(manifest)
-    return JoinedExtractor([s for s, _ in parts], [build_extractor(*feature_settings(m)) for _, m in parts])
-
-
-def feature_settings(manifest: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """(extractor name, its settings, grid) that made the model's training features."""
-    config = manifest.get("feature_config") or {}
-    if isinstance(config, str):
-        from moodflow.core.schema import parse_json
-
-        config = parse_json(config, "model.json: feature_config")
-    if not isinstance(config, dict) or not isinstance(config.get("extractor") or {}, dict) \
-            or not isinstance(config.get("grid") or {}, dict):
-        raise PredictError("model.json: feature_config: must be an object with 'extractor' and 'grid' objects")
-    name = manifest.get("feature_extractor") or manifest.get("feature_set")
-    settings = dict(config.get("extractor") or {})
-    if settings.get("dtype") == "auto" and config.get("compute_dtype"):
-        settings["dtype"] = config["compute_dtype"]  # the precision the training features had
-    return name, settings, dict(config.get("grid") or {})
 
 
 def predict_files(predictor: Predictor, paths: list[str | Path], dynamic: bool = False, **options: Any

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import errno as _errno
 import re
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 _ENVIRONMENT_ERRNOS = {getattr(_errno, name) for name in (
     "ENOSPC", "EDQUOT", "EIO", "EROFS", "EFBIG", "ENOMEM", "EACCES", "EPERM", "EMFILE", "ENFILE", "ESTALE")
@@ -91,6 +91,20 @@ def _machine_failure(link: BaseException) -> bool:
     return any(int(n) in _STRONG_ERRNOS for n in re.findall(r"\[Errno (\d+)\]", str(link)[:100_000]))
 
 
+class SchemaError(MoodflowError, ValueError):
+    """A JSON file that is not what moodflow wrote: the message names the file and the field."""
+
+
+def value_kind(value: Any) -> str:
+    """A JSON value as a message names it: ``an integer 3``, ``a string 'abc'``, ``null``."""
+    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "an integer",
+             float: "a number", type(None): "null"}
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) else ""
+    if len(shown) > 40:
+        shown = shown[:37] + "..."
+    return names.get(type(value), type(value).__name__) + (f" {shown}" if shown else "")
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` for the closest candidate, or an empty string."""
     candidates = [str(c) for c in candidates]
@@ -160,9 +174,26 @@ def api_boundary(subject: "str | Callable[..., str]", error: "type[MoodflowError
                 except Exception:  # noqa: BLE001 - a subject that cannot be named
                     what = getattr(fn, "__qualname__", "")
                 if is_environment_error(exc):
-                    from moodflow.core.stage import environment_message
-
                     raise EnvironmentFailure(f"{working_on(exc) or what}: {environment_message(exc, staged=False)}") from exc
                 raise error(unexpected_message(exc, what)) from exc
         return call
     return decorate
+
+
+def environment_message(exc: BaseException, staged: bool = True) -> str:
+    """One line for a failure of the machine: what failed, and that a re-run retries
+    (``staged``: said of a stage, whose outputs were not written)."""
+    if isinstance(exc, EnvironmentFailure):
+        return " ".join(str(exc).split())
+    what = "out of memory" if isinstance(exc, MemoryError) else one_line(_root_cause(exc))
+    kept = "this stage's outputs were not written; " if staged else ""
+    return (f"{what} — a failure of the machine, not of the input: {kept}fix it (free space, memory, "
+            "permissions) and run again")
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    """The OS or memory error a library wrapped (joblib's PicklingError over EFBIG), else ``exc``."""
+    if isinstance(exc, (OSError, MemoryError)):
+        return exc
+    return next((link for link in _chain(exc) if isinstance(link, (OSError, MemoryError)) and _machine_failure(link)),
+                exc)

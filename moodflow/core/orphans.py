@@ -72,7 +72,7 @@ def exit_with_parent(poll_s: float = POLL_S, grace_s: float = GRACE_S) -> bool:
     (no /proc, or no parent to watch)."""
     import moodflow
 
-    parent = moodflow._STARTED_BY
+    parent = moodflow.STARTED_BY
     if parent <= 1 or not Path("/proc/self/stat").exists():
         return False
     if threading.current_thread() is threading.main_thread():

@@ -26,16 +26,12 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from moodflow.core.errors import MoodflowError
+from moodflow.core.errors import SchemaError, value_kind
 
 MAX_JSON_BYTES = 16 << 20  # model.json of a 56-tag model with its metrics is ~100 kB
 MAX_DEPTH = 32
 BUNDLE_FORMAT_VERSION = 1  # moodflow.app.bundle writes this one
 MODEL_FORMAT_VERSION = 3  # moodflow.train.run writes this one (a test keeps the two equal)
-
-
-class SchemaError(MoodflowError, ValueError):
-    """A JSON file that is not what moodflow wrote: the message names the file and the field."""
 
 
 # -- parsing --------------------------------------------------------------------------------
@@ -118,7 +114,7 @@ def check(value: Any, kind: str, source: str) -> Any:
     schema = SCHEMAS[kind]
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         if not isinstance(value, dict):
-            raise SchemaError(f"{source}: must be a JSON object (got {_kind(value)})")
+            raise SchemaError(f"{source}: must be a JSON object (got {value_kind(value)})")
         _check_version(value, kind, source)
         try:
             schema.model_validate(value)
@@ -130,15 +126,6 @@ def check(value: Any, kind: str, source: str) -> Any:
 
 
 # -- messages -------------------------------------------------------------------------------
-def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "an integer",
-             float: "a number", type(None): "null"}
-    shown = repr(value) if isinstance(value, (str, int, float, bool)) else ""
-    if len(shown) > 40:
-        shown = shown[:37] + "..."
-    return names.get(type(value), type(value).__name__) + (f" {shown}" if shown else "")
-
-
 def _at(value: Any, loc: tuple) -> Any:
     for part in loc:
         try:
@@ -173,7 +160,7 @@ def _first_error(exc: ValidationError, value: Any) -> str:
             message = replacement.format(*groups, article=article) + message[match.end():]
             break
     if err["type"] not in ("missing", "value_error"):
-        message += f" (got {_kind(_at(value, loc))})"
+        message += f" (got {value_kind(_at(value, loc))})"
     return f"{field}: {message}"
 
 
@@ -181,7 +168,7 @@ def _version_check(value: Any, newest: int, what: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"must be an integer (got {_kind(value)})")
+        raise ValueError(f"must be an integer (got {value_kind(value)})")
     if value < 1:
         raise ValueError(f"must be 1 or more (got {value})")
     if value > newest:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from moodflow.core.schema import SchemaError, _kind
+from moodflow.core.errors import SchemaError, value_kind
 
 Finite = Annotated[float, Field(allow_inf_nan=False, ge=-1e30, le=1e30)]
 Small = Annotated[int, Field(ge=-(1 << 31), lt=1 << 31)]
@@ -101,7 +101,7 @@ _SCORES = ("r2", "macro_f1", "accuracy", "roc_auc", "pr_auc", "pearson", "rmse",
 def _check_metrics(value: Any, where: str = "") -> None:
     """``{task: {target: {metric: number|null, …}}}`` (plus ``datasets.<name>`` of the same shape)."""
     if not isinstance(value, dict):
-        raise ValueError(f"{where or '(top)'}: must be an object (got {_kind(value)})")
+        raise ValueError(f"{where or '(top)'}: must be an object (got {value_kind(value)})")
     _metric_tree(value, where)
     for task, targets in value.items():
         if task == "datasets" and isinstance(targets, dict):
@@ -112,14 +112,14 @@ def _check_metrics(value: Any, where: str = "") -> None:
         if targets is None or task in ("status", "best") or (where.startswith("datasets.") and task == "scale" and isinstance(targets, str)):
             continue  # a member's "scale" is its scale's name ("1-9")
         if not isinstance(targets, dict):
-            raise ValueError(f"{where}{task}: must be an object (got {_kind(targets)})")
+            raise ValueError(f"{where}{task}: must be an object (got {value_kind(targets)})")
         for target, scores in targets.items():
             if not isinstance(scores, dict):
                 continue
             for key, score in scores.items():
                 base = key.removesuffix("_std")
                 if base in _SCORES and score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
-                    raise ValueError(f"{where}{task}.{target}.{key}: must be a number or null (got {_kind(score)})")
+                    raise ValueError(f"{where}{task}.{target}.{key}: must be a number or null (got {value_kind(score)})")
 
 
 class ModelManifest(_Schema):
@@ -249,7 +249,7 @@ def _check_network(value: Any, source: str) -> None:
     """network.json: an object of bounded numbers only (integers below 2**31, finite floats),
     strings, lists and objects a few levels deep."""
     if not isinstance(value, dict):
-        raise SchemaError(f"{source}: must be a JSON object (got {_kind(value)})")
+        raise SchemaError(f"{source}: must be a JSON object (got {value_kind(value)})")
 
     def walk(node: Any, where: str, depth: int) -> None:
         if depth > 8:

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from moodflow.core.errors import USER_ERRORS, is_environment_error, unexpected_message
+from moodflow.core.errors import USER_ERRORS, environment_message, is_environment_error, unexpected_message
 from moodflow.core.logs import setup_logging
 from moodflow.core.orphans import exit_with_parent
 
@@ -42,26 +42,3 @@ def run_stage(main: Callable[[], Any]) -> None:
         print(f"moodflow: error: {for_terminal(unexpected_message(exc, f'stage {stage}' if stage else ''))} "
               "(MOODFLOW_DEBUG=1 shows the traceback)", file=sys.stderr)
         sys.exit(1)
-
-
-def environment_message(exc: BaseException, staged: bool = True) -> str:
-    """One line for a failure of the machine: what failed, and that a re-run retries
-    (``staged``: said of a stage, whose outputs were not written)."""
-    from moodflow.core.errors import EnvironmentFailure, one_line
-
-    if isinstance(exc, EnvironmentFailure):
-        return " ".join(str(exc).split())
-    what = "out of memory" if isinstance(exc, MemoryError) else one_line(_root_cause(exc))
-    kept = "this stage's outputs were not written; " if staged else ""
-    return (f"{what} — a failure of the machine, not of the input: {kept}fix it (free space, memory, "
-            "permissions) and run again")
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The OS or memory error a library wrapped (joblib's PicklingError over EFBIG), else ``exc``."""
-    from moodflow.core.errors import _chain, _machine_failure
-
-    if isinstance(exc, (OSError, MemoryError)):
-        return exc
-    return next((link for link in _chain(exc) if isinstance(link, (OSError, MemoryError)) and _machine_failure(link)),
-                exc)

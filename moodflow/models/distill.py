@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from moodflow.core.config import setting
 
@@ -95,8 +93,11 @@ def _as_logits(kind: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def kd_loss(kind: str, student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+def kd_loss(kind: str, student: "torch.Tensor", teacher: "torch.Tensor", temperature: float) -> "torch.Tensor":
     """The distillation loss of one head over a batch (rows whose teacher lacks the head: NaN, skipped)."""
+    import torch
+    import torch.nn.functional as F
+
     student = student.float()
     have = ~torch.isnan(teacher).any(dim=1) if teacher.dim() > 1 else ~torch.isnan(teacher)
     if not have.any():

@@ -7,27 +7,29 @@ from the store). Inputs and regression targets are standardised with training-fo
 statistics; early stopping watches a validation split (``val_fraction``, by song when
 groups are given) carved from the training fold. Saved as safetensors + JSON.
 
-``HeadNet``/``NeuralHeads`` are shared with the multitask model: one trunk, one output head
-per label kind (regression, classification, tagging), losses masked where labels are missing.
+``NeuralHeads`` (over ``networks.HeadNet``) is shared with the multitask model: one trunk, one
+output head per label kind (regression, classification, tagging), losses masked where labels are
+missing. torch is imported only where a network is built, trained or run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import nn
 
 from moodflow.models import MODELS
 from moodflow.models.base import Model
 from moodflow.core.config import setting
 from moodflow.models.torch_common import (
-    TorchConfig, TorchPersistence, input_block, seed_everything, split_validation, train_loop,
-    train_settings,
+    TorchConfig, TorchPersistence, seed_everything, split_validation, train_loop, train_settings,
 )
+
+if TYPE_CHECKING:  # torch is imported where a network is built, trained or run
+    import torch
+
+    from moodflow.models.networks import HeadNet
 
 
 @dataclass
@@ -39,23 +41,11 @@ class MLPConfig(TorchConfig):
     layers: list[int] | None = None  # layered features (MERT): these layers (a learned mix of several)
 
 
-class HeadNet(nn.Module):
-    """Scaler (+ layer mix) → Linear(hidden) → ReLU → Dropout → one Linear per head."""
-
-    def __init__(self, n_in: int, heads: dict[str, int], hidden: int = 512, dropout: float = 0.2,
-                 input_shape: list[int] | None = None, layers: list[int] | None = None, clip: bool = False):
-        super().__init__()
-        self.inp, width = input_block(n_in, input_shape, layers, clip)
-        self.trunk = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
-        self.heads = nn.ModuleDict({name: nn.Linear(hidden, n) for name, n in heads.items()})
-
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        h = self.trunk(self.inp(x))
-        return {name: head(h) for name, head in self.heads.items()}
-
-
 def head_loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Loss of one head, ignoring missing labels (NaN, or class -1)."""
+    import torch
+    import torch.nn.functional as F
+
     out = out.float()
     if kind == "classification":
         if (target >= 0).any():
@@ -70,6 +60,8 @@ def head_loss(kind: str, out: torch.Tensor, target: torch.Tensor) -> torch.Tenso
 
 
 def build_headnet(config: dict[str, Any]) -> HeadNet:
+    from moodflow.models.networks import HeadNet
+
     return HeadNet(config["n_in"], config["heads"], config["hidden"], config["dropout"],
                    config.get("input_shape"), config.get("layers"), bool(config.get("clip", False)))
 
@@ -83,6 +75,8 @@ class NeuralHeads(TorchPersistence, Model):
                    soft: dict[str, np.ndarray] | None = None, kd: tuple[float, float] | None = None) -> None:
         """Fit the heads; with ``soft`` (teacher outputs per kind, NaN where none) and ``kd`` (weight,
         temperature) the loss is w·KD + (1 − w)·task loss (:mod:`moodflow.models.distill`)."""
+        import torch
+
         gen = seed_everything(self.seed)
         X = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
         heads, targets, y_stats = {}, {}, {}
@@ -110,7 +104,7 @@ class NeuralHeads(TorchPersistence, Model):
         }
         net = build_headnet(self.architecture)
         tr, va = split_validation(len(X), groups, c.val_fraction, self.seed)
-        scaler = net.inp[0] if isinstance(net.inp, nn.Sequential) else net.inp
+        scaler = net.inp[0] if isinstance(net.inp, torch.nn.Sequential) else net.inp
         scaler.fit(X[tr])
         net.to(self.device)
         Xt = torch.as_tensor(X)
@@ -132,6 +126,8 @@ class NeuralHeads(TorchPersistence, Model):
         self.net = net
 
     def _predict_heads(self, X: np.ndarray) -> dict[str, np.ndarray]:
+        import torch
+
         assert self.net is not None, "fit or load first"
         X = torch.as_tensor(np.asarray(X, dtype=np.float32).reshape(len(X), -1))
         outs: dict[str, list] = {k: [] for k in self.architecture["heads"]}
@@ -165,3 +161,11 @@ class MLPModel(NeuralHeads):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self._predict_heads(X)[self.kind]
+
+
+def __getattr__(name: str):
+    if name == "HeadNet":  # its home is moodflow.models.networks (torch loads on first use)
+        from moodflow.models import networks
+
+        return networks.HeadNet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,20 +11,21 @@ Saved as safetensors + JSON.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from torch import nn
-from torch.nn.utils.rnn import pad_sequence
 
 from moodflow.models import MODELS
 from moodflow.models.base import Model
 from moodflow.core.config import setting
 from moodflow.models.torch_common import (
-    TorchConfig, TorchPersistence, input_block, seed_everything, split_validation, train_loop,
-    train_settings,
+    TorchConfig, TorchPersistence, seed_everything, split_validation, train_loop, train_settings,
 )
+
+if TYPE_CHECKING:  # torch is imported where a network is built, trained or run
+    import torch
+
+    from moodflow.models.networks import SeqNet
 
 
 @dataclass
@@ -42,68 +43,18 @@ class SeqConfig(TorchConfig):
     batch_size: int = setting(8, min=1)  # songs per batch
 
 
-class SeqNet(nn.Module):
-    """Scaler (+ layer mix) → Linear → BiLSTM or attention encoder → Linear per frame."""
-
-    def __init__(self, n_in: int, n_out: int, arch: str = "lstm", hidden: int = 64, n_layers: int = 1,
-                 dropout: float = 0.1, heads: int = 4, input_shape: list[int] | None = None,
-                 layers: list[int] | None = None, max_len: int = 4096, clip: bool = False):
-        super().__init__()
-        self.inp, width = input_block(n_in, input_shape, layers, clip)
-        self.proj = nn.Sequential(nn.Linear(width, hidden), nn.ReLU(), nn.Dropout(dropout))
-        self.arch = arch
-        if arch == "lstm":
-            self.encoder = nn.LSTM(hidden, hidden, num_layers=n_layers, batch_first=True, bidirectional=True)
-            out_width = 2 * hidden
-        elif arch == "attention":
-            self.pos = nn.Embedding(max_len, hidden)
-            layer = nn.TransformerEncoderLayer(hidden, heads, 2 * hidden, dropout, batch_first=True)
-            self.encoder = nn.TransformerEncoder(layer, n_layers, enable_nested_tensor=False)
-            out_width = hidden
-        else:
-            raise ValueError(f"seq: unknown arch {arch!r} (lstm | attention)")
-        self.out = nn.Linear(out_width, n_out)
-
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """x (B, T, F), mask (B, T) True on real frames → (B, T, n_out)."""
-        h = self.proj(self.inp(x))
-        if self.arch == "lstm":
-            lengths = mask.sum(1).cpu().clamp(min=1)
-            packed = nn.utils.rnn.pack_padded_sequence(h, lengths, batch_first=True, enforce_sorted=False)
-            h, _ = self.encoder(packed)
-            h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=x.shape[1])
-        else:
-            pos = torch.arange(x.shape[1], device=x.device).clamp(max=self.pos.num_embeddings - 1)
-            h = self.encoder(h + self.pos(pos)[None], src_key_padding_mask=~mask)
-        return self.out(h)
-
-    def attention(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, T): how much attention each frame receives in the last encoder layer (weights
-        averaged over heads and over the song's query frames; each song's row sums to 1)."""
-        if self.arch != "attention":
-            raise ValueError("seq: attention weights exist only with arch: attention")
-        h = self.proj(self.inp(x))
-        pos = torch.arange(x.shape[1], device=x.device).clamp(max=self.pos.num_embeddings - 1)
-        h = h + self.pos(pos)[None]
-        layers = list(self.encoder.layers)
-        for layer in layers[:-1]:
-            h = layer(h, src_key_padding_mask=~mask)
-        last = layers[-1]
-        inp = last.norm1(h) if last.norm_first else h
-        _, weights = last.self_attn(inp, inp, inp, key_padding_mask=~mask, need_weights=True,
-                                    average_attn_weights=True)  # (B, T_query, T_key)
-        weights = weights * mask[:, :, None]  # padded queries do not count
-        received = weights.sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-        return received * mask
-
-
 def _pad(seqs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+    from torch.nn.utils.rnn import pad_sequence
+
     lengths = torch.tensor([len(s) for s in seqs])
     mask = torch.arange(int(lengths.max()))[None, :] < lengths[:, None]
     return pad_sequence(seqs, batch_first=True), mask
 
 
 def build_seqnet(config: dict[str, Any]) -> SeqNet:
+    from moodflow.models.networks import SeqNet
+
     return SeqNet(config["n_in"], config["n_out"], config["arch"], config["hidden"], config["n_layers"],
                   config["dropout"], config["heads"], config.get("input_shape"), config.get("layers"),
                   clip=bool(config.get("clip", False)))
@@ -120,6 +71,8 @@ class SeqModel(TorchPersistence, Model):
     network_builder = staticmethod(build_seqnet)
 
     def fit(self, X: list[np.ndarray], Y: list[np.ndarray], groups: np.ndarray | None = None) -> "SeqModel":
+        import torch
+
         gen = seed_everything(self.seed)
         X = [np.asarray(x, dtype=np.float32).reshape(len(x), -1) for x in X]
         Y = [np.asarray(y, dtype=np.float32).reshape(len(y), -1) for y in Y]
@@ -134,7 +87,7 @@ class SeqModel(TorchPersistence, Model):
             "layers": c.layers, "clip": c.clip, "y_mean": mean.tolist(), "y_std": std.tolist(),
         }
         net = build_seqnet(self.architecture)
-        scaler = net.inp[0] if isinstance(net.inp, nn.Sequential) else net.inp
+        scaler = net.inp[0] if isinstance(net.inp, torch.nn.Sequential) else net.inp
         scaler.fit(np.concatenate([X[i] for i in tr]))
         net.to(self.device)
         xs = [torch.as_tensor(x) for x in X]
@@ -154,6 +107,8 @@ class SeqModel(TorchPersistence, Model):
 
     def attention(self, X: list[np.ndarray]) -> list[np.ndarray] | None:
         """Per song, the attention each frame receives (``arch: attention``); None for the LSTM."""
+        import torch
+
         assert self.net is not None, "fit or load first"
         if self.architecture.get("arch") != "attention":
             return None
@@ -169,6 +124,8 @@ class SeqModel(TorchPersistence, Model):
         return out
 
     def predict(self, X: list[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
         assert self.net is not None, "fit or load first"
         mean, std = np.asarray(self.architecture["y_mean"]), np.asarray(self.architecture["y_std"])
         out = []
@@ -182,3 +139,11 @@ class SeqModel(TorchPersistence, Model):
                 pred = self.net(x[None].to(self.device), mask)[0].float().cpu().numpy()
                 out.append(pred * std + mean)
         return out
+
+
+def __getattr__(name: str):
+    if name == "SeqNet":  # its home is moodflow.models.networks (torch loads on first use)
+        from moodflow.models import networks
+
+        return networks.SeqNet
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

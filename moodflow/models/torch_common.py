@@ -1,5 +1,7 @@
-"""Shared PyTorch plumbing for the neural heads: device, seeding, input scaling, layer mixing,
-an early-stopping training loop, and safetensors + JSON persistence (never pickle).
+"""Shared PyTorch plumbing for the neural heads: device, seeding, an early-stopping training
+loop, and safetensors + JSON persistence (never pickle); the modules themselves (input scaling,
+layer mixing, the networks) are in :mod:`moodflow.models.networks`. torch is imported where it is
+used, so reading a neural model's settings (``moodflow check``) costs no torch import.
 
 Defaults train in seconds on CPU; ``device: auto`` moves the same code to CUDA, where the
 forward passes run under bfloat16 autocast (AMP) — CPU runs stay in float32.
@@ -12,15 +14,17 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 import numpy as np
-import torch
-from torch import nn
 
 from moodflow.core.config import setting
 from moodflow.core.device import resolve_device
 from moodflow.models.base import SearchSettings
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "network.json"
@@ -42,83 +46,12 @@ class TorchConfig(SearchSettings):
 
 def seed_everything(seed: int) -> torch.Generator:
     """Seed Python, numpy and torch; returns a generator for shuffling."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
-
-
-class LayerMix(nn.Module):
-    """Picks layers of a layered embedding (MERT: L layers × D dims, stored flattened as L*D).
-
-    ``layers`` lists the layers to use (all when None); one layer is taken as it is, several
-    are combined by a learned softmax-weighted sum (the MARBLE / SUPERB recipe).
-    """
-
-    def __init__(self, input_shape: list[int], layers: list[int] | None = None):
-        super().__init__()
-        n_layers, self.dim = int(input_shape[0]), int(input_shape[1])
-        self.n_layers = n_layers
-        layers = list(range(n_layers)) if layers is None else [int(x) for x in layers]
-        bad = [x for x in layers if not -n_layers <= x < n_layers]
-        if bad:
-            raise ValueError(f"layers {bad} out of range for a {n_layers}-layer embedding")
-        self.register_buffer("index", torch.tensor([x % n_layers for x in layers], dtype=torch.long))
-        self.weights = nn.Parameter(torch.zeros(len(layers))) if len(layers) > 1 else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(*x.shape[:-1], self.n_layers, self.dim).index_select(-2, self.index)
-        if self.weights is None:
-            return x.squeeze(-2)
-        w = torch.softmax(self.weights, dim=0)
-        return (x * w[:, None]).sum(-2)
-
-
-class Scaler(nn.Module):
-    """Standardises inputs with statistics of the training rows; NaN becomes the mean (0). With
-    ``clip`` every input is first clipped to the range it had in training, so a value the
-    network never saw (a feature nearly constant in the training genres) cannot drive it
-    hundreds of standard deviations out."""
-
-    def __init__(self, n: int, clip: bool = False):
-        super().__init__()
-        self.register_buffer("mean", torch.zeros(n))
-        self.register_buffer("std", torch.ones(n))
-        self.clip = clip
-        if clip:
-            self.register_buffer("low", torch.zeros(n))
-            self.register_buffer("high", torch.zeros(n))
-
-    def fit(self, X: np.ndarray) -> "Scaler":
-        mean = np.nanmean(X, axis=0) if len(X) else np.zeros(X.shape[1])
-        std = np.nanstd(X, axis=0) if len(X) else np.ones(X.shape[1])
-        mean = np.nan_to_num(mean)
-        std = np.where(np.isfinite(std) & (std > 1e-8), std, 1.0)
-        self.mean.copy_(torch.as_tensor(mean, dtype=torch.float32))
-        self.std.copy_(torch.as_tensor(std, dtype=torch.float32))
-        if self.clip:  # a column without a value in training: its range is its mean
-            low = np.nanmin(X, axis=0) if len(X) else mean
-            high = np.nanmax(X, axis=0) if len(X) else mean
-            self.low.copy_(torch.as_tensor(np.where(np.isfinite(low), low, mean), dtype=torch.float32))
-            self.high.copy_(torch.as_tensor(np.where(np.isfinite(high), high, mean), dtype=torch.float32))
-        return self
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.clip:  # NaN stays NaN here (torch.maximum propagates it) and becomes the mean below
-            x = torch.minimum(torch.maximum(x, self.low), self.high)
-        return torch.nan_to_num((x - self.mean) / self.std)
-
-
-def input_block(n_in: int, input_shape: list[int] | None, layers: list[int] | None,
-                clip: bool = False) -> tuple[nn.Module, int]:
-    """Scaler (+ LayerMix for layered input); returns the module and its output width."""
-    if input_shape is not None and len(input_shape) == 2:
-        if int(np.prod(input_shape)) != n_in:
-            raise ValueError(f"input_shape {input_shape} does not match {n_in} features")
-        return nn.Sequential(Scaler(n_in, clip), LayerMix(input_shape, layers)), int(input_shape[1])
-    if layers is not None:
-        raise ValueError("layers: needs a layered feature set (frames of shape (layers, dim), e.g. MERT)")
-    return Scaler(n_in, clip), n_in
 
 
 def split_validation(n: int, groups: np.ndarray | None, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +87,8 @@ def train_loop(
     ``loss_on(indices)`` returns the mean loss of those training items (moved to ``device``).
     Without a validation split it trains for ``epochs`` epochs.
     """
+    import torch
+
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=weight_decay)
     amp = device.type == "cuda"
     best, best_state, bad, history = float("inf"), None, 0, []
@@ -195,21 +130,23 @@ def save_network(folder: Path, net: nn.Module, config: dict[str, Any]) -> None:
 
 
 MAX_CONFIG_BYTES = 1 << 20  # network.json: a few numbers and the target scaling
-_SAFETENSORS_DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
-                       torch.int64: "I64", torch.int32: "I32", torch.bool: "BOOL"}
+# torch dtype (by its name, e.g. "float32") → safetensors' name for it
+_SAFETENSORS_DTYPES = {"float32": "F32", "float64": "F64", "float16": "F16", "bfloat16": "BF16",
+                       "int64": "I64", "int32": "I32", "bool": "BOOL"}
 
 
 def _check_against_weights(folder: Path, config: dict[str, Any], build: Callable[[dict[str, Any]], nn.Module]) -> None:
     """The network ``config`` describes must have exactly the tensors, shapes and dtypes of the
     weights file: built first on the ``meta`` device (no memory), so a config asking for a
     huge network is refused before anything is allocated."""
+    import torch
     from safetensors import safe_open
 
     with safe_open(str(folder / WEIGHTS_FILE), framework="pt") as f:
         stored = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
     with torch.device("meta"):
         skeleton = build(config)
-    wanted = {k: (tuple(v.shape), _SAFETENSORS_DTYPES.get(v.dtype, str(v.dtype)))
+    wanted = {k: (tuple(v.shape), _SAFETENSORS_DTYPES.get(str(v.dtype).removeprefix("torch."), str(v.dtype)))
               for k, v in skeleton.state_dict().items()}
     if wanted != stored:
         missing = sorted(set(wanted) - set(stored))
@@ -232,6 +169,7 @@ def load_network(folder: Path, build: Callable[[dict[str, Any]], nn.Module]) -> 
     from safetensors.torch import load_file
 
     from moodflow.core.schema import read_json_file
+    from moodflow.models.networks import LayerMix
     from moodflow.models.safe_load import UntrustedModelError, weight_problem
 
     folder = Path(folder)
@@ -272,6 +210,8 @@ class TorchPersistence:
     neural = True
 
     def __init__(self, task: str, config: Mapping[str, Any] | Any = None, seed: int = 0, **data: Any):
+        import torch
+
         super().__init__(task, config, seed, **data)
         self.net: nn.Module | None = None
         self.architecture: dict[str, Any] = {}  # what rebuilds the network (network.json)
@@ -291,3 +231,11 @@ class TorchPersistence:
         model.net, model.architecture = load_network(folder, cls.network_builder)
         model.net.to(model.device)
         return model
+
+
+def __getattr__(name: str):
+    if name in ("LayerMix", "Scaler", "input_block"):  # their home is moodflow.models.networks
+        from moodflow.models import networks
+
+        return getattr(networks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
