@@ -218,7 +218,7 @@ def predict_files(predictor: Any, paths: list[str | Path], dynamic: bool = False
     extract stage's kind of process pool (``workers``: 0 = every core), one file with its
     analysis forked off while the model loads; features go through the per-track cache
     (``cache_dir``, ``Predictor.use_cache``); ``progress`` as in ``Predictor.predict``."""
-    from moodflow.app.predict import ModelLoadError, PredictError
+    from moodflow.app.errors import ModelLoadError, PredictError
 
     done, failed = [], []
     bar = Progress(len(paths), progress if callable(progress) else None, show=progress is None)
@@ -272,7 +272,7 @@ def predict_files(predictor: Any, paths: list[str | Path], dynamic: bool = False
 
 def _child_value(result: tuple[str, Any], path: str | Path) -> Any:
     """A prefetch child's value; None when there was none or it died; its error raised here."""
-    from moodflow.app.predict import ModelLoadError, PredictError
+    from moodflow.app.errors import ModelLoadError, PredictError
 
     status, value = result
     if status == "error":

@@ -26,8 +26,7 @@ import pandas as pd
 
 from moodflow.core.errors import SettingsError
 
-CROSS = "x-"
-WITHIN = "w-"
+from moodflow.evaluation.protocols import CROSS, WITHIN  # noqa: F401 - fold-name prefixes, used by the report
 # (task of predictions.csv, metrics section, metric) a cell reports, per label kind
 CELL_METRICS = {"static": ("static", "r2"), "tagging": ("tagging", "pr_auc"), "classification": ("classification", "macro_f1")}
 TABLE_COLUMNS = ["train", "test", "kind", "task", "target", "metric", "value", "n_tracks", "n_folds"]
@@ -57,35 +56,6 @@ def check_cross_settings(protocol: Mapping[str, Any], dataset_names: Sequence[st
     if not any(t != u for t in train_on for u in test_on):
         raise SettingsError("train.protocol: train_on and test_on name only one and the same dataset; "
                             "cross needs a pair of different datasets")
-
-
-def cross_folds(track_ids: np.ndarray, *, train_on: Sequence[str], test_on: Sequence[str], folds: int,
-                repeats: int, seed: int) -> Any:
-    """The cross folds and the within-dataset CV folds of every ``test_on`` member (a ProtocolRun)."""
-    from moodflow.evaluation.protocols import Fold, InsufficientData, ProtocolRun, make_folds
-    from moodflow.stores.labelspace import member_of
-
-    track_ids = np.asarray(track_ids, dtype=str)
-    member = member_of(track_ids) if len(track_ids) else np.array([], dtype=object)
-    present = set(member.tolist())
-    out = []
-    for t in train_on:
-        test = track_ids[np.isin(member, [u for u in test_on if u != t])]
-        if t not in present:
-            raise InsufficientData(f"cross: no track of {t} has features and these labels to train on")
-        if len(test):
-            out.append(Fold(f"{CROSS}{t}", track_ids[member == t], test))
-    if not out:
-        raise InsufficientData(f"cross: no track of {[u for u in test_on]} has features and these labels to test on")
-    for u in test_on:
-        if u not in present:
-            continue
-        within = make_folds(track_ids[member == u], kind="kfold", folds=folds, repeats=repeats, seed=seed)
-        out += [Fold(f"{WITHIN}{u}-{f.name}", f.train, f.test) for f in within.folds]
-    run = ProtocolRun("cross", out, n_folds=folds, repeats=repeats)
-    run.notes.append(f"cross: train on {list(train_on)}, test on {list(test_on)}; within-dataset {folds}-fold CV "
-                     "on the diagonal")
-    return run
 
 
 def is_cross_fold(folds: pd.Series) -> np.ndarray:

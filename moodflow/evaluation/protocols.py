@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -122,8 +122,6 @@ def make_folds(
     if kind not in PROTOCOLS:
         raise ValueError(f"train.protocol.kind: unknown protocol {kind!r} ({' | '.join(PROTOCOLS)})")
     if kind == "cross":
-        from moodflow.evaluation.cross import cross_folds
-
         if groups is not None:
             raise ValueError("train.protocol.group: the cross protocol holds out whole datasets; leave group empty")
         return cross_folds(track_ids, train_on=train_on or [], test_on=test_on or [], folds=folds, repeats=repeats,
@@ -222,3 +220,35 @@ def check_folds(run: ProtocolRun, *, min_train: int, min_test: int, classes: dic
                 if counts.get(c, 0) < min_per_class:
                     raise InsufficientData(f"fold {fold.name} trains on {counts.get(c, 0)} tracks of class "
                                            f"{class_name(c)}, fewer than train.min_per_class ({min_per_class})")
+
+
+CROSS = "x-"  # fold names of the cross protocol: x-<trained on>
+WITHIN = "w-"  # and w-<dataset>-<fold> for the within-dataset CV on the matrix's diagonal
+
+
+def cross_folds(track_ids: np.ndarray, *, train_on: Sequence[str], test_on: Sequence[str], folds: int,
+                repeats: int, seed: int) -> ProtocolRun:
+    """The cross folds and the within-dataset CV folds of every ``test_on`` member (a ProtocolRun)."""
+    from moodflow.stores.labelspace import member_of
+
+    track_ids = np.asarray(track_ids, dtype=str)
+    member = member_of(track_ids) if len(track_ids) else np.array([], dtype=object)
+    present = set(member.tolist())
+    out = []
+    for t in train_on:
+        test = track_ids[np.isin(member, [u for u in test_on if u != t])]
+        if t not in present:
+            raise InsufficientData(f"cross: no track of {t} has features and these labels to train on")
+        if len(test):
+            out.append(Fold(f"{CROSS}{t}", track_ids[member == t], test))
+    if not out:
+        raise InsufficientData(f"cross: no track of {[u for u in test_on]} has features and these labels to test on")
+    for u in test_on:
+        if u not in present:
+            continue
+        within = make_folds(track_ids[member == u], kind="kfold", folds=folds, repeats=repeats, seed=seed)
+        out += [Fold(f"{WITHIN}{u}-{f.name}", f.train, f.test) for f in within.folds]
+    run = ProtocolRun("cross", out, n_folds=folds, repeats=repeats)
+    run.notes.append(f"cross: train on {list(train_on)}, test on {list(test_on)}; within-dataset {folds}-fold CV "
+                     "on the diagonal")
+    return run

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from moodflow.features import EXTRACTORS
-from moodflow.features.opensmile.smile import SmileExtractor
+from moodflow.features.opensmile.extractor import SmileExtractor
 
 
 @dataclass

@@ -25,17 +25,13 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from contextlib import contextmanager
-from typing import ClassVar, Iterator
+from typing import Iterator
 
 import numpy as np
 
-from moodflow.features.base import Extractor, TrackFeatures
-from moodflow.features.opensmile.families import feature_group
-from moodflow.stores.grid import WindowStatsStream, frame_grid, window_stats
-from moodflow.stores.signal import BLOCK_S, Signal
 
-_SOURCE = "extsource"
-_SINK_LLD = "extsinklld"
+SOURCE = "extsource"
+SINK_LLD = "extsinklld"
 _SINK_FUNC = "extsinkfunc"
 
 
@@ -52,7 +48,7 @@ class SmileResult:
     functionals: np.ndarray
 
 
-def _config_root() -> str:
+def config_root() -> str:
     import opensmile
 
     return os.path.join(os.path.dirname(opensmile.core.smile.__file__), "config")
@@ -67,7 +63,7 @@ def feature_set_config(feature_set: str) -> str:
     except KeyError:
         known = ", ".join(opensmile.FeatureSet.__members__)
         raise ValueError(f"unknown openSMILE feature set {feature_set!r}; known: {known}") from None
-    path = os.path.join(_config_root(), rel + ".conf")
+    path = os.path.join(config_root(), rel + ".conf")
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: openSMILE config for {feature_set} is missing")
     return path
@@ -91,8 +87,8 @@ def check_levels(feature_set: str, levels: tuple[str, ...]) -> None:
         )
 
 
-def _options(lld_levels: tuple[str, ...], sample_rate: int) -> dict[str, object]:
-    root = _config_root()
+def smile_options(lld_levels: tuple[str, ...], sample_rate: int) -> dict[str, object]:
+    root = config_root()
     return {
         "source": os.path.join(root, "shared/standard_external_wave_input.conf.inc"),
         # two cExternalSink components: extsinklld and extsinkfunc
@@ -117,7 +113,7 @@ def _open(feature_set: str, lld_levels: tuple[str, ...], sample_rate: int):
     smile = OpenSMILE()
     smile.initialize(
         config_file=feature_set_config(feature_set),
-        options=_options(lld_levels, sample_rate),
+        options=smile_options(lld_levels, sample_rate),
         loglevel=1,
     )
     return smile
@@ -139,7 +135,7 @@ writer.levelconf.nT=\\cm[waveRingFrames{441000}:frames of the input ring buffer]
 
 
 @functools.lru_cache(maxsize=1)
-def _ring_source_config() -> str:
+def ring_source_config() -> str:
     """Path of the ring-buffer input config (written once per process, removed at exit)."""
     folder = tempfile.mkdtemp(prefix="moodflow-smile-")
     atexit.register(shutil.rmtree, folder, True)
@@ -155,7 +151,7 @@ def smile_names(feature_set: str, lld_levels: tuple[str, ...]) -> tuple[tuple[st
     smile = _open(feature_set, lld_levels, 16000)
     try:
         names = []
-        for sink in (_SINK_LLD, _SINK_FUNC):
+        for sink in (SINK_LLD, _SINK_FUNC):
             n = smile.external_sink_get_num_elements(sink)
             names.append(tuple(smile.external_sink_get_element_name(sink, i) for i in range(n)))
     finally:
@@ -193,11 +189,11 @@ def run_smile(
             def on_func(data: np.ndarray, meta) -> None:
                 funcs.append(data.copy())
 
-            _set_row_sink(smile, _SINK_LLD, lld_rows)
+            set_row_sink(smile, SINK_LLD, lld_rows)
             smile.external_sink_set_callback_ex(_SINK_FUNC, on_func)
-            if not smile.external_audio_source_write_data(_SOURCE, to_pcm16(y).tobytes()):
+            if not smile.external_audio_source_write_data(SOURCE, to_pcm16(y).tobytes()):
                 raise RuntimeError(f"openSMILE {feature_set}: the input buffer refused {len(y)} samples")
-            smile.external_audio_source_set_eoi(_SOURCE)
+            smile.external_audio_source_set_eoi(SOURCE)
             with lld_rows.catching():
                 smile.run()
         finally:
@@ -265,7 +261,7 @@ class _RowSink:
         return rows, np.asarray(self.idx, dtype=np.int64), np.asarray(self.times), self.period
 
 
-class _StreamRowSink(_RowSink):
+class StreamRowSink(_RowSink):
     """A :class:`_RowSink` the feeding thread drains while openSMILE runs in another."""
 
     def __init__(self) -> None:
@@ -286,7 +282,7 @@ class _StreamRowSink(_RowSink):
         return rows, np.asarray(idx, dtype=np.int64), np.asarray(times), period
 
 
-def _set_row_sink(smile, sink: str, rows: _RowSink) -> None:
+def set_row_sink(smile, sink: str, rows: _RowSink) -> None:
     """Register ``rows`` as the raw ctypes callback of ``sink`` (opensmile's own ctypes types)."""
     from opensmile.core import lib
 
@@ -301,70 +297,12 @@ def _row_starts(idx: np.ndarray, times: np.ndarray, period: float, sample_rate: 
     """Frame start times from row indices and the step openSMILE actually used."""
     if len(idx) == 0:
         return np.empty(0)
-    return idx.astype(np.float64) * _frame_step(idx, times, period, sample_rate)
+    return idx.astype(np.float64) * frame_step(idx, times, period, sample_rate)
 
 
-def _frame_step(idx: np.ndarray, times: np.ndarray, period: float, sample_rate: int) -> float:
+def frame_step(idx: np.ndarray, times: np.ndarray, period: float, sample_rate: int) -> float:
     """The LLD frame step in seconds, a whole number of samples, from rows' indices and times."""
     good = (idx > 0) & (np.diff(times, prepend=-1.0) > 0)
     step = float(np.median(times[good] / idx[good])) if good.any() else period
     # the step is a whole number of samples
     return round(step * sample_rate) / sample_rate
-
-
-class SmileExtractor(Extractor):
-    """Functionals as the static vector; per-window mean/std of the LLD rows as frames.
-
-    Subclasses set ``Config`` (with a ``feature_set`` field) and may override ``lld_levels``.
-    """
-
-    # processes, not threads: openSMILE computes with the GIL released, but its sinks call back
-    # into Python ~100 times per second of audio and the threads then contend for the GIL
-    # (measured on 40 × 10 s: 2 processes 7.5 / 6.8 s, 2 threads 7.9 / 7.9 s, with less CPU time).
-    parallel: ClassVar[str] = "processes"
-    packages: ClassVar[tuple[str, ...]] = ("opensmile",)
-
-    def __init__(self, config=None, grid=None):
-        super().__init__(config, grid)
-        try:
-            check_levels(self.config.feature_set, self.lld_levels())
-        except ValueError as exc:
-            raise ValueError(f"features.{self.name}: {exc}") from None
-
-    def lld_levels(self) -> tuple[str, ...]:
-        return ("lld",)
-
-    def lld_names(self) -> list[str]:
-        """Names of the LLD columns the frames summarise, in order."""
-        return list(smile_names(self.config.feature_set, self.lld_levels())[0])
-
-    def feature_names(self) -> list[str]:
-        return list(smile_names(self.config.feature_set, self.lld_levels())[1])
-
-    def feature_groups(self) -> list[str]:
-        """Each functional's ``LLD family/descriptor`` (``MFCC/mfcc[3]``, ``voice quality/jitterLocal``)."""
-        return [feature_group(n) for n in self.feature_names()]
-
-    def frame_names(self) -> list[str]:
-        """The frame columns: every LLD's window mean, then every LLD's window std."""
-        lld = self.lld_names()
-        return [f"{n}__mean" for n in lld] + [f"{n}__std" for n in lld]
-
-    def frame_shape(self) -> tuple[int, ...]:
-        return (2 * len(self.lld_names()),)
-
-    def extract(self, y: np.ndarray, sample_rate: int) -> TrackFeatures:
-        out = run_smile(y, sample_rate, self.config.feature_set, self.lld_levels())
-        start, end = frame_grid(len(y) / sample_rate, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
-        frames = window_stats(out.lld, out.lld_start_s, start, end).astype(np.float32)
-        return TrackFeatures(static=out.functionals, frames=frames, start_s=start, end_s=end)
-
-    def extract_long(self, signal: Signal, *, block_s: float = BLOCK_S) -> TrackFeatures:
-        """:meth:`extract`'s values in bounded memory: LLDs streamed, functionals from a disk
-        spill (``moodflow.features.opensmile.twopass``)."""
-        from moodflow.features.opensmile.twopass import long_functionals
-
-        start, end = frame_grid(signal.duration_s, win_s=self.grid.win_s, hop_s=self.grid.hop_s)
-        frames = WindowStatsStream(start, end, len(self.lld_names()), dtype=np.float32)
-        static = long_functionals(signal, self.config.feature_set, self.lld_levels(), frames.add, block_s=block_s)
-        return TrackFeatures(static=static, frames=frames.finish(), start_s=start, end_s=end)

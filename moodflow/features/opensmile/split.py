@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass, field
 
 from moodflow.features.opensmile.smile import (
-    _SINK_LLD, _config_root, _ring_source_config, check_levels, feature_set_config,
+    SINK_LLD, config_root, ring_source_config, check_levels, feature_set_config,
 )
 
 RING_FRAMES = 2000  # ring buffer of every LLD level in the LLD pass (20 s at 10 ms)
@@ -112,14 +112,14 @@ def _render(sections: list[Section], drop: set[str]) -> list[str]:
 def plan(feature_set: str, lld_levels: tuple[str, ...]) -> Plan:
     """How ``feature_set`` splits into the LLD pass and the functionals passes (cached)."""
     check_levels(feature_set, lld_levels)
-    root = _config_root()
+    root = config_root()
     folder = tempfile.mkdtemp(prefix="moodflow-smile-plan-")
     atexit.register(shutil.rmtree, folder, True)
     ring = os.path.join(folder, "ring_levels.conf.inc")
     with open(ring, "w", encoding="utf-8") as f:
         f.write(f"writer.levelconf.growDyn = 0\nwriter.levelconf.isRb = 1\nwriter.levelconf.nT = {RING_FRAMES}\n")
     includes = {
-        "source": _ring_source_config(), "sink": None, "bufferModeConf": ring,
+        "source": ring_source_config(), "sink": None, "bufferModeConf": ring,
         "bufferModeRbConf": os.path.join(root, "shared/BufferModeRb.conf.inc"),
         "bufferModeRbLagConf": os.path.join(root, "shared/BufferModeRbLag.conf.inc"),
         "frameModeFunctionalsConf": os.path.join(root, "shared/FrameModeFunctionals.conf.inc"),
@@ -162,9 +162,9 @@ def plan(feature_set: str, lld_levels: tuple[str, ...]) -> Plan:
         inputs += [lv for lv in s.levels() if lv not in inputs]
     drop = {s.name for s in functionals + post + [concat]}
     lld = _render(sections, drop) + ["[componentInstances:cComponentManager]",
-                                     f"instance[{_SINK_LLD}].type=cExternalSink"]
+                                     f"instance[{SINK_LLD}].type=cExternalSink"]
     lld += [f"instance[spill{i}].type=cExternalSink" for i in range(len(inputs))]
-    lld += [f"[{_SINK_LLD}:cExternalSink]", f"reader.dmLevel = {';'.join(lld_levels)}", "blocksize = 1"]
+    lld += [f"[{SINK_LLD}:cExternalSink]", f"reader.dmLevel = {';'.join(lld_levels)}", "blocksize = 1"]
     for i, lv in enumerate(inputs):
         lld += [f"[spill{i}:cExternalSink]", f"reader.dmLevel = {lv}", "blocksize = 1"]
     path = os.path.join(folder, "lld.conf")

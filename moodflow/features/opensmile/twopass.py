@@ -39,7 +39,7 @@ from typing import Callable
 import numpy as np
 
 from moodflow.features.opensmile.smile import (
-    _SINK_LLD, _SOURCE, _StreamRowSink, _frame_step, _options, _set_row_sink, smile_names, to_pcm16,
+    SINK_LLD, SOURCE, StreamRowSink, frame_step, smile_options, set_row_sink, smile_names, to_pcm16,
 )
 from moodflow.features.opensmile.split import Group, Plan, Section, plan
 from moodflow.stores.signal import BLOCK_S, Signal
@@ -110,20 +110,20 @@ def _lld_pass(p: Plan, signal: Signal, n_lld: int, on_lld: Callable, folder: str
     from opensmile.core.lib import OpenSMILE
 
     sr = signal.sample_rate
-    options = {k: v for k, v in _options(("lld",), sr).items() if k in ("sampleRate", "nBits")}
+    options = {k: v for k, v in smile_options(("lld",), sr).items() if k in ("sampleRate", "nBits")}
     options["waveRingFrames"] = int(round(ring_s * sr))
     smile = OpenSMILE()
     smile.initialize(config_file=p.lld_config, options=options, loglevel=1)
-    lld = _StreamRowSink()
+    lld = StreamRowSink()
     sinks, spills = {}, {}
     step: list[float] = []
     failed: list[BaseException] = []
     native: list[int] = []
     try:
-        _set_row_sink(smile, _SINK_LLD, lld)
+        set_row_sink(smile, SINK_LLD, lld)
         for i, lv in enumerate(p.inputs):
-            sinks[lv] = _StreamRowSink()
-            _set_row_sink(smile, f"spill{i}", sinks[lv])
+            sinks[lv] = StreamRowSink()
+            set_row_sink(smile, f"spill{i}", sinks[lv])
             n = smile.external_sink_get_num_elements(f"spill{i}")
             names = [smile.external_sink_get_element_name(f"spill{i}", k) for k in range(n)]
             spills[lv] = _Spill(open(os.path.join(folder, f"level{i}.f32"), "w+b"), names)
@@ -139,7 +139,7 @@ def _lld_pass(p: Plan, signal: Signal, n_lld: int, on_lld: Callable, folder: str
                 if not (final or ((idx > 0) & (np.diff(times, prepend=-1.0) > 0)).any()):
                     return
                 held.clear()
-                step.append(_frame_step(idx, times, period, sr))
+                step.append(frame_step(idx, times, period, sr))
             else:
                 rows, idx, _, _ = part
             if len(idx):
@@ -166,7 +166,7 @@ def _lld_pass(p: Plan, signal: Signal, n_lld: int, on_lld: Callable, folder: str
                 pcm = to_pcm16(block)
                 for i in range(0, len(pcm), write):
                     data = pcm[i:i + write].tobytes()
-                    while not smile.external_audio_source_write_data(_SOURCE, data):
+                    while not smile.external_audio_source_write_data(SOURCE, data):
                         if not worker.is_alive():
                             raise RuntimeError(f"openSMILE stopped: {failed[0] if failed else 'no reason given'}")
                         time.sleep(0.002)
@@ -175,7 +175,7 @@ def _lld_pass(p: Plan, signal: Signal, n_lld: int, on_lld: Callable, folder: str
             for lv, sink in sinks.items():
                 spills[lv].pre_end = spills[lv].rows + len(sink.idx)
             period = sinks[p.inputs[0]].period
-            smile.external_audio_source_set_eoi(_SOURCE)
+            smile.external_audio_source_set_eoi(SOURCE)
         except BaseException:
             smile.abort()
             raise
