@@ -24,11 +24,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     _remove_orphans(path)
     tmp = _tmp_name(path)
-    _remove(tmp)
+    remove_path(tmp)
     try:
         yield tmp
     except BaseException:
-        _remove(tmp)
+        remove_path(tmp)
         raise
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -39,11 +39,12 @@ def _remove_orphans(path: Path) -> None:
     """Delete temporary outputs left by killed runs (their process no longer exists)."""
     for orphan in path.parent.glob(f".{path.name}.partial-*"):
         pid = orphan.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            _remove(orphan)
+        if pid.isdigit() and not process_alive(int(pid)):
+            remove_path(orphan)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` still runs (one of another user counts as running)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -53,9 +54,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remove(path: Path) -> None:
+def remove_path(path: Path, ignore_errors: bool = False) -> None:
+    """Remove a file, link or folder (a link itself, never what it points to)."""
     if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
+        shutil.rmtree(path, ignore_errors=ignore_errors)
     elif path.exists() or path.is_symlink():
         path.unlink()
 

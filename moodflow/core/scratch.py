@@ -25,6 +25,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from moodflow.core.atomic import process_alive
+
 # the signals that end a moodflow process cleanly (KeyboardInterrupt / SystemExit)
 _ENDING = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
@@ -91,16 +93,6 @@ def _remove(path: str, owner: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale(prefix: str, parent: str | None = None) -> None:
     """Remove ``<prefix><pid>-*`` folders of this user whose process is no longer running."""
     parent = parent or tempfile.gettempdir()
@@ -114,7 +106,7 @@ def remove_stale(prefix: str, parent: str | None = None) -> None:
         pid = entry.name[len(prefix):].split("-", 1)[0]
         try:
             if (pid.isdigit() and entry.is_dir(follow_symlinks=False)
-                    and entry.stat(follow_symlinks=False).st_uid == os.getuid() and not _alive(int(pid))):
+                    and entry.stat(follow_symlinks=False).st_uid == os.getuid() and not process_alive(int(pid))):
                 shutil.rmtree(entry.path, ignore_errors=True)
         except OSError:
             continue

@@ -11,11 +11,11 @@ replaced whole, so a file the stage did not write this run (a stale figure) neve
 from __future__ import annotations
 
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from moodflow.core.atomic import process_alive, remove_path
 from moodflow.core.errors import EnvironmentFailure, is_environment_error, one_line
 
 # every output of the report stage, relative to reports/ (the DVC outputs of dvc.yaml's report stage)
@@ -23,21 +23,8 @@ OUTPUTS = ("metrics.json", "significance.csv", "comparison.md", "comparison.html
 _STAGING, _PREVIOUS = ".staging-", ".previous-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
+    remove_path(path, ignore_errors=True)
 
 
 def _clear_orphans(reports: Path) -> None:
@@ -45,7 +32,7 @@ def _clear_orphans(reports: Path) -> None:
     where their final name is free, else removed."""
     for orphan in sorted(reports.glob(f"{_STAGING}*")) + sorted(reports.glob(f"{_PREVIOUS}*")):
         pid = orphan.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or _alive(int(pid)):
+        if not pid.isdigit() or process_alive(int(pid)):
             continue
         if orphan.name.startswith(_PREVIOUS):
             for item in orphan.iterdir():
