@@ -29,7 +29,7 @@ from typing import Any, Callable
 import numpy as np
 
 from moodflow.core.versions import package_versions
-from moodflow.stores.entries import DamagedEntry, fingerprint, prepare_dir, unpack_arrays, write_entry
+from moodflow.stores.entries import DamagedEntry, fingerprint, prepare_dir, read_entry, write_entry
 
 CACHE_FORMAT = 1
 _SUFFIX = ".arrays"
@@ -97,21 +97,13 @@ class DecodeCache:
     def load(self, key: str) -> np.ndarray | None:
         """The samples of entry ``key``; None when missing or damaged (a damaged entry is logged
         and deleted, so the file is decoded again). An I/O error reading it is raised."""
-        path = self.path(key)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            arrays = unpack_arrays(data)
-            samples = arrays["samples"]
-            if samples.dtype != np.float32 or samples.ndim != 1 or not len(samples) \
-                    or len(samples) / self.sample_rate < self.min_duration_s:  # as load_audio decides
-                raise DamagedEntry(f"samples of dtype {samples.dtype}, shape {samples.shape}: not a decoded track")
-        except (DamagedEntry, ValueError, KeyError) as exc:
-            log.warning("decode cache entry %s is damaged (%s): deleted, the file is decoded again", path, exc)
-            path.unlink(missing_ok=True)
-            return None
+        return read_entry(self.path(key), self._samples, "the file is decoded again")
+
+    def _samples(self, arrays: dict[str, np.ndarray]) -> np.ndarray:
+        samples = arrays["samples"]
+        if samples.dtype != np.float32 or samples.ndim != 1 or not len(samples) \
+                or len(samples) / self.sample_rate < self.min_duration_s:  # as load_audio decides
+            raise DamagedEntry(f"samples of dtype {samples.dtype}, shape {samples.shape}: not a decoded track")
         return samples
 
     def save(self, key: str, samples: np.ndarray) -> Path:

@@ -25,7 +25,7 @@ import numpy as np
 
 from moodflow.core.versions import package_versions
 from moodflow.features.base import TrackFeatures
-from moodflow.stores.entries import DamagedEntry, fingerprint, prepare_dir, unpack_arrays, write_entry
+from moodflow.stores.entries import DamagedEntry, fingerprint, prepare_dir, read_entry, write_entry
 from moodflow.stores.feature_store import SCHEMA_VERSION
 
 CACHE_FORMAT = 3  # 1: .npz entries; 2: no checksum
@@ -126,18 +126,7 @@ class TrackCache:
     def load(self, key: str) -> TrackFeatures | None:
         """The entry for ``key``, or None when missing or damaged (a miss: the damaged file is
         logged and deleted, so the track is re-extracted). An I/O error reading it is raised."""
-        path = self.path(key)
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        try:
-            feats = self._features(unpack_arrays(data))
-        except (DamagedEntry, ValueError, TypeError, KeyError) as exc:
-            log.warning("cache entry %s is damaged (%s): deleted, the track is extracted again", path, exc)
-            path.unlink(missing_ok=True)
-            return None
-        return feats
+        return read_entry(self.path(key), self._features, "the track is extracted again")
 
     def _features(self, arrays: dict[str, np.ndarray]) -> TrackFeatures:
         arrays = {k: arrays[k] for k in _ARRAYS}
